@@ -1,0 +1,128 @@
+//! `helmdeck diff`: what a deploy would change, per object (added, removed, changed) with a
+//! unified diff of each change; Secret values masked (only "changed"/"unchanged" shows).
+//! Against a manifest file now; against the live cluster and past revisions with the engine.
+
+use super::{color_enabled, prepare_target, warn_all, CmdResult, Exit, Failure, OutputFormat, TargetArgs};
+use crate::domain::diff::{self, ChangeKind, DiffOptions, LineTag, ManifestDiff};
+use crate::domain::manifest;
+use crate::render::Renderer;
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Compare against the objects in this manifest file (multi-document YAML or JSON)
+    #[arg(long, value_name = "FILE")]
+    pub against: Option<std::path::PathBuf>,
+    /// Output format: text (default) or json
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// No colours
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// The text report: a summary line per changed object, then the unified diffs.
+pub fn report(d: &ManifestDiff, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::new();
+    for e in d.changes() {
+        let code = match e.change {
+            ChangeKind::Added => "32",
+            ChangeKind::Removed => "31",
+            _ => "33",
+        };
+        out.push_str(&paint(code, &format!("{} {}", e.change.sigil(), diff::key_label(&e.key))));
+        out.push('\n');
+    }
+    let c = &d.counts;
+    out.push_str(&format!(
+        "{} added, {} changed, {} removed, {} unchanged\n",
+        c.added, c.changed, c.removed, c.unchanged
+    ));
+    for e in d.changes() {
+        let Some(u) = &e.unified else { continue };
+        out.push('\n');
+        for line in u.lines() {
+            let code = match line.tag {
+                LineTag::FileHeader => "1",
+                LineTag::HunkHeader => "36",
+                LineTag::Delete => "31",
+                LineTag::Insert => "32",
+                LineTag::Context => "",
+            };
+            let text = line.text.trim_end_matches('\n');
+            if code.is_empty() {
+                out.push_str(text);
+            } else {
+                out.push_str(&paint(code, text));
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult {
+    let Some(against) = &args.against else {
+        return Err(Failure::bad_input(
+            "nothing to compare against",
+            "give --against FILE (a manifest file, e.g. from `helmdeck render`)",
+        ));
+    };
+    let (prepared, helm) = prepare_target(config, &args.target).await?;
+    let text = std::fs::read_to_string(against).map_err(|e| {
+        Failure::bad_input(
+            format!("cannot read {}: {e}", against.display()),
+            "check the path given to --against",
+        )
+    })?;
+    let old = manifest::parse_stream(&text, &prepared.namespace).map_err(|e| {
+        Failure::bad_input(
+            format!("{}: {e}", against.display()),
+            "--against takes Kubernetes manifests: YAML documents separated by `---`",
+        )
+    })?;
+    let rendered = Renderer::new(helm).render(&prepared.render_request()).await?;
+    warn_all(&prepared.warnings, &prepared.redactor);
+    let old_objects: Vec<_> = old.all().cloned().collect();
+    let new_objects: Vec<_> = rendered.manifests.all().cloned().collect();
+    let d = diff::diff(&old_objects, &new_objects, &DiffOptions::ignoring_server_fields());
+    let out = match args.output {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let entries: Vec<_> = d
+                .changes()
+                .map(|e| {
+                    json!({
+                        "change": format!("{:?}", e.change).to_lowercase(),
+                        "group": e.key.group, "kind": e.key.kind,
+                        "namespace": e.key.namespace, "name": e.key.name,
+                        "diff": e.unified.as_ref().map(|u| u.text().to_string()),
+                    })
+                })
+                .collect();
+            let v = json!({
+                "added": d.counts.added, "changed": d.counts.changed,
+                "removed": d.counts.removed, "unchanged": d.counts.unchanged,
+                "objects": entries,
+            });
+            if args.output == OutputFormat::Json {
+                serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+            } else {
+                crate::domain::yaml::to_string(&v)
+            }
+        }
+        OutputFormat::Text => report(&d, color_enabled(args.no_color, std::io::stdout().is_terminal())),
+    };
+    let out = prepared.redactor.redact(&out);
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(Exit::Done)
+}

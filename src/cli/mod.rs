@@ -1,0 +1,246 @@
+//! Headless commands: one file per command, each thin — parse → engine → print (text, yaml
+//! or json). This file holds what they share: exit codes, error reporting, output helpers.
+
+pub mod diff;
+pub mod render;
+pub mod repo;
+pub mod values;
+
+use crate::config::ConfigError;
+use crate::engine::prepare::{Overrides, PrepareError};
+use crate::render::RenderError;
+use crate::sources::SourceError;
+use std::io::IsTerminal;
+
+/// Exit codes (DESIGN.md "Command line").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Done = 0,
+    Failed = 1,
+    BadInput = 2,
+    Unreachable = 3,
+    Locked = 4,
+    Paused = 10,
+}
+
+/// A command that did not succeed: what happened, what to do next, and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub exit: Exit,
+    pub message: String,
+    pub hint: String,
+}
+
+impl Failure {
+    pub fn new(exit: Exit, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Failure {
+            exit,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Failure::new(Exit::BadInput, message, hint)
+    }
+
+    /// Prints to stderr as `error: …` and `  hint: …`.
+    pub fn report(&self) {
+        let color = color_enabled(false, std::io::stderr().is_terminal());
+        let (red, dim, reset) = if color { ("\x1b[1;31m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+        eprintln!("{red}error:{reset} {}", self.message);
+        if !self.hint.is_empty() {
+            eprintln!("{dim}  hint:{reset} {}", self.hint);
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        let message = match &e.location {
+            Some(l) => format!("{l}: {}", e.message),
+            None => e.message.clone(),
+        };
+        Failure::bad_input(message, e.hint)
+    }
+}
+
+impl From<SourceError> for Failure {
+    fn from(e: SourceError) -> Self {
+        let exit = if e.is_unreachable() { Exit::Unreachable } else { Exit::BadInput };
+        Failure::new(exit, e.to_string(), e.hint())
+    }
+}
+
+impl From<RenderError> for Failure {
+    fn from(e: RenderError) -> Self {
+        Failure::bad_input(e.to_string(), e.hint())
+    }
+}
+
+impl From<PrepareError> for Failure {
+    fn from(e: PrepareError) -> Self {
+        match e {
+            PrepareError::Config(c) => c.into(),
+            PrepareError::Source(s) => s.into(),
+            PrepareError::Render(r) => r.into(),
+        }
+    }
+}
+
+pub type CmdResult = Result<Exit, Failure>;
+
+/// Output format of commands that print data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Yaml,
+    Json,
+}
+
+/// Colour on a terminal unless `NO_COLOR` is set or `--no-color` was given.
+pub fn color_enabled(no_color_flag: bool, is_terminal: bool) -> bool {
+    !no_color_flag && is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Flags shared by render and values: the ad-hoc chart form and one-off overrides.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetArgs {
+    /// Service from helmdeck.yaml
+    pub service: Option<String>,
+    /// Environment from helmdeck.yaml
+    #[arg(long, short = 'e')]
+    pub env: Option<String>,
+    /// Render a chart folder or package directly instead of a configured service
+    #[arg(long, conflicts_with_all = ["service", "env"])]
+    pub chart: Option<std::path::PathBuf>,
+    /// Values file applied last (repeatable)
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values_files: Vec<std::path::PathBuf>,
+    /// Helm-style override, applied after every file (repeatable): a.b=1,list={x,y}
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Like --set, but values stay strings
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_strings: Vec<String>,
+    /// Release name for --chart (default: the chart's name)
+    #[arg(long)]
+    pub release: Option<String>,
+    /// Namespace for --chart (default: "default")
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+}
+
+impl TargetArgs {
+    pub fn overrides(&self) -> Overrides {
+        let mut sets: Vec<crate::domain::values::SetOverride> = self
+            .sets
+            .iter()
+            .map(|s| crate::domain::values::SetOverride { expr: s.clone(), string: false })
+            .collect();
+        sets.extend(
+            self.set_strings
+                .iter()
+                .map(|s| crate::domain::values::SetOverride { expr: s.clone(), string: true }),
+        );
+        Overrides {
+            files: self.values_files.clone(),
+            sets,
+        }
+    }
+}
+
+/// Prepares the target named by the flags: a configured service in an environment, or an
+/// ad-hoc chart.
+pub async fn prepare_target(
+    config: Option<&std::path::Path>,
+    t: &TargetArgs,
+) -> Result<(crate::engine::prepare::Prepared, crate::render::Helm), Failure> {
+    let overrides = t.overrides();
+    if let Some(chart) = &t.chart {
+        let (name, _, _, _) = crate::sources::chart::read_meta(chart).map_err(Failure::from)?;
+        let release = t.release.clone().unwrap_or(name);
+        let ns = t.namespace.clone().unwrap_or_else(|| "default".into());
+        let prepared = crate::engine::prepare::prepare_adhoc(chart, &release, &ns, &overrides).await?;
+        return Ok((prepared, crate::render::Helm::locate(None)?));
+    }
+    let cfg = crate::config::discover(config)?;
+    let (services, envs) = crate::engine::prepare::names(&cfg);
+    let service = t.service.clone().ok_or_else(|| {
+        Failure::bad_input(
+            "no service given",
+            format!("name one of: {} (or use --chart PATH)", services.join(", ")),
+        )
+    })?;
+    let env = t.env.clone().ok_or_else(|| {
+        Failure::bad_input("no environment given", format!("add --env with one of: {}", envs.join(", ")))
+    })?;
+    if t.release.is_some() || t.namespace.is_some() {
+        return Err(Failure::bad_input(
+            "--release and --namespace go with --chart",
+            "a configured service takes its release name and namespace from helmdeck.yaml",
+        ));
+    }
+    let bar = DownloadBar::new();
+    let progress = |done: u64, total: Option<u64>| bar.update(done, total);
+    let prepared = crate::engine::prepare::prepare(&cfg, &service, &env, &overrides, &progress).await;
+    bar.finish();
+    let prepared = prepared?;
+    let configured = cfg.file.helm.binary.as_deref().map(|b| {
+        if b.contains('/') {
+            cfg.resolve_path(b).display().to_string()
+        } else {
+            b.to_string()
+        }
+    });
+    let helm = crate::render::Helm::locate(configured.as_deref())?;
+    Ok((prepared, helm))
+}
+
+/// A download progress bar on stderr when it is a terminal; silent otherwise.
+pub struct DownloadBar {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl DownloadBar {
+    pub fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::hidden();
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} downloading {bytes}/{total_bytes} {bar:30} {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        DownloadBar { bar }
+    }
+
+    pub fn update(&self, done: u64, total: Option<u64>) {
+        if let Some(b) = &self.bar {
+            if let Some(t) = total {
+                b.set_length(t);
+            }
+            b.set_position(done);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Default for DownloadBar {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Prints warnings to stderr, redacted.
+pub fn warn_all(warnings: &[String], redactor: &crate::domain::mask::Redactor) {
+    for w in warnings {
+        eprintln!("warning: {}", redactor.redact(w));
+    }
+}

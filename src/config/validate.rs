@@ -1,0 +1,238 @@
+//! Checks that go beyond the shape of the file: names are unique, references resolve, each
+//! repository type has what it needs, files that the config names exist.
+
+use super::{suggest, Config, ConfigError, RepoType, ValuesFile};
+use std::collections::HashSet;
+
+pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
+    let f = &cfg.file;
+    let err = |ptr: &str, msg: String, hint: String| {
+        Err(ConfigError::new(Some(cfg.locate(ptr)), msg, hint))
+    };
+
+    unique(cfg, "repositories", f.repositories.iter().map(|r| r.name.as_str()))?;
+    unique(cfg, "services", f.services.iter().map(|s| s.name.as_str()))?;
+    unique(cfg, "environments", f.environments.iter().map(|e| e.name.as_str()))?;
+
+    for (i, r) in f.repositories.iter().enumerate() {
+        let at = format!("/repositories/{i}");
+        let scheme_ok = |url: &str, schemes: &[&str]| schemes.iter().any(|s| url.starts_with(s));
+        let need_url = |schemes: &[&str], example: &str| -> Result<(), ConfigError> {
+            match &r.url {
+                None => err(
+                    &at,
+                    format!("repository `{}` of type {} needs `url`", r.name, r.kind.as_str()),
+                    format!("add `url: {example}`"),
+                ),
+                Some(u) if !scheme_ok(u, schemes) => err(
+                    &format!("{at}/url"),
+                    format!("`{u}` is not a {} URL", r.kind.as_str()),
+                    format!("write it like `{example}`"),
+                ),
+                Some(_) => Ok(()),
+            }
+        };
+        match r.kind {
+            RepoType::Local => match &r.path {
+                None => err(
+                    &at,
+                    format!("repository `{}` of type local needs `path`", r.name),
+                    "add `path: ./charts` (a folder of charts, relative to helmdeck.yaml)".into(),
+                )?,
+                Some(p) if !cfg.resolve_path(p).is_dir() => err(
+                    &format!("{at}/path"),
+                    format!(
+                        "folder `{}` of repository `{}` does not exist",
+                        cfg.resolve_path(p).display(),
+                        r.name
+                    ),
+                    "create it or fix the path (relative to helmdeck.yaml)".into(),
+                )?,
+                Some(_) => {}
+            },
+            RepoType::Http => need_url(&["http://", "https://"], "https://charts.example.com")?,
+            RepoType::Oci => need_url(&["oci://"], "oci://ghcr.io/acme/charts")?,
+            RepoType::S3 => need_url(&["s3://"], "s3://bucket/path")?,
+            RepoType::Gcs => need_url(&["gs://"], "gs://bucket/path")?,
+            RepoType::Git => need_url(
+                &["https://", "http://", "ssh://", "git://", "file://", "git@"],
+                "https://git.example.com/platform/charts.git",
+            )?,
+        }
+    }
+
+    let repo_names: Vec<&str> = f.repositories.iter().map(|r| r.name.as_str()).collect();
+    let check_repo_ref = |ptr: &str, name: &str, want_git: bool| -> Result<(), ConfigError> {
+        match f.repositories.iter().find(|r| r.name == name) {
+            None => err(
+                ptr,
+                format!("unknown repository `{name}`"),
+                match suggest(name, &repo_names) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if repo_names.is_empty() => "define it under `repositories:`".into(),
+                    None => format!("define it under `repositories:` (known: {})", repo_names.join(", ")),
+                },
+            ),
+            Some(r) if want_git && r.kind != RepoType::Git => err(
+                ptr,
+                format!("repository `{name}` is of type {}, not git", r.kind.as_str()),
+                "values from git need a repository of type git".into(),
+            ),
+            Some(_) => Ok(()),
+        }
+    };
+    let check_values = |base: &str, files: &[ValuesFile]| -> Result<(), ConfigError> {
+        for (j, v) in files.iter().enumerate() {
+            let at = format!("{base}/{j}");
+            match v {
+                ValuesFile::Local(p) => {
+                    if !cfg.resolve_path(p).is_file() {
+                        err(
+                            &at,
+                            format!("values file `{}` does not exist", cfg.resolve_path(p).display()),
+                            "create it or fix the path (relative to helmdeck.yaml)".into(),
+                        )?;
+                    }
+                }
+                ValuesFile::Git { git } => {
+                    check_repo_ref(&format!("{at}/git/repository"), &git.repository, true)?
+                }
+            }
+        }
+        Ok(())
+    };
+
+    for (i, s) in f.services.iter().enumerate() {
+        let at = format!("/services/{i}");
+        check_repo_ref(&format!("{at}/chart/repository"), &s.chart.repository, false)?;
+        if let Some(c) = s.chart.version.as_deref().filter(|c| !c.trim().is_empty()) {
+            if let Err(e) = crate::domain::chartver::Constraint::parse(c) {
+                err(
+                    &format!("{at}/chart/version"),
+                    format!("invalid version constraint `{c}`: {e}"),
+                    "write e.g. \"^1.2\", \"~1.2.0\", \">=1.0 <2.0\" or an exact version".into(),
+                )?;
+            }
+        }
+        check_values(&format!("{at}/values"), &s.values)?;
+        let release = s.release_name();
+        if !valid_release_name(release) {
+            err(
+                &at,
+                format!("release name `{release}` is not valid"),
+                "use at most 53 lowercase letters, digits and '-', starting and ending with a letter or digit (set `release:` or rename the service)".into(),
+            )?;
+        }
+        let checks = s
+            .verify
+            .iter()
+            .map(|c| (format!("{at}/verify"), c))
+            .chain(s.canary.iter().flat_map(|c| {
+                c.steps.iter().enumerate().flat_map(move |(k, st)| match st {
+                    super::CanaryStep::Verify(list) => list
+                        .iter()
+                        .map(|c| (format!("/services/{i}/canary/steps/{k}"), c))
+                        .collect::<Vec<_>>(),
+                    _ => Vec::new(),
+                })
+            }))
+            .chain(s.bluegreen.iter().flat_map(|b| {
+                b.pre_promotion
+                    .iter()
+                    .chain(b.post_promotion.iter())
+                    .map(|c| (format!("/services/{i}/bluegreen"), c))
+            }));
+        for (ptr, c) in checks {
+            let kinds = [c.http.is_some(), c.prometheus.is_some(), c.command.is_some()]
+                .iter()
+                .filter(|b| **b)
+                .count();
+            if kinds != 1 {
+                err(
+                    &ptr,
+                    format!("check `{}` must have exactly one of http, prometheus, command", c.name),
+                    "keep one kind per check; write several checks for several kinds".into(),
+                )?;
+            }
+        }
+        if let Some(canary) = &s.canary {
+            for (k, st) in canary.steps.iter().enumerate() {
+                if let super::CanaryStep::Percent(p) = st {
+                    if *p == 0 || *p > 100 {
+                        err(
+                            &format!("{at}/canary/steps/{k}"),
+                            format!("canary percent {p} is out of range"),
+                            "use 1 to 100".into(),
+                        )?;
+                    }
+                }
+            }
+        }
+    }
+
+    for (i, e) in f.environments.iter().enumerate() {
+        let at = format!("/environments/{i}");
+        if e.cluster.namespace.trim().is_empty() {
+            err(
+                &format!("{at}/cluster/namespace"),
+                format!("environment `{}` has an empty namespace", e.name),
+                "set `cluster.namespace` to the namespace releases go to".into(),
+            )?;
+        }
+        check_values(&format!("{at}/values"), &e.values)?;
+        for (j, s) in e.secrets.iter().enumerate() {
+            if s.path.trim().is_empty() {
+                err(
+                    &format!("{at}/secrets/{j}/path"),
+                    "a secret needs a values path".into(),
+                    "write e.g. `path: database.password`".into(),
+                )?;
+            }
+            if let super::SecretSource::File(p) = &s.from {
+                if !cfg.resolve_path(p).is_file() {
+                    err(
+                        &format!("{at}/secrets/{j}/from"),
+                        format!("secret file `{}` does not exist", cfg.resolve_path(p).display()),
+                        "create it or fix the path (relative to helmdeck.yaml)".into(),
+                    )?;
+                }
+            }
+        }
+        if e.policy.keep_revisions == 0 {
+            err(
+                &format!("{at}/policy/keep_revisions"),
+                "keep_revisions must be at least 1".into(),
+                "rollback needs the previous revision: keep 2 or more".into(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn unique<'a>(
+    cfg: &Config,
+    list: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (i, n) in names.enumerate() {
+        if !seen.insert(n) {
+            return Err(ConfigError::new(
+                Some(cfg.locate(&format!("/{list}/{i}/name"))),
+                format!("`{n}` is defined twice in `{list}`"),
+                "give each a distinct name",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Helm's release name rule: a DNS-1123 label of at most 53 characters.
+pub fn valid_release_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 53
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}

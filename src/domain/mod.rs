@@ -1,0 +1,11 @@
+//! Pure logic: no I/O, no tokio, kube or ratatui. Values layering and provenance, the
+//! manifest model, diff and masking, chart version constraints, YAML in and out.
+
+pub mod chartver;
+pub mod diff;
+pub mod duration;
+pub mod manifest;
+pub mod mask;
+pub mod setvals;
+pub mod values;
+pub mod yaml;

@@ -1,0 +1,303 @@
+//! From "service X in environment Y (+ one-off overrides)" to what Helm needs: the chart
+//! fetched from its source, every values layer read and merged with provenance, secrets
+//! resolved (and a redactor for them), and the render request.
+
+use crate::config::{self, secrets, Config, ConfigError, ValuesFile};
+use crate::domain::mask::Redactor;
+use crate::domain::values::{self, Effective, Layer, LayerKind, SetOverride, ValuesError};
+use crate::domain::yaml;
+use crate::render::{RenderError, RenderRequest};
+use crate::sources::chart::{self, ChartFiles};
+use crate::sources::{self, FetchedChart, Progress, SourceError};
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// One-off overrides given at launch (`-f`, `--set`, `--set-string`), applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub files: Vec<PathBuf>,
+    pub sets: Vec<SetOverride>,
+}
+
+/// Everything needed to render a release, and to explain its values.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub release: String,
+    pub namespace: String,
+    pub chart: FetchedChart,
+    pub chart_files: ChartFiles,
+    pub effective: Effective,
+    pub redactor: Redactor,
+    pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    pub fn render_request(&self) -> RenderRequest {
+        RenderRequest {
+            release: self.release.clone(),
+            namespace: self.namespace.clone(),
+            chart_name: format!("{}-{}", self.chart.name, self.chart.version),
+            chart_path: self.chart.path.clone(),
+            chart_digest: self.chart.digest.clone(),
+            values: self.effective.user_values.clone(),
+            include_crds: true,
+            is_upgrade: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
+
+impl From<ValuesError> for PrepareError {
+    fn from(e: ValuesError) -> Self {
+        PrepareError::Config(ConfigError::new(
+            None,
+            e.to_string(),
+            "write --set like Helm: key=value, a.b=c, list={a,b}, arr[0]=x, escaped\\.dot=v",
+        ))
+    }
+}
+
+/// Reads a values file into a layer; errors carry `file:line:column`.
+pub fn read_values_file(kind: LayerKind, path: &Path, shown: &str) -> Result<Layer, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            Some(shown.to_string()),
+            format!("cannot read values file: {e}"),
+            "check the path (relative paths in helmdeck.yaml are relative to that file)",
+        )
+    })?;
+    values_layer_from_text(kind, &text, shown)
+}
+
+pub fn values_layer_from_text(kind: LayerKind, text: &str, shown: &str) -> Result<Layer, ConfigError> {
+    let doc = yaml::parse_document(text).map_err(|e| {
+        ConfigError::new(
+            Some(format!("{shown}:{}", e.pos())),
+            format!("invalid YAML in values file: {e}"),
+            "fix the YAML syntax (indentation, quotes, colons)",
+        )
+    })?;
+    let map = match doc.value {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        other => {
+            return Err(ConfigError::new(
+                Some(format!("{shown}:1:1")),
+                format!("a values file must be a map of keys, found {}", type_name(&other)),
+                "write `key: value` pairs at the top level",
+            ))
+        }
+    };
+    Ok(Layer::new(kind, shown, map).with_positions(doc.positions))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+fn config_values(cfg: &Config, kind: LayerKind, files: &[ValuesFile], base_ptr: &str) -> Result<Vec<Layer>, PrepareError> {
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        match f {
+            ValuesFile::Local(p) => {
+                let path = cfg.resolve_path(p);
+                out.push(read_values_file(kind, &path, &path.display().to_string())?);
+            }
+            ValuesFile::Git { git } => {
+                return Err(ConfigError::new(
+                    Some(cfg.locate(&format!("{base_ptr}/{i}"))),
+                    format!(
+                        "values from git ({}:{}) cannot be read by this version of helmdeck yet",
+                        git.repository, git.path
+                    ),
+                    "use a local values file for now",
+                )
+                .into())
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Chart default layers: the chart's values.yaml, then each enabled subchart's under its
+/// name (recursively).
+fn default_layers(chart: &ChartFiles, mount: &str, enabled: &dyn Fn(&str) -> bool, out: &mut Vec<Layer>) {
+    let mut l = Layer::new(LayerKind::ChartDefaults, chart.values_label.clone(), match &chart.values.value {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    })
+    .with_positions(chart.values.positions.clone());
+    l.mount = mount.to_string();
+    out.push(l);
+    for sub in &chart.subcharts {
+        let name = sub.mount_name(chart);
+        let sub_mount = yaml::child_pointer(mount, &name);
+        let cond_ok = match sub.condition_in(chart) {
+            Some(c) => enabled_by(&c, mount, enabled),
+            None => true,
+        };
+        if cond_ok {
+            default_layers(sub, &sub_mount, enabled, out);
+        }
+    }
+}
+
+/// Helm's `condition:` — comma-separated values paths; the first that resolves to a boolean
+/// decides; none resolving means enabled.
+fn enabled_by(condition: &str, mount: &str, lookup: &dyn Fn(&str) -> bool) -> bool {
+    for c in condition.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let mut ptr = mount.to_string();
+        for seg in values::split_dotted(c) {
+            ptr = yaml::child_pointer(&ptr, &seg);
+        }
+        return lookup(&ptr);
+    }
+    true
+}
+
+/// Merges layers as Helm would for `chart`, deciding subchart conditions on the values.
+fn merge_for_chart(chart: &ChartFiles, user: &[Layer], sets: &[SetOverride]) -> Result<Effective, PrepareError> {
+    // First pass without subchart defaults, to decide conditions on parent + user values.
+    let mut parent_only = Vec::new();
+    default_layers(chart, "", &|_| false, &mut parent_only);
+    parent_only.truncate(1);
+    parent_only.extend(user.iter().cloned());
+    let first = values::merge(&parent_only, sets)?;
+    let decide = |ptr: &str| match first.values.pointer(ptr) {
+        Some(Value::Bool(b)) => *b,
+        _ => true,
+    };
+    let mut layers = Vec::new();
+    default_layers(chart, "", &decide, &mut layers);
+    layers.extend(user.iter().cloned());
+    Ok(values::merge(&layers, sets)?)
+}
+
+fn build(
+    release: String,
+    namespace: String,
+    fetched: FetchedChart,
+    user: Vec<Layer>,
+    overrides: &Overrides,
+    mut warnings: Vec<String>,
+) -> Result<Prepared, PrepareError> {
+    let chart_files = chart::load(&fetched.path)?;
+    let mut layers = user;
+    for f in &overrides.files {
+        layers.push(read_values_file(LayerKind::Override, f, &f.display().to_string())?);
+    }
+    let effective = merge_for_chart(&chart_files, &layers, &overrides.sets)?;
+    warnings.extend(fetched.warnings.iter().cloned());
+    warnings.extend(effective.warnings.iter().cloned());
+    let redactor = Redactor::new(effective.secret_strings());
+    Ok(Prepared {
+        release,
+        namespace,
+        chart: fetched,
+        chart_files,
+        effective,
+        redactor,
+        warnings,
+    })
+}
+
+/// Prepares service `service` for environment `env`.
+pub async fn prepare(
+    cfg: &Config,
+    service: &str,
+    env: &str,
+    overrides: &Overrides,
+    progress: Progress<'_>,
+) -> Result<Prepared, PrepareError> {
+    let (si, svc) = cfg.service(service)?;
+    let (ei, environment) = cfg.environment(env)?;
+    let (_, repo) = cfg.repository(&svc.chart.repository)?;
+    let source = sources::open(cfg, repo)?;
+    let constraint = svc.chart.version.as_deref().filter(|c| !c.trim().is_empty());
+    let fetched = source.fetch(&svc.chart.name, constraint, progress).await?;
+
+    let mut user = config_values(cfg, LayerKind::Service, &svc.values, &format!("/services/{si}/values"))?;
+    user.extend(config_values(cfg, LayerKind::Environment, &environment.values, &format!("/environments/{ei}/values"))?);
+    let (local, cluster) = secrets::resolve_local(cfg, ei, environment)?;
+    if let Some(c) = cluster.first() {
+        return Err(ConfigError::new(
+            Some(cfg.locate(&format!("/environments/{ei}/secrets"))),
+            format!(
+                "secret `{}` comes from cluster Secret {}/{}, which needs a cluster connection this command does not make",
+                c.path, c.name, c.key
+            ),
+            "give it from an environment variable or a file for render/values/diff",
+        )
+        .into());
+    }
+    for s in local {
+        let mut l = Layer::new(
+            LayerKind::Secret,
+            format!("secret {} ({})", s.path, s.source),
+            values::map_at_path(&s.path, Value::String(s.value)),
+        );
+        l.secret = true;
+        user.push(l);
+    }
+    build(
+        svc.release_name().to_string(),
+        environment.cluster.namespace.clone(),
+        fetched,
+        user,
+        overrides,
+        Vec::new(),
+    )
+}
+
+/// Prepares a chart given by path, without a configuration (`render --chart PATH`).
+pub async fn prepare_adhoc(
+    chart_path: &Path,
+    release: &str,
+    namespace: &str,
+    overrides: &Overrides,
+) -> Result<Prepared, PrepareError> {
+    if !chart_path.exists() {
+        return Err(SourceError::Io {
+            path: chart_path.display().to_string(),
+            message: "no such chart folder or package".into(),
+        }
+        .into());
+    }
+    let (name, version, _, _) = chart::read_meta(chart_path)?;
+    let fetched = FetchedChart {
+        repository: "(path)".into(),
+        name,
+        version,
+        path: chart_path.to_path_buf(),
+        digest: chart::digest(chart_path)?,
+        from_cache: false,
+        warnings: Vec::new(),
+    };
+    build(release.to_string(), namespace.to_string(), fetched, Vec::new(), overrides, Vec::new())
+}
+
+/// The configured services and environments, for listings and completion.
+pub fn names(cfg: &Config) -> (Vec<String>, Vec<String>) {
+    (
+        cfg.file.services.iter().map(|s| s.name.clone()).collect(),
+        cfg.file.environments.iter().map(|e| e.name.clone()).collect(),
+    )
+}
+
+pub use config::discover;

@@ -1,0 +1,9 @@
+//! helmdeck: a terminal deployment console for Helm charts on Kubernetes.
+//! The binary (`main.rs`) picks the TUI or a headless command; everything else lives here.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod render;
+pub mod sources;

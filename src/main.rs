@@ -1,0 +1,94 @@
+//! helmdeck's entry point: parses the command line and runs the TUI or a headless command.
+//! Exit codes are DESIGN.md's: 0 done, 1 failed, 2 bad input, 3 unreachable, 4 locked,
+//! 10 paused.
+
+use clap::{Parser, Subcommand};
+use helmdeck::cli::{self, Exit, Failure};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "helmdeck",
+    version,
+    about = "A terminal deployment console for Helm charts on Kubernetes",
+    long_about = "A terminal deployment console for Helm charts on Kubernetes: previews, canary and blue/green rollouts, rollout tracking and automatic rollback, for unmodified charts.\n\nExit codes: 0 done, 1 failed (rollout failed or rolled back), 2 bad input (config, arguments, chart), 3 cluster or network unreachable, 4 locked by another operator, 10 paused waiting for the operator."
+)]
+struct Cli {
+    /// Configuration file (default: ./helmdeck.yaml, then the user's config directory)
+    #[arg(long, global = true, env = "HELMDECK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Render a service for an environment (or a chart with --chart), Secret values masked
+    Render(cli::render::RenderArgs),
+    /// The effective values of a release; --explain names the layer that set each key
+    Values(cli::values::ValuesArgs),
+    /// What would change: the rendered release against a manifest file
+    Diff(cli::diff::DiffArgs),
+    /// Chart repositories: list, search, pull
+    #[command(subcommand)]
+    Repo(cli::repo::RepoCommand),
+}
+
+fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = directories::ProjectDirs::from("io", "helmdeck", "helmdeck")
+        .map(|d| d.data_local_dir().join("logs"))
+        .unwrap_or_else(|| std::env::temp_dir().join("helmdeck-logs"));
+    if std::fs::create_dir_all(&dir).is_err() {
+        return None;
+    }
+    let appender = tracing_appender::rolling::daily(dir, "helmdeck.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HELMDECK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
+    Some(guard)
+}
+
+async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Some(Command::Render(args)) => cli::render::run(config, &args).await,
+        Some(Command::Values(args)) => cli::values::run(config, &args).await,
+        Some(Command::Diff(args)) => cli::diff::run(config, &args).await,
+        Some(Command::Repo(cmd)) => cli::repo::run(config, &cmd).await,
+        None => Err(Failure::bad_input(
+            "no command given",
+            "run `helmdeck --help` for the commands (render, values, diff, repo)",
+        )),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let _guard = init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(Exit::Failed as i32);
+        }
+    };
+    let code = match runtime.block_on(run(cli)) {
+        Ok(exit) => exit as i32,
+        Err(f) => {
+            tracing::warn!(message = %f.message, "command failed");
+            f.report();
+            f.exit as i32
+        }
+    };
+    drop(runtime);
+    std::process::exit(code);
+}

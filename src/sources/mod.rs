@@ -1,0 +1,230 @@
+//! Where charts come from, behind one trait: a local folder, a Helm repository over HTTP
+//! (later OCI, S3, GCS and git). Sources list charts and versions, resolve a semver
+//! constraint the way Helm does, fetch a chart into the local cache and verify its digest.
+//! Never imports the TUI; progress is reported through a plain callback.
+
+pub mod chart;
+pub mod http;
+pub mod local;
+
+use crate::config::{Config, RepoType, Repository};
+use futures::future::BoxFuture;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// One version of a chart as a source lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChartVersion {
+    pub name: String,
+    pub version: String,
+    pub app_version: Option<String>,
+    pub description: Option<String>,
+    /// `sha256:<hex>` when the source publishes one.
+    pub digest: Option<String>,
+    #[serde(skip)]
+    pub urls: Vec<String>,
+}
+
+/// Every chart a source offers, versions sorted newest first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceIndex {
+    pub charts: BTreeMap<String, Vec<ChartVersion>>,
+    /// E.g. "repository unreachable: using the cached index from 3h ago".
+    pub warnings: Vec<String>,
+}
+
+/// A chart ready to render: on local disk (a folder or a packaged `.tgz`), with its digest.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FetchedChart {
+    pub repository: String,
+    pub name: String,
+    pub version: String,
+    pub path: PathBuf,
+    /// `sha256:<hex>` of the package, or of the folder's files for unpackaged charts.
+    pub digest: String,
+    pub from_cache: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Bytes done and bytes expected (when known), for progress bars.
+pub type Progress<'a> = &'a (dyn Fn(u64, Option<u64>) + Send + Sync);
+
+pub fn no_progress() -> Progress<'static> {
+    &|_, _| {}
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("repository `{repo}` has no chart `{chart}`")]
+    ChartNotFound {
+        repo: String,
+        chart: String,
+        available: Vec<String>,
+    },
+    #[error("repository `{repo}` has no version of `{chart}` matching `{constraint}` (available: {})", summarize(.available))]
+    NoMatchingVersion {
+        repo: String,
+        chart: String,
+        constraint: String,
+        available: Vec<String>,
+    },
+    #[error("invalid version constraint `{constraint}`: {message}")]
+    BadConstraint { constraint: String, message: String },
+    #[error("repository `{repo}` is unreachable at {url}: {message}")]
+    Unreachable {
+        repo: String,
+        url: String,
+        message: String,
+    },
+    #[error("repository `{repo}` refused access to {url} (HTTP {status})")]
+    AuthRefused { repo: String, url: String, status: u16 },
+    #[error("repository `{repo}`: {url} answered HTTP {status}")]
+    Http { repo: String, url: String, status: u16 },
+    #[error("digest mismatch for {chart} {version} from `{repo}`: the index says {expected}, the download is {actual}")]
+    DigestMismatch {
+        repo: String,
+        chart: String,
+        version: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("repository `{repo}` has an invalid index.yaml: {message}")]
+    InvalidIndex { repo: String, message: String },
+    #[error("invalid chart at {path}: {message}")]
+    InvalidChart { path: String, message: String },
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("repository `{repo}` needs ${var}, which is not set")]
+    MissingCredential { repo: String, var: String },
+    #[error("repository `{repo}` is of type {kind}, which this version of helmdeck cannot read yet")]
+    Unsupported { repo: String, kind: String },
+}
+
+fn summarize(v: &[String]) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    let shown: Vec<&str> = v.iter().take(8).map(String::as_str).collect();
+    if v.len() > shown.len() {
+        format!("{}, … {} in all", shown.join(", "), v.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl SourceError {
+    /// True when the failure is the network's, not the input's (exit code 3).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, SourceError::Unreachable { .. })
+    }
+
+    pub fn hint(&self) -> String {
+        match self {
+            SourceError::ChartNotFound { available, .. } => {
+                let names: Vec<&str> = available.iter().map(String::as_str).collect();
+                match crate::config::suggest(
+                    match self {
+                        SourceError::ChartNotFound { chart, .. } => chart,
+                        _ => "",
+                    },
+                    &names,
+                ) {
+                    Some(s) => format!("did you mean `{s}`? (`helmdeck repo search` lists charts)"),
+                    None => "check the chart name (`helmdeck repo search TEXT` lists charts)".into(),
+                }
+            }
+            SourceError::NoMatchingVersion { .. } => "widen the version constraint in the service's `chart.version`, or publish a matching version".into(),
+            SourceError::BadConstraint { .. } => "write e.g. \"^1.2\", \"~1.2.0\", \">=1.0 <2.0\" or an exact version".into(),
+            SourceError::Unreachable { .. } => "check the network and the repository URL; a cached copy is used once one exists".into(),
+            SourceError::AuthRefused { .. } => "check the credentials named in the repository's `auth` (username_env/password_env or token_env)".into(),
+            SourceError::Http { status: 404, .. } => "check the repository URL (it should serve index.yaml)".into(),
+            SourceError::Http { .. } => "the repository server failed; try again or check its logs".into(),
+            SourceError::DigestMismatch { .. } => "the package does not match the repository's index: republish the chart or regenerate index.yaml (`helm repo index`)".into(),
+            SourceError::InvalidIndex { .. } => "regenerate index.yaml (`helm repo index`)".into(),
+            SourceError::InvalidChart { .. } => "a chart needs a Chart.yaml with name and version".into(),
+            SourceError::Io { .. } => "check the path and its permissions".into(),
+            SourceError::MissingCredential { var, .. } => format!("export {var}=… before running helmdeck"),
+            SourceError::Unsupported { .. } => "use a local or http repository for now".into(),
+        }
+    }
+}
+
+/// A place charts come from.
+pub trait ChartSource: Send + Sync {
+    fn name(&self) -> &str;
+    fn kind(&self) -> RepoType;
+    /// Where it is (a folder or URL), for listings.
+    fn location(&self) -> String;
+    /// Every chart and version the source offers.
+    fn index(&self) -> BoxFuture<'_, Result<SourceIndex, SourceError>>;
+    /// Resolves `constraint` (None: latest stable) and fetches that version.
+    fn fetch<'a>(
+        &'a self,
+        chart: &'a str,
+        constraint: Option<&'a str>,
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Result<FetchedChart, SourceError>>;
+}
+
+/// The user's cache directory for helmdeck (`$HELMDECK_CACHE_DIR` overrides it).
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HELMDECK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    directories::ProjectDirs::from("io", "helmdeck", "helmdeck")
+        .map(|d| d.cache_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("helmdeck-cache"))
+}
+
+/// Builds the source for a configured repository.
+pub fn open(cfg: &Config, repo: &Repository) -> Result<Box<dyn ChartSource>, SourceError> {
+    match repo.kind {
+        RepoType::Local => {
+            let path = cfg.resolve_path(repo.path.as_deref().unwrap_or("."));
+            Ok(Box::new(local::LocalSource::new(&repo.name, path)))
+        }
+        RepoType::Http => Ok(Box::new(http::HttpSource::new(repo, cache_dir())?)),
+        other => Err(SourceError::Unsupported {
+            repo: repo.name.clone(),
+            kind: other.as_str().to_string(),
+        }),
+    }
+}
+
+/// Picks a version from a newest-first list the way Helm does.
+pub fn pick_version<'a>(
+    repo: &str,
+    chart: &str,
+    versions: &'a [ChartVersion],
+    constraint: Option<&str>,
+) -> Result<&'a ChartVersion, SourceError> {
+    let picked = crate::domain::chartver::resolve(constraint, versions.iter().map(|v| v.version.as_str()))
+        .map_err(|e| SourceError::BadConstraint {
+            constraint: constraint.unwrap_or_default().to_string(),
+            message: e.to_string(),
+        })?;
+    match picked.and_then(|p| versions.iter().find(|v| v.version == p)) {
+        Some(v) => Ok(v),
+        None => Err(SourceError::NoMatchingVersion {
+            repo: repo.to_string(),
+            chart: chart.to_string(),
+            constraint: constraint.filter(|c| !c.is_empty()).unwrap_or("latest stable").to_string(),
+            available: versions.iter().map(|v| v.version.clone()).collect(),
+        }),
+    }
+}
+
+/// Sorts versions newest first (unparsable ones last, in their original order).
+pub fn sort_versions(list: &mut [ChartVersion]) {
+    list.sort_by(|a, b| {
+        let pa = crate::domain::chartver::parse_lenient(&a.version).ok();
+        let pb = crate::domain::chartver::parse_lenient(&b.version).ok();
+        match (pa, pb) {
+            (Some(a), Some(b)) => b.cmp(&a),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        }
+    });
+}

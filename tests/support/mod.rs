@@ -1,0 +1,84 @@
+//! Shared test helpers: where the Helm engine, the demo assets and the binary are.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn charts_dir() -> PathBuf {
+    root().join("assets/charts")
+}
+
+pub fn demo_config() -> PathBuf {
+    root().join("assets/demo/helmdeck.yaml")
+}
+
+/// The Helm the tests compare against: $HELMDECK_HELM, else `helm` on PATH, else the
+/// project-local engine that `tools/install-helm-engine.sh` installs.
+pub fn helm() -> PathBuf {
+    if let Some(h) = std::env::var_os("HELMDECK_HELM").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    if let Some(paths) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&paths) {
+            let c = d.join("helm");
+            if c.is_file() {
+                return c;
+            }
+        }
+    }
+    let local = root().join(".venv/bin/helm");
+    assert!(
+        local.is_file(),
+        "no Helm for the tests: run tools/install-helm-engine.sh (or set HELMDECK_HELM)"
+    );
+    local
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_helmdeck"))
+}
+
+/// Runs the helmdeck binary with a private cache and the test Helm.
+pub fn helmdeck(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(cwd)
+        .env("HELMDECK_HELM", helm())
+        .env("HELMDECK_CACHE_DIR", cache.path())
+        .env("NO_COLOR", "1")
+        .env_remove("HELMDECK_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs helmdeck");
+    drop(cache);
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs Helm directly.
+pub fn helm_template(args: &[&str]) -> String {
+    let out = Command::new(helm())
+        .arg("template")
+        .args(args)
+        .output()
+        .expect("runs helm");
+    assert!(
+        out.status.success(),
+        "helm template {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
