@@ -1,0 +1,15 @@
+# Sourced by scripts/test and scripts/demo: makes sure the tools helmdeck's tests and demo
+# need are present, installing them from the project's own files. Exports HELMDECK_HELM.
+
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+
+# Helm: a real `helm` on PATH is used as is; otherwise the project-local engine
+# (helm-python-sdk from PyPI, see tools/install-helm-engine.sh).
+if [ -z "${HELMDECK_HELM:-}" ]; then
+    if command -v helm >/dev/null 2>&1; then
+        HELMDECK_HELM="$(command -v helm)"
+    else
+        HELMDECK_HELM="$(bash "$_root/tools/install-helm-engine.sh" | tail -n 1)"
+    fi
+fi
+export HELMDECK_HELM
