@@ -2,6 +2,7 @@
 //! The binary (`main.rs`) picks the TUI or a headless command; everything else lives here.
 
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod engine;

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -21,10 +23,17 @@ fn room(path: &Path) -> String {
     let rel = path.strip_prefix(&src).unwrap_or(path);
     let parts: Vec<String> = rel
         .components()
-        .map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string())
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
         .collect();
     match parts.as_slice() {
-        [first, second, ..] if first == "tui" && (second == "ui" || second == "update") => format!("tui/{second}"),
+        [first, second, ..] if first == "tui" && (second == "ui" || second == "update") => {
+            format!("tui/{second}")
+        }
         [first, ..] => first.clone(),
         [] => String::new(),
     }
@@ -43,7 +52,17 @@ fn references(text: &str) -> Vec<(usize, String)> {
         if in_tests || t.starts_with("//") {
             continue;
         }
-        for prefix in ["crate::", "helmdeck::", "tokio::", "kube::", "k8s_openapi::", "ratatui::", "crossterm::", "reqwest::", "axum::"] {
+        for prefix in [
+            "crate::",
+            "helmdeck::",
+            "tokio::",
+            "kube::",
+            "k8s_openapi::",
+            "ratatui::",
+            "crossterm::",
+            "reqwest::",
+            "axum::",
+        ] {
             let mut rest = t;
             while let Some(idx) = rest.find(prefix) {
                 let before = rest[..idx].chars().last();
@@ -57,8 +76,16 @@ fn references(text: &str) -> Vec<(usize, String)> {
                 rest = &start[end..];
             }
         }
-        if let Some(u) = t.strip_prefix("use ").or_else(|| t.strip_prefix("pub use ")) {
-            let root = u.split("::").next().unwrap_or("").trim_end_matches(';').to_string();
+        if let Some(u) = t
+            .strip_prefix("use ")
+            .or_else(|| t.strip_prefix("pub use "))
+        {
+            let root = u
+                .split("::")
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(';')
+                .to_string();
             out.push((i + 1, root));
         }
     }
@@ -67,7 +94,10 @@ fn references(text: &str) -> Vec<(usize, String)> {
 
 fn violations(rule: &str, forbidden: impl Fn(&str, &str) -> bool) -> Vec<String> {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let mut bad = Vec::new();
     for f in files {
         let r = room(&f);
@@ -82,7 +112,8 @@ fn violations(rule: &str, forbidden: impl Fn(&str, &str) -> bool) -> Vec<String>
 }
 
 fn crate_room(path: &str) -> Option<&str> {
-    path.strip_prefix("crate::").map(|p| p.split("::").next().unwrap_or(""))
+    path.strip_prefix("crate::")
+        .map(|p| p.split("::").next().unwrap_or(""))
 }
 
 #[test]
@@ -90,19 +121,30 @@ fn domain_imports_nothing_from_the_rest_of_the_crate_nor_runtime_crates() {
     let bad = violations("domain is pure", |room, path| {
         room == "domain"
             && (matches!(crate_room(path), Some(r) if r != "domain")
-                || ["tokio", "kube", "k8s_openapi", "ratatui", "crossterm", "reqwest", "axum"]
-                    .iter()
-                    .any(|c| path == *c || path.starts_with(&format!("{c}::"))))
+                || [
+                    "tokio",
+                    "kube",
+                    "k8s_openapi",
+                    "ratatui",
+                    "crossterm",
+                    "reqwest",
+                    "axum",
+                ]
+                .iter()
+                .any(|c| path == *c || path.starts_with(&format!("{c}::"))))
     });
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
 #[test]
 fn io_rooms_never_import_the_tui() {
-    let bad = violations("sources, render, cluster and engine never import tui", |room, path| {
-        ["sources", "render", "cluster", "engine", "config", "domain"].contains(&room)
-            && crate_room(path) == Some("tui")
-    });
+    let bad = violations(
+        "sources, render, cluster and engine never import tui",
+        |room, path| {
+            ["sources", "render", "cluster", "engine", "config", "domain"].contains(&room)
+                && crate_room(path) == Some("tui")
+        },
+    );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
@@ -117,7 +159,10 @@ fn production_code_never_imports_the_simulated_cluster() {
 #[test]
 fn tui_ui_draws_without_io_and_update_never_awaits() {
     let mut files = Vec::new();
-    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     let mut bad = Vec::new();
     for f in files {
         let r = room(&f);
@@ -130,12 +175,30 @@ fn tui_ui_draws_without_io_and_update_never_awaits() {
             if t.starts_with("//") {
                 continue;
             }
-            let io = ["tokio::", "kube::", "reqwest::", "std::fs", "std::process", "crate::cluster", "crate::engine", "crate::sources", "crate::render"];
+            let io = [
+                "tokio::",
+                "kube::",
+                "reqwest::",
+                "std::fs",
+                "std::process",
+                "crate::cluster",
+                "crate::engine",
+                "crate::sources",
+                "crate::render",
+            ];
             if io.iter().any(|p| t.contains(p)) || t.contains(".await") || t.contains("async fn") {
-                bad.push(format!("{}:{}: {r} must stay pure: {t}", f.display(), i + 1));
+                bad.push(format!(
+                    "{}:{}: {r} must stay pure: {t}",
+                    f.display(),
+                    i + 1
+                ));
             }
             if r == "tui/ui" && (t.contains("&mut State") || t.contains("&mut AppState")) {
-                bad.push(format!("{}:{}: ui reads state, never mutates it: {t}", f.display(), i + 1));
+                bad.push(format!(
+                    "{}:{}: ui reads state, never mutates it: {t}",
+                    f.display(),
+                    i + 1
+                ));
             }
         }
     }

@@ -13,7 +13,11 @@ fn workspace(config: &str) -> tempfile::TempDir {
     let chart = |name: &str, template: &str| {
         let d = root.join("charts").join(name);
         std::fs::create_dir_all(d.join("templates")).expect("mkdir");
-        std::fs::write(d.join("Chart.yaml"), format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n")).expect("write");
+        std::fs::write(
+            d.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n"),
+        )
+        .expect("write");
         std::fs::write(d.join("values.yaml"), "replicas: 1\nimage: {tag: '1.0'}\n").expect("write");
         std::fs::write(d.join("templates/main.yaml"), template).expect("write");
     };
@@ -42,14 +46,24 @@ fn check(name: &str, e: Expect) {
     let envs: Vec<(&str, &str)> = e.envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = support::helmdeck(e.args, ws.path(), &envs);
     let err = support::stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{name}: exit code; stderr:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{name}: exit code; stderr:\n{err}"
+    );
     assert!(err.starts_with("error: "), "{name}: {err}");
     assert!(err.contains("hint: "), "{name}: no hint:\n{err}");
-    assert!(err.lines().count() <= 24, "{name}: more than a screen:\n{err}");
+    assert!(
+        err.lines().count() <= 24,
+        "{name}: more than a screen:\n{err}"
+    );
     for s in e.says {
         assert!(err.contains(s), "{name}: expected {s:?} in:\n{err}");
     }
-    assert!(support::stdout(&out).is_empty(), "{name}: printed to stdout on error");
+    assert!(
+        support::stdout(&out).is_empty(),
+        "{name}: printed to stdout on error"
+    );
 }
 
 fn cfg(replace: &str, with: &str) -> String {
@@ -61,114 +75,299 @@ const RENDER_APP: &[&str] = &["render", "app", "--env", "dev"];
 
 #[test]
 fn config_syntax_error() {
-    check("syntax", Expect { args: RENDER_APP, config: cfg("services:\n", "services:\n - x: [\n"), envs: vec![], says: &["helmdeck.yaml:", "invalid YAML"] });
+    check(
+        "syntax",
+        Expect {
+            args: RENDER_APP,
+            config: cfg("services:\n", "services:\n - x: [\n"),
+            envs: vec![],
+            says: &["helmdeck.yaml:", "invalid YAML"],
+        },
+    );
 }
 
 #[test]
 fn config_unknown_key_suggests() {
-    check("unknown key", Expect { args: RENDER_APP, config: cfg("chart: { repository: local, name: app }", "chrat: { repository: local, name: app }"), envs: vec![], says: &["helmdeck.yaml:5:5: unknown key `chrat`", "did you mean `chart`?"] });
+    check(
+        "unknown key",
+        Expect {
+            args: RENDER_APP,
+            config: cfg(
+                "chart: { repository: local, name: app }",
+                "chrat: { repository: local, name: app }",
+            ),
+            envs: vec![],
+            says: &[
+                "helmdeck.yaml:5:5: unknown key `chrat`",
+                "did you mean `chart`?",
+            ],
+        },
+    );
 }
 
 #[test]
 fn config_wrong_type() {
-    check("wrong type", Expect { args: RENDER_APP, config: cfg("values: [ ./values.yaml ]", "values: 12"), envs: vec![], says: &["helmdeck.yaml:6:", "services[0].values", "invalid type"] });
+    check(
+        "wrong type",
+        Expect {
+            args: RENDER_APP,
+            config: cfg("values: [ ./values.yaml ]", "values: 12"),
+            envs: vec![],
+            says: &["helmdeck.yaml:6:", "services[0].values", "invalid type"],
+        },
+    );
 }
 
 #[test]
 fn config_dangling_repository() {
-    check("dangling", Expect { args: RENDER_APP, config: cfg("{ repository: local, name: app }", "{ repository: locl, name: app }"), envs: vec![], says: &["helmdeck.yaml:5:", "unknown repository `locl`", "did you mean `local`?"] });
+    check(
+        "dangling",
+        Expect {
+            args: RENDER_APP,
+            config: cfg(
+                "{ repository: local, name: app }",
+                "{ repository: locl, name: app }",
+            ),
+            envs: vec![],
+            says: &[
+                "helmdeck.yaml:5:",
+                "unknown repository `locl`",
+                "did you mean `local`?",
+            ],
+        },
+    );
 }
 
 #[test]
 fn config_environment_without_namespace() {
-    check("no namespace", Expect { args: RENDER_APP, config: cfg("cluster: { namespace: dev }", "cluster: { context: dev }"), envs: vec![], says: &["helmdeck.yaml:15:", "needs `namespace`"] });
+    check(
+        "no namespace",
+        Expect {
+            args: RENDER_APP,
+            config: cfg("cluster: { namespace: dev }", "cluster: { context: dev }"),
+            envs: vec![],
+            says: &["helmdeck.yaml:15:", "needs `namespace`"],
+        },
+    );
 }
 
 #[test]
 fn config_missing_values_file() {
-    check("missing values", Expect { args: RENDER_APP, config: cfg("./values.yaml", "./nope.yaml"), envs: vec![], says: &["helmdeck.yaml:6:", "nope.yaml", "does not exist"] });
+    check(
+        "missing values",
+        Expect {
+            args: RENDER_APP,
+            config: cfg("./values.yaml", "./nope.yaml"),
+            envs: vec![],
+            says: &["helmdeck.yaml:6:", "nope.yaml", "does not exist"],
+        },
+    );
 }
 
 #[test]
 fn config_bad_version_constraint() {
-    check("constraint", Expect { args: RENDER_APP, config: cfg("name: app }", "name: app, version: \"^^1\" }"), envs: vec![], says: &["helmdeck.yaml:5:", "invalid version constraint"] });
+    check(
+        "constraint",
+        Expect {
+            args: RENDER_APP,
+            config: cfg("name: app }", "name: app, version: \"^^1\" }"),
+            envs: vec![],
+            says: &["helmdeck.yaml:5:", "invalid version constraint"],
+        },
+    );
 }
 
 #[test]
 fn missing_chart_in_repository() {
-    check("missing chart", Expect { args: &["render", "ghost", "--env", "dev"], config: GOOD.into(), envs: vec![], says: &["no chart `nope`"] });
+    check(
+        "missing chart",
+        Expect {
+            args: &["render", "ghost", "--env", "dev"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["no chart `nope`"],
+        },
+    );
 }
 
 #[test]
 fn chart_template_error_names_template_and_line() {
-    check("template", Expect { args: &["render", "broken", "--env", "dev"], config: GOOD.into(), envs: vec![], says: &["broken/templates/main.yaml", "line 7"] });
+    check(
+        "template",
+        Expect {
+            args: &["render", "broken", "--env", "dev"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["broken/templates/main.yaml", "line 7"],
+        },
+    );
 }
 
 #[test]
 fn object_without_kind() {
-    check("kindless", Expect { args: &["render", "kindless", "--env", "dev"], config: GOOD.into(), envs: vec![], says: &["kindless/templates/main.yaml", "without `kind`"] });
+    check(
+        "kindless",
+        Expect {
+            args: &["render", "kindless", "--env", "dev"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["kindless/templates/main.yaml", "without `kind`"],
+        },
+    );
 }
 
 #[test]
 fn invalid_set_expression() {
-    check("set", Expect { args: &["render", "app", "--env", "dev", "--set", "replicas.x=1"], config: GOOD.into(), envs: vec![], says: &["invalid --set \"replicas.x=1\""] });
+    check(
+        "set",
+        Expect {
+            args: &["render", "app", "--env", "dev", "--set", "replicas.x=1"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["invalid --set \"replicas.x=1\""],
+        },
+    );
 }
 
 #[test]
 fn invalid_values_file_is_located() {
-    check("bad -f", Expect { args: &["render", "app", "--env", "dev", "-f", "bad-values.yaml"], config: GOOD.into(), envs: vec![], says: &["bad-values.yaml:", "invalid YAML"] });
+    check(
+        "bad -f",
+        Expect {
+            args: &["render", "app", "--env", "dev", "-f", "bad-values.yaml"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["bad-values.yaml:", "invalid YAML"],
+        },
+    );
 }
 
 #[test]
 fn values_file_that_is_not_a_map() {
-    check("list -f", Expect { args: &["values", "app", "--env", "dev", "-f", "list-values.yaml"], config: GOOD.into(), envs: vec![], says: &["list-values.yaml:1:1", "must be a map"] });
+    check(
+        "list -f",
+        Expect {
+            args: &["values", "app", "--env", "dev", "-f", "list-values.yaml"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["list-values.yaml:1:1", "must be a map"],
+        },
+    );
 }
 
 #[test]
 fn no_helm_says_how_to_get_one() {
     let empty = tempfile::tempdir().expect("tempdir");
-    check("no helm", Expect {
-        args: RENDER_APP,
-        config: GOOD.into(),
-        envs: vec![("HELMDECK_HELM", "/nonexistent/helm".into()), ("PATH", empty.path().display().to_string())],
-        says: &["no Helm found", "install-helm-engine.sh"],
-    });
+    check(
+        "no helm",
+        Expect {
+            args: RENDER_APP,
+            config: GOOD.into(),
+            envs: vec![
+                ("HELMDECK_HELM", "/nonexistent/helm".into()),
+                ("PATH", empty.path().display().to_string()),
+            ],
+            says: &["no Helm found", "install-helm-engine.sh"],
+        },
+    );
 }
 
 #[test]
 fn unknown_service_and_environment_suggest() {
-    check("service", Expect { args: &["render", "ap", "--env", "dev"], config: GOOD.into(), envs: vec![], says: &["unknown service `ap`", "did you mean `app`?"] });
-    check("env", Expect { args: &["render", "app", "--env", "deev"], config: GOOD.into(), envs: vec![], says: &["unknown environment `deev`", "did you mean `dev`?"] });
+    check(
+        "service",
+        Expect {
+            args: &["render", "ap", "--env", "dev"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["unknown service `ap`", "did you mean `app`?"],
+        },
+    );
+    check(
+        "env",
+        Expect {
+            args: &["render", "app", "--env", "deev"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["unknown environment `deev`", "did you mean `dev`?"],
+        },
+    );
 }
 
 #[test]
 fn unset_secret_variable() {
-    check("secret", Expect { args: &["values", "app", "--env", "sec"], config: GOOD.into(), envs: vec![], says: &["helmdeck.yaml:19:", "HELMDECK_TEST_UNSET_SECRET", "export HELMDECK_TEST_UNSET_SECRET"] });
+    check(
+        "secret",
+        Expect {
+            args: &["values", "app", "--env", "sec"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &[
+                "helmdeck.yaml:19:",
+                "HELMDECK_TEST_UNSET_SECRET",
+                "export HELMDECK_TEST_UNSET_SECRET",
+            ],
+        },
+    );
 }
 
 #[test]
 fn no_configuration_found() {
     let ws = workspace(GOOD);
     std::fs::remove_file(ws.path().join("helmdeck.yaml")).expect("rm");
-    let out = support::helmdeck(RENDER_APP, ws.path(), &[("XDG_CONFIG_HOME", ws.path().display().to_string().as_str())]);
+    let out = support::helmdeck(
+        RENDER_APP,
+        ws.path(),
+        &[("XDG_CONFIG_HOME", ws.path().display().to_string().as_str())],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = support::stderr(&out);
-    assert!(err.contains("no configuration found") && err.contains("--config"), "{err}");
+    assert!(
+        err.contains("no configuration found") && err.contains("--config"),
+        "{err}"
+    );
 }
 
 #[test]
 fn chart_path_that_does_not_exist() {
-    check("--chart", Expect { args: &["render", "--chart", "./no-such-chart"], config: GOOD.into(), envs: vec![], says: &["no-such-chart"] });
+    check(
+        "--chart",
+        Expect {
+            args: &["render", "--chart", "./no-such-chart"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["no-such-chart"],
+        },
+    );
 }
 
 #[test]
 fn invalid_strategy_value() {
-    check("strategy", Expect { args: RENDER_APP, config: cfg("    values: [ ./values.yaml ]\n", "    values: [ ./values.yaml ]\n    strategy: blue-green\n"), envs: vec![], says: &["`blue-green` is not a valid value", "bluegreen"] });
+    check(
+        "strategy",
+        Expect {
+            args: RENDER_APP,
+            config: cfg(
+                "    values: [ ./values.yaml ]\n",
+                "    values: [ ./values.yaml ]\n    strategy: blue-green\n",
+            ),
+            envs: vec![],
+            says: &["`blue-green` is not a valid value", "bluegreen"],
+        },
+    );
 }
 
 #[test]
 fn missing_arguments_name_the_choices() {
-    check("no env", Expect { args: &["render", "app"], config: GOOD.into(), envs: vec![], says: &["no environment given", "dev, sec"] });
+    check(
+        "no env",
+        Expect {
+            args: &["render", "app"],
+            config: GOOD.into(),
+            envs: vec![],
+            says: &["no environment given", "dev, sec"],
+        },
+    );
 }
 
 #[allow(dead_code)]

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 
 fn objects_of(text: &str, ns: &str) -> Vec<(String, Value)> {
     let m = parse_stream(text, ns).expect("parses");
-    let mut v: Vec<(String, Value)> = m.all().map(|o: &Object| (o.key().to_string(), o.body.clone())).collect();
+    let mut v: Vec<(String, Value)> = m
+        .all()
+        .map(|o: &Object| (o.key().to_string(), o.body.clone()))
+        .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -41,7 +44,9 @@ fn demo_charts() -> Vec<PathBuf> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_chart_renders_as_helm_renders_it() {
-    let renderer = Renderer::new(Helm { path: support::helm() });
+    let renderer = Renderer::new(Helm {
+        path: support::helm(),
+    });
     let dir = tempfile::tempdir().expect("tempdir");
     let override_file = dir.path().join("override.yaml");
     std::fs::write(
@@ -52,9 +57,15 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
     let combos: Vec<(Vec<PathBuf>, Vec<&str>)> = vec![
         (vec![], vec![]),
         (vec![], vec!["replicaCount=3"]),
-        (vec![], vec!["ingress.enabled=true,autoscaling.enabled=true"]),
+        (
+            vec![],
+            vec!["ingress.enabled=true,autoscaling.enabled=true"],
+        ),
         (vec![override_file.clone()], vec![]),
-        (vec![override_file.clone()], vec!["image.tag=1.0.1-crash,service.port=8080"]),
+        (
+            vec![override_file.clone()],
+            vec!["image.tag=1.0.1-crash,service.port=8080"],
+        ),
     ];
     let charts = demo_charts();
     assert!(charts.len() >= 2, "demo charts: {charts:?}");
@@ -63,12 +74,29 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
             let label = format!("{} files={files:?} sets={sets:?}", chart.display());
             let overrides = Overrides {
                 files: files.clone(),
-                sets: sets.iter().map(|s| SetOverride { expr: s.to_string(), string: false }).collect(),
+                sets: sets
+                    .iter()
+                    .map(|s| SetOverride {
+                        expr: s.to_string(),
+                        string: false,
+                    })
+                    .collect(),
             };
-            let prepared = prepare_adhoc(chart, "demo", "staging", &overrides).await.unwrap_or_else(|e| panic!("{label}: {e}"));
-            let ours = renderer.render(&prepared.render_request()).await.unwrap_or_else(|e| panic!("{label}: {e}"));
+            let prepared = prepare_adhoc(chart, "demo", "staging", &overrides)
+                .await
+                .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let ours = renderer
+                .render(&prepared.render_request())
+                .await
+                .unwrap_or_else(|e| panic!("{label}: {e}"));
 
-            let mut args = vec!["demo".to_string(), chart.display().to_string(), "--namespace".into(), "staging".into(), "--include-crds".into()];
+            let mut args = vec![
+                "demo".to_string(),
+                chart.display().to_string(),
+                "--namespace".into(),
+                "staging".into(),
+                "--include-crds".into(),
+            ];
             for f in files {
                 args.push("-f".into());
                 args.push(f.display().to_string());
@@ -79,7 +107,11 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let helms = support::helm_template(&refs);
-            compare(&label, &objects_of(&ours.text, "staging"), &objects_of(&helms, "staging"));
+            compare(
+                &label,
+                &objects_of(&ours.text, "staging"),
+                &objects_of(&helms, "staging"),
+            );
         }
     }
 }
@@ -88,14 +120,25 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
 async fn every_demo_service_and_environment_renders_as_helm_with_the_same_layers() {
     std::env::set_var("DEMO_DB_PASSWORD", "demo-db-pass-123");
     let cfg = helmdeck::config::Config::load(&support::demo_config()).expect("demo config");
-    let renderer = Renderer::new(Helm { path: support::helm() });
+    let renderer = Renderer::new(Helm {
+        path: support::helm(),
+    });
     for svc in &cfg.file.services {
         for env in &cfg.file.environments {
             let label = format!("{} in {}", svc.name, env.name);
-            let prepared = prepare(&cfg, &svc.name, &env.name, &Overrides::default(), helmdeck::sources::no_progress())
+            let prepared = prepare(
+                &cfg,
+                &svc.name,
+                &env.name,
+                &Overrides::default(),
+                helmdeck::sources::no_progress(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+            let ours = renderer
+                .render(&prepared.render_request())
                 .await
                 .unwrap_or_else(|e| panic!("{label}: {e}"));
-            let ours = renderer.render(&prepared.render_request()).await.unwrap_or_else(|e| panic!("{label}: {e}"));
             let mut args = vec![
                 svc.release_name().to_string(),
                 prepared.chart.path.display().to_string(),
@@ -110,15 +153,30 @@ async fn every_demo_service_and_environment_renders_as_helm_with_the_same_layers
                 }
             }
             for s in &env.secrets {
-                if let helmdeck::config::SecretSource::Env(var) = &s.from {
-                    args.push("--set-string".into());
-                    args.push(format!("{}={}", s.path, std::env::var(var).unwrap_or_default()));
-                }
+                let value = match &s.from {
+                    helmdeck::config::SecretSource::Env(var) => {
+                        std::env::var(var).unwrap_or_default()
+                    }
+                    helmdeck::config::SecretSource::File(f) => {
+                        let text =
+                            std::fs::read_to_string(cfg.resolve_path(f)).expect("secret file");
+                        text.trim_end_matches('\n').to_string()
+                    }
+                    helmdeck::config::SecretSource::Secret(_) => {
+                        panic!("{label}: the demo has no cluster secrets")
+                    }
+                };
+                args.push("--set-string".into());
+                args.push(format!("{}={value}", s.path));
             }
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
             let helms = support::helm_template(&refs);
             let ns = env.cluster.namespace.clone();
-            compare(&label, &objects_of(&ours.text, &ns), &objects_of(&helms, &ns));
+            compare(
+                &label,
+                &objects_of(&ours.text, &ns),
+                &objects_of(&helms, &ns),
+            );
         }
     }
 }

@@ -23,14 +23,24 @@ fn file_of(source: &str, chart_root: &Path) -> Option<std::path::PathBuf> {
         let sub = chart_root.join("charts").join(name).join("values.yaml");
         return Some(if sub.is_file() { sub } else { direct });
     }
-    let p = Path::new(source);
-    p.is_file().then(|| p.to_path_buf())
+    let p = support::root().join("assets/demo").join(source);
+    p.is_file().then_some(p)
 }
 
 #[test]
 fn every_key_is_attributed_to_the_line_that_sets_it() {
     let out = support::helmdeck(
-        &["values", "web", "--env", "staging", "--explain", "-o", "json", "--set", "replicaCount=7"],
+        &[
+            "values",
+            "web",
+            "--env",
+            "staging",
+            "--explain",
+            "-o",
+            "json",
+            "--set",
+            "replicaCount=7",
+        ],
         &support::root().join("assets/demo"),
         &[("DEMO_DB_PASSWORD", "s3cr3t-demo-pass")],
     );
@@ -57,19 +67,42 @@ fn every_key_is_attributed_to_the_line_that_sets_it() {
                 assert_eq!(r["value"], 7);
             }
             _ => {
-                let line = r["line"].as_u64().unwrap_or_else(|| panic!("{key}: no line")) as usize;
-                let file = file_of(source, &chart_root).unwrap_or_else(|| panic!("{key}: no file for {source}"));
+                let line = r["line"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{key}: no line"))
+                    as usize;
+                let file = file_of(source, &chart_root)
+                    .unwrap_or_else(|| panic!("{key}: no file for {source}"));
                 let content = std::fs::read_to_string(&file).expect("read");
-                let at = content.lines().nth(line - 1).unwrap_or_else(|| panic!("{key}: line {line} past the end of {}", file.display()));
+                let at = content.lines().nth(line - 1).unwrap_or_else(|| {
+                    panic!("{key}: line {line} past the end of {}", file.display())
+                });
                 match last_key(key) {
-                    Some(k) => assert!(at.contains(&format!("{k}:")) || at.contains(&format!("\"{k}\":")), "{key} ({layer}) said {}:{line} which reads {at:?}", file.display()),
-                    None => assert!(at.trim_start().starts_with('-') || at.contains('['), "{key}: {}:{line} reads {at:?}", file.display()),
+                    Some(k) => assert!(
+                        at.contains(&format!("{k}:")) || at.contains(&format!("\"{k}\":")),
+                        "{key} ({layer}) said {}:{line} which reads {at:?}",
+                        file.display()
+                    ),
+                    None => assert!(
+                        at.trim_start().starts_with('-') || at.contains('['),
+                        "{key}: {}:{line} reads {at:?}",
+                        file.display()
+                    ),
                 }
             }
         }
     }
-    for want in ["chart", "service", "environment", "secret", "override"] {
-        assert!(layers.contains(want), "no key from layer {want}: {layers:?}");
+    for want in [
+        "chart-defaults",
+        "service",
+        "environment",
+        "secret",
+        "override",
+    ] {
+        assert!(
+            layers.contains(want),
+            "no key from layer {want}: {layers:?}"
+        );
     }
 }
 
@@ -83,6 +116,9 @@ fn text_explain_is_a_readable_table() {
     assert!(out.status.success(), "{}", support::stderr(&out));
     let text = support::stdout(&out);
     assert!(text.starts_with("KEY"), "{text}");
-    assert!(text.contains("database.password") && text.contains("********"), "{text}");
+    assert!(
+        text.contains("database.password") && text.contains("********"),
+        "{text}"
+    );
     assert!(!text.contains("s3cr3t-demo-pass"));
 }

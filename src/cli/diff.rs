@@ -2,7 +2,9 @@
 //! unified diff of each change; Secret values masked (only "changed"/"unchanged" shows).
 //! Against a manifest file now; against the live cluster and past revisions with the engine.
 
-use super::{color_enabled, prepare_target, warn_all, CmdResult, Exit, Failure, OutputFormat, TargetArgs};
+use super::{
+    color_enabled, prepare_target, warn_all, CmdResult, Exit, Failure, OutputFormat, TargetArgs,
+};
 use crate::domain::diff::{self, ChangeKind, DiffOptions, LineTag, ManifestDiff};
 use crate::domain::manifest;
 use crate::render::Renderer;
@@ -40,7 +42,10 @@ pub fn report(d: &ManifestDiff, color: bool) -> String {
             ChangeKind::Removed => "31",
             _ => "33",
         };
-        out.push_str(&paint(code, &format!("{} {}", e.change.sigil(), diff::key_label(&e.key))));
+        out.push_str(&paint(
+            code,
+            &format!("{} {}", e.change.sigil(), diff::key_label(&e.key)),
+        ));
         out.push('\n');
     }
     let c = &d.counts;
@@ -91,11 +96,17 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
             "--against takes Kubernetes manifests: YAML documents separated by `---`",
         )
     })?;
-    let rendered = Renderer::new(helm).render(&prepared.render_request()).await?;
+    let rendered = Renderer::new(helm)
+        .render(&prepared.render_request())
+        .await?;
     warn_all(&prepared.warnings, &prepared.redactor);
     let old_objects: Vec<_> = old.all().cloned().collect();
     let new_objects: Vec<_> = rendered.manifests.all().cloned().collect();
-    let d = diff::diff(&old_objects, &new_objects, &DiffOptions::ignoring_server_fields());
+    let d = diff::diff(
+        &old_objects,
+        &new_objects,
+        &DiffOptions::ignoring_server_fields(),
+    );
     let out = match args.output {
         OutputFormat::Json | OutputFormat::Yaml => {
             let entries: Vec<_> = d
@@ -120,7 +131,10 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
                 crate::domain::yaml::to_string(&v)
             }
         }
-        OutputFormat::Text => report(&d, color_enabled(args.no_color, std::io::stdout().is_terminal())),
+        OutputFormat::Text => report(
+            &d,
+            color_enabled(args.no_color, std::io::stdout().is_terminal()),
+        ),
     };
     let out = prepared.redactor.redact(&out);
     let _ = std::io::stdout().lock().write_all(out.as_bytes());

@@ -47,7 +47,11 @@ impl Failure {
     /// Prints to stderr as `error: …` and `  hint: …`.
     pub fn report(&self) {
         let color = color_enabled(false, std::io::stderr().is_terminal());
-        let (red, dim, reset) = if color { ("\x1b[1;31m", "\x1b[2m", "\x1b[0m") } else { ("", "", "") };
+        let (red, dim, reset) = if color {
+            ("\x1b[1;31m", "\x1b[2m", "\x1b[0m")
+        } else {
+            ("", "", "")
+        };
         eprintln!("{red}error:{reset} {}", self.message);
         if !self.hint.is_empty() {
             eprintln!("{dim}  hint:{reset} {}", self.hint);
@@ -67,7 +71,11 @@ impl From<ConfigError> for Failure {
 
 impl From<SourceError> for Failure {
     fn from(e: SourceError) -> Self {
-        let exit = if e.is_unreachable() { Exit::Unreachable } else { Exit::BadInput };
+        let exit = if e.is_unreachable() {
+            Exit::Unreachable
+        } else {
+            Exit::BadInput
+        };
         Failure::new(exit, e.to_string(), e.hint())
     }
 }
@@ -136,12 +144,18 @@ impl TargetArgs {
         let mut sets: Vec<crate::domain::values::SetOverride> = self
             .sets
             .iter()
-            .map(|s| crate::domain::values::SetOverride { expr: s.clone(), string: false })
+            .map(|s| crate::domain::values::SetOverride {
+                expr: s.clone(),
+                string: false,
+            })
             .collect();
         sets.extend(
             self.set_strings
                 .iter()
-                .map(|s| crate::domain::values::SetOverride { expr: s.clone(), string: true }),
+                .map(|s| crate::domain::values::SetOverride {
+                    expr: s.clone(),
+                    string: true,
+                }),
         );
         Overrides {
             files: self.values_files.clone(),
@@ -161,7 +175,8 @@ pub async fn prepare_target(
         let (name, _, _, _) = crate::sources::chart::read_meta(chart).map_err(Failure::from)?;
         let release = t.release.clone().unwrap_or(name);
         let ns = t.namespace.clone().unwrap_or_else(|| "default".into());
-        let prepared = crate::engine::prepare::prepare_adhoc(chart, &release, &ns, &overrides).await?;
+        let prepared =
+            crate::engine::prepare::prepare_adhoc(chart, &release, &ns, &overrides).await?;
         return Ok((prepared, crate::render::Helm::locate(None)?));
     }
     let cfg = crate::config::discover(config)?;
@@ -173,7 +188,10 @@ pub async fn prepare_target(
         )
     })?;
     let env = t.env.clone().ok_or_else(|| {
-        Failure::bad_input("no environment given", format!("add --env with one of: {}", envs.join(", ")))
+        Failure::bad_input(
+            "no environment given",
+            format!("add --env with one of: {}", envs.join(", ")),
+        )
     })?;
     if t.release.is_some() || t.namespace.is_some() {
         return Err(Failure::bad_input(
@@ -183,7 +201,8 @@ pub async fn prepare_target(
     }
     let bar = DownloadBar::new();
     let progress = |done: u64, total: Option<u64>| bar.update(done, total);
-    let prepared = crate::engine::prepare::prepare(&cfg, &service, &env, &overrides, &progress).await;
+    let prepared =
+        crate::engine::prepare::prepare(&cfg, &service, &env, &overrides, &progress).await;
     bar.finish();
     let prepared = prepared?;
     let configured = cfg.file.helm.binary.as_deref().map(|b| {
@@ -208,8 +227,10 @@ impl DownloadBar {
             let b = indicatif::ProgressBar::hidden();
             b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} downloading {bytes}/{total_bytes} {bar:30} {eta}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} downloading {bytes}/{total_bytes} {bar:30} {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             b
         });

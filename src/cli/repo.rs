@@ -101,16 +101,28 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
                 })
                 .collect();
             match output {
-                OutputFormat::Json => print(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n")),
-                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(&serde_json::to_value(&rows).unwrap_or_default())),
+                OutputFormat::Json => {
+                    print(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"))
+                }
+                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(
+                    &serde_json::to_value(&rows).unwrap_or_default(),
+                )),
                 OutputFormat::Text => print(&table(
                     &["NAME", "TYPE", "LOCATION"],
-                    &rows.iter().map(|r| vec![r.name.clone(), r.kind.clone(), r.location.clone()]).collect::<Vec<_>>(),
+                    &rows
+                        .iter()
+                        .map(|r| vec![r.name.clone(), r.kind.clone(), r.location.clone()])
+                        .collect::<Vec<_>>(),
                 )),
             }
             Ok(Exit::Done)
         }
-        RepoCommand::Search { text, versions, devel, output } => {
+        RepoCommand::Search {
+            text,
+            versions,
+            devel,
+            output,
+        } => {
             let needle = text.clone().unwrap_or_default().to_lowercase();
             let mut found: Vec<(String, ChartVersion)> = Vec::new();
             let mut failures = Vec::new();
@@ -126,12 +138,18 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
                             let matches = needle.is_empty()
                                 || name.to_lowercase().contains(&needle)
                                 || list.iter().any(|v| {
-                                    v.description.as_deref().unwrap_or("").to_lowercase().contains(&needle)
+                                    v.description
+                                        .as_deref()
+                                        .unwrap_or("")
+                                        .to_lowercase()
+                                        .contains(&needle)
                                 });
                             if !matches {
                                 continue;
                             }
-                            let eligible = list.into_iter().filter(|v| *devel || !v.version.contains('-'));
+                            let eligible = list
+                                .into_iter()
+                                .filter(|v| *devel || !v.version.contains('-'));
                             if *versions {
                                 found.extend(eligible.map(|v| (r.name.clone(), v)));
                             } else if let Some(v) = eligible.into_iter().next() {
@@ -145,7 +163,10 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
             for e in &failures {
                 eprintln!("warning: {e} — {}", e.hint());
             }
-            if found.is_empty() && !failures.is_empty() && failures.len() == cfg.file.repositories.len() {
+            if found.is_empty()
+                && !failures.is_empty()
+                && failures.len() == cfg.file.repositories.len()
+            {
                 return Err(failures.remove(0).into());
             }
             let rows: Vec<SearchRow> = found
@@ -159,8 +180,12 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
                 })
                 .collect();
             match output {
-                OutputFormat::Json => print(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n")),
-                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(&serde_json::to_value(&rows).unwrap_or_default())),
+                OutputFormat::Json => {
+                    print(&(serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"))
+                }
+                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(
+                    &serde_json::to_value(&rows).unwrap_or_default(),
+                )),
                 OutputFormat::Text => {
                     if rows.is_empty() {
                         eprintln!("no charts found");
@@ -204,8 +229,12 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
             let fetched = fetched?;
             warn_all(&fetched.warnings, &Redactor::default());
             match output {
-                OutputFormat::Json => print(&(serde_json::to_string_pretty(&fetched).unwrap_or_default() + "\n")),
-                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(&serde_json::to_value(&fetched).unwrap_or_default())),
+                OutputFormat::Json => {
+                    print(&(serde_json::to_string_pretty(&fetched).unwrap_or_default() + "\n"))
+                }
+                OutputFormat::Yaml => print(&crate::domain::yaml::to_string(
+                    &serde_json::to_value(&fetched).unwrap_or_default(),
+                )),
                 OutputFormat::Text => print(&format!(
                     "pulled {} {} from {} ({}{})\n{}\n",
                     fetched.name,

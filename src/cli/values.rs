@@ -43,7 +43,12 @@ fn value_text(v: &serde_json::Value) -> String {
 
 /// The `--explain` table: KEY, VALUE, LAYER, FROM.
 pub fn explain_table(rows: &[Explained], color: bool) -> String {
-    let key_w = rows.iter().map(|r| r.key.chars().count()).max().unwrap_or(3).clamp(3, 60);
+    let key_w = rows
+        .iter()
+        .map(|r| r.key.chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 60);
     let vals: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -56,8 +61,16 @@ pub fn explain_table(rows: &[Explained], color: bool) -> String {
             }
         })
         .collect();
-    let val_w = vals.iter().map(|v| v.chars().count()).max().unwrap_or(5).clamp(5, 40);
-    let mut out = format!("{:key_w$}  {:val_w$}  {:11}  FROM\n", "KEY", "VALUE", "LAYER");
+    let val_w = vals
+        .iter()
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 40);
+    let mut out = format!(
+        "{:key_w$}  {:val_w$}  {:11}  FROM\n",
+        "KEY", "VALUE", "LAYER"
+    );
     for (r, v) in rows.iter().zip(vals) {
         let layer = r.layer.label();
         let (c, reset) = if color {
@@ -96,7 +109,10 @@ pub async fn run(config: Option<&std::path::Path>, args: &ValuesArgs) -> CmdResu
             OutputFormat::Yaml => {
                 crate::domain::yaml::to_string(&serde_json::to_value(&rows).unwrap_or_default())
             }
-            OutputFormat::Text => explain_table(&rows, color_enabled(args.no_color, std::io::stdout().is_terminal())),
+            OutputFormat::Text => explain_table(
+                &rows,
+                color_enabled(args.no_color, std::io::stdout().is_terminal()),
+            ),
         }
     } else {
         let v = eff.masked_values();

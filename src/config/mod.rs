@@ -46,7 +46,11 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    pub fn new(location: Option<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn new(
+        location: Option<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         ConfigError {
             location,
             message: message.into(),
@@ -121,8 +125,8 @@ impl Config {
         } else {
             doc.value.clone()
         };
-        let file: ConfigFile = serde_path_to_error::deserialize(value)
-            .map_err(|e| serde_error(&shown, &doc, e))?;
+        let file: ConfigFile =
+            serde_path_to_error::deserialize(value).map_err(|e| serde_error(&shown, &doc, e))?;
         let cfg = Config {
             file,
             path: path.to_path_buf(),
@@ -149,11 +153,12 @@ impl Config {
             }
         }
         let pb = PathBuf::from(p);
-        if pb.is_absolute() {
+        let joined = if pb.is_absolute() {
             pb
         } else {
             self.dir().join(pb)
-        }
+        };
+        clean(&joined)
     }
 
     pub fn position(&self, pointer: &str) -> Option<Pos> {
@@ -196,6 +201,28 @@ impl Config {
             "repository",
             &self.path,
         )
+    }
+}
+
+/// Drops `.` components and folds `dir/..`, without touching the file system.
+pub fn clean(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
@@ -297,7 +324,10 @@ fn serde_error(
         };
         return ConfigError::new(
             Some(locate(&pointer)),
-            format!("`{variant}` is not a valid value for {}", key_path(&pointer)),
+            format!(
+                "`{variant}` is not a valid value for {}",
+                key_path(&pointer)
+            ),
             hint,
         );
     }
@@ -309,11 +339,7 @@ fn serde_error(
             format!("add `{field}:` here (see README.md, \"Configuration\")"),
         );
     }
-    let msg = raw
-        .split(" at line ")
-        .next()
-        .unwrap_or(&raw)
-        .to_string();
+    let msg = raw.split(" at line ").next().unwrap_or(&raw).to_string();
     ConfigError::new(
         Some(locate(&pointer)),
         format!("{}: {msg}", key_path(&pointer)),

@@ -124,24 +124,7 @@ impl<'de> Deserialize<'de> for ValuesFile {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum StrategyKind {
-    #[default]
-    Rolling,
-    Canary,
-    Bluegreen,
-}
-
-impl StrategyKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StrategyKind::Rolling => "rolling",
-            StrategyKind::Canary => "canary",
-            StrategyKind::Bluegreen => "bluegreen",
-        }
-    }
-}
+pub use crate::domain::run::StrategyKind;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -68,9 +68,16 @@ fn the_design_example_loads() {
     assert_eq!(s.strategy, StrategyKind::Canary);
     let steps = &s.canary.as_ref().expect("canary").steps;
     assert_eq!(steps.len(), 5);
-    assert!(matches!(steps[2], CanaryStep::Pause(Pause { duration: None })));
+    assert!(matches!(
+        steps[2],
+        CanaryStep::Pause(Pause { duration: None })
+    ));
     assert_eq!(
-        c.file.environments[0].policy.progress_deadline.as_duration().as_secs(),
+        c.file.environments[0]
+            .policy
+            .progress_deadline
+            .as_duration()
+            .as_secs(),
         600
     );
 }
@@ -82,7 +89,10 @@ fn err(text: &str) -> String {
 #[test]
 fn syntax_error_is_located() {
     let e = err("repositories:\n  - name: demo\n   type: local\n");
-    assert!(e.starts_with("helmdeck.yaml:") || e.contains("helmdeck.yaml:"), "{e}");
+    assert!(
+        e.starts_with("helmdeck.yaml:") || e.contains("helmdeck.yaml:"),
+        "{e}"
+    );
     assert!(e.contains("invalid YAML"), "{e}");
 }
 
@@ -111,11 +121,18 @@ fn wrong_type_names_the_key() {
 
 #[test]
 fn dangling_repository_reference_suggests_a_known_one() {
-    let text = GOOD.replace("repository: demo, name: podinfo", "repository: dmeo, name: podinfo");
+    let text = GOOD.replace(
+        "repository: demo, name: podinfo",
+        "repository: dmeo, name: podinfo",
+    );
     let e = err(&text);
     assert!(e.contains("unknown repository `dmeo`"), "{e}");
     assert!(e.contains("did you mean `demo`?"), "{e}");
-    let line = GOOD.lines().position(|l| l.contains("repository: demo, name: podinfo")).expect("line") + 1;
+    let line = GOOD
+        .lines()
+        .position(|l| l.contains("repository: demo, name: podinfo"))
+        .expect("line")
+        + 1;
     assert!(e.contains(&format!("helmdeck.yaml:{line}:")), "{e}");
 }
 
@@ -130,7 +147,10 @@ fn environment_without_namespace_is_refused() {
 fn missing_values_file_is_located() {
     let text = GOOD.replace("values: [ ./svc.yaml ]", "values: [ ./nope.yaml ]");
     let e = err(&text);
-    assert!(e.contains("values file") && e.contains("nope.yaml") && e.contains("does not exist"), "{e}");
+    assert!(
+        e.contains("values file") && e.contains("nope.yaml") && e.contains("does not exist"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -154,7 +174,11 @@ fn repository_types_need_their_fields() {
 #[test]
 fn bad_version_constraint_and_duration_are_refused() {
     let text = GOOD.replace("version: \"^6.5\"", "version: \">>6\"");
-    assert!(err(&text).contains("invalid version constraint"), "{}", err(&text));
+    assert!(
+        err(&text).contains("invalid version constraint"),
+        "{}",
+        err(&text)
+    );
     let text = GOOD.replace("progress_deadline: 10m", "progress_deadline: 10 minutes");
     assert!(err(&text).contains("invalid duration"), "{}", err(&text));
 }
@@ -162,11 +186,18 @@ fn bad_version_constraint_and_duration_are_refused() {
 #[test]
 fn check_needs_exactly_one_kind() {
     let text = GOOD.replace("command: [\"./e2e.sh\"], timeout: 2m", "timeout: 2m");
-    assert!(err(&text).contains("exactly one of http, prometheus, command"), "{}", err(&text));
+    assert!(
+        err(&text).contains("exactly one of http, prometheus, command"),
+        "{}",
+        err(&text)
+    );
 }
 
 #[test]
 fn suggestions_only_when_close() {
-    assert_eq!(suggest("stagin", &["staging", "production"]), Some("staging"));
+    assert_eq!(
+        suggest("stagin", &["staging", "production"]),
+        Some("staging")
+    );
     assert_eq!(suggest("xyz", &["staging", "production"]), None);
 }

@@ -10,9 +10,17 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
         Err(ConfigError::new(Some(cfg.locate(ptr)), msg, hint))
     };
 
-    unique(cfg, "repositories", f.repositories.iter().map(|r| r.name.as_str()))?;
+    unique(
+        cfg,
+        "repositories",
+        f.repositories.iter().map(|r| r.name.as_str()),
+    )?;
     unique(cfg, "services", f.services.iter().map(|s| s.name.as_str()))?;
-    unique(cfg, "environments", f.environments.iter().map(|e| e.name.as_str()))?;
+    unique(
+        cfg,
+        "environments",
+        f.environments.iter().map(|e| e.name.as_str()),
+    )?;
 
     for (i, r) in f.repositories.iter().enumerate() {
         let at = format!("/repositories/{i}");
@@ -21,7 +29,11 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             match &r.url {
                 None => err(
                     &at,
-                    format!("repository `{}` of type {} needs `url`", r.name, r.kind.as_str()),
+                    format!(
+                        "repository `{}` of type {} needs `url`",
+                        r.name,
+                        r.kind.as_str()
+                    ),
                     format!("add `url: {example}`"),
                 ),
                 Some(u) if !scheme_ok(u, schemes) => err(
@@ -70,12 +82,18 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                 match suggest(name, &repo_names) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None if repo_names.is_empty() => "define it under `repositories:`".into(),
-                    None => format!("define it under `repositories:` (known: {})", repo_names.join(", ")),
+                    None => format!(
+                        "define it under `repositories:` (known: {})",
+                        repo_names.join(", ")
+                    ),
                 },
             ),
             Some(r) if want_git && r.kind != RepoType::Git => err(
                 ptr,
-                format!("repository `{name}` is of type {}, not git", r.kind.as_str()),
+                format!(
+                    "repository `{name}` is of type {}, not git",
+                    r.kind.as_str()
+                ),
                 "values from git need a repository of type git".into(),
             ),
             Some(_) => Ok(()),
@@ -89,7 +107,10 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                     if !cfg.resolve_path(p).is_file() {
                         err(
                             &at,
-                            format!("values file `{}` does not exist", cfg.resolve_path(p).display()),
+                            format!(
+                                "values file `{}` does not exist",
+                                cfg.resolve_path(p).display()
+                            ),
                             "create it or fix the path (relative to helmdeck.yaml)".into(),
                         )?;
                     }
@@ -104,7 +125,11 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
 
     for (i, s) in f.services.iter().enumerate() {
         let at = format!("/services/{i}");
-        check_repo_ref(&format!("{at}/chart/repository"), &s.chart.repository, false)?;
+        check_repo_ref(
+            &format!("{at}/chart/repository"),
+            &s.chart.repository,
+            false,
+        )?;
         if let Some(c) = s.chart.version.as_deref().filter(|c| !c.trim().is_empty()) {
             if let Err(e) = crate::domain::chartver::Constraint::parse(c) {
                 err(
@@ -128,13 +153,16 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             .iter()
             .map(|c| (format!("{at}/verify"), c))
             .chain(s.canary.iter().flat_map(|c| {
-                c.steps.iter().enumerate().flat_map(move |(k, st)| match st {
-                    super::CanaryStep::Verify(list) => list
-                        .iter()
-                        .map(|c| (format!("/services/{i}/canary/steps/{k}"), c))
-                        .collect::<Vec<_>>(),
-                    _ => Vec::new(),
-                })
+                c.steps
+                    .iter()
+                    .enumerate()
+                    .flat_map(move |(k, st)| match st {
+                        super::CanaryStep::Verify(list) => list
+                            .iter()
+                            .map(|c| (format!("/services/{i}/canary/steps/{k}"), c))
+                            .collect::<Vec<_>>(),
+                        _ => Vec::new(),
+                    })
             }))
             .chain(s.bluegreen.iter().flat_map(|b| {
                 b.pre_promotion
@@ -143,14 +171,21 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                     .map(|c| (format!("/services/{i}/bluegreen"), c))
             }));
         for (ptr, c) in checks {
-            let kinds = [c.http.is_some(), c.prometheus.is_some(), c.command.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
+            let kinds = [
+                c.http.is_some(),
+                c.prometheus.is_some(),
+                c.command.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
             if kinds != 1 {
                 err(
                     &ptr,
-                    format!("check `{}` must have exactly one of http, prometheus, command", c.name),
+                    format!(
+                        "check `{}` must have exactly one of http, prometheus, command",
+                        c.name
+                    ),
                     "keep one kind per check; write several checks for several kinds".into(),
                 )?;
             }
@@ -192,7 +227,10 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                 if !cfg.resolve_path(p).is_file() {
                     err(
                         &format!("{at}/secrets/{j}/from"),
-                        format!("secret file `{}` does not exist", cfg.resolve_path(p).display()),
+                        format!(
+                            "secret file `{}` does not exist",
+                            cfg.resolve_path(p).display()
+                        ),
                         "create it or fix the path (relative to helmdeck.yaml)".into(),
                     )?;
                 }
@@ -232,7 +270,8 @@ pub fn valid_release_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 53
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
 }

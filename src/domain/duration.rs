@@ -55,7 +55,7 @@ impl HumanDuration {
                 "d" => n * 86400.0,
                 _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
             };
-            if !secs.is_finite() || secs < 0.0 || secs > 1e12 {
+            if !secs.is_finite() || !(0.0..=1e12).contains(&secs) {
                 return Err(err("out of range"));
             }
             total += Duration::from_secs_f64(secs);
@@ -165,8 +165,17 @@ mod tests {
 
     #[test]
     fn displays_compactly() {
-        assert_eq!(HumanDuration::parse("1h30m").map(|d| d.to_string()), Ok("1h30m".into()));
-        assert_eq!(HumanDuration::parse("500ms").map(|d| d.to_string()), Ok("500ms".into()));
-        assert_eq!(HumanDuration::parse("10m").map(|d| d.to_string()), Ok("10m".into()));
+        assert_eq!(
+            HumanDuration::parse("1h30m").map(|d| d.to_string()),
+            Ok("1h30m".into())
+        );
+        assert_eq!(
+            HumanDuration::parse("500ms").map(|d| d.to_string()),
+            Ok("500ms".into())
+        );
+        assert_eq!(
+            HumanDuration::parse("10m").map(|d| d.to_string()),
+            Ok("10m".into())
+        );
     }
 }

@@ -91,7 +91,10 @@ pub struct Manifests {
 
 impl Manifests {
     pub fn all(&self) -> impl Iterator<Item = &Object> {
-        self.crds.iter().chain(self.objects.iter()).chain(self.hooks.iter())
+        self.crds
+            .iter()
+            .chain(self.objects.iter())
+            .chain(self.hooks.iter())
     }
 
     pub fn len(&self) -> usize {
@@ -184,7 +187,10 @@ pub fn split_documents(stream: &str) -> Vec<RawDocument> {
     let mut cur = String::new();
     let mut source = None;
     let mut start = 1;
-    let flush = |cur: &mut String, source: &mut Option<String>, start: usize, docs: &mut Vec<RawDocument>| {
+    let flush = |cur: &mut String,
+                 source: &mut Option<String>,
+                 start: usize,
+                 docs: &mut Vec<RawDocument>| {
         if !cur.trim().is_empty() {
             docs.push(RawDocument {
                 source: source.take(),
@@ -278,9 +284,15 @@ fn to_object(
         line,
         field,
     };
-    let api_version = field("/apiVersion").filter(|s| !s.is_empty()).ok_or_else(|| missing("apiVersion"))?;
-    let kind = field("/kind").filter(|s| !s.is_empty()).ok_or_else(|| missing("kind"))?;
-    let name = field("/metadata/name").filter(|s| !s.is_empty()).ok_or_else(|| missing("metadata.name"))?;
+    let api_version = field("/apiVersion")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("apiVersion"))?;
+    let kind = field("/kind")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("kind"))?;
+    let name = field("/metadata/name")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing("metadata.name"))?;
     let namespace = if is_cluster_scoped(&kind) {
         None
     } else {
@@ -310,17 +322,34 @@ mod tests {
     fn splits_objects_with_sources_and_namespaces() {
         let m = parse_stream(OUT, "demo").expect("parses");
         let keys: Vec<String> = m.objects.iter().map(|o| o.key().to_string()).collect();
-        assert_eq!(keys, vec!["Service demo/web", "apps/Deployment other/web", "Namespace demo"]);
-        assert_eq!(m.objects[0].source.as_deref(), Some("web/templates/service.yaml"));
+        assert_eq!(
+            keys,
+            vec![
+                "Service demo/web",
+                "apps/Deployment other/web",
+                "Namespace demo"
+            ]
+        );
+        assert_eq!(
+            m.objects[0].source.as_deref(),
+            Some("web/templates/service.yaml")
+        );
         assert_eq!(m.hooks.len(), 1);
         assert_eq!(m.hooks[0].name, "t");
     }
 
     #[test]
     fn object_without_kind_names_its_template() {
-        let e = parse_stream("---\n# Source: web/templates/bad.yaml\napiVersion: v1\nmetadata:\n  name: x\n", "d")
-            .unwrap_err();
-        assert!(e.to_string().starts_with("web/templates/bad.yaml: document 1"), "{e}");
+        let e = parse_stream(
+            "---\n# Source: web/templates/bad.yaml\napiVersion: v1\nmetadata:\n  name: x\n",
+            "d",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("web/templates/bad.yaml: document 1"),
+            "{e}"
+        );
         assert!(e.to_string().contains("without `kind`"), "{e}");
     }
 

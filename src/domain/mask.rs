@@ -60,7 +60,10 @@ mod tests {
         let r = Redactor::new(vec!["hunter2".to_string()]);
         let text = "password: hunter2\ndata: aHVudGVyMg==\n";
         let out = r.redact(text);
-        assert!(!out.contains("hunter2") && !out.contains("aHVudGVyMg=="), "{out}");
+        assert!(
+            !out.contains("hunter2") && !out.contains("aHVudGVyMg=="),
+            "{out}"
+        );
         assert_eq!(out.matches(MASK).count(), 2);
     }
 

@@ -4,8 +4,12 @@
 pub mod chartver;
 pub mod diff;
 pub mod duration;
+pub mod health;
 pub mod manifest;
 pub mod mask;
+pub mod record;
+pub mod run;
 pub mod setvals;
+pub mod strategy;
 pub mod values;
 pub mod yaml;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
 /// Where a layer comes from; the order of the variants is the order of precedence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LayerKind {
     ChartDefaults,
@@ -96,7 +96,7 @@ pub struct Effective {
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LayerSummary {
     pub kind: LayerKind,
     pub source: String,
@@ -542,33 +542,53 @@ mod tests {
     fn later_layers_win_and_maps_deep_merge() {
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "image: {repo: web, tag: '1.0'}\nreplicas: 1\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "image: {repo: web, tag: '1.0'}\nreplicas: 1\n",
+                ),
                 layer(LayerKind::Service, "svc.yaml", "image: {tag: '1.1'}\n"),
                 layer(LayerKind::Environment, "env.yaml", "replicas: 3\n"),
             ],
             &[],
         )
         .expect("merges");
-        assert_eq!(e.values, json!({"image": {"tag": "1.1", "repo": "web"}, "replicas": 3}));
+        assert_eq!(
+            e.values,
+            json!({"image": {"tag": "1.1", "repo": "web"}, "replicas": 3})
+        );
         assert_eq!(e.origins["/image/tag"].layer, 1);
         assert_eq!(e.origins["/image/repo"].layer, 0);
         assert_eq!(e.origins["/replicas"].layer, 2);
         assert_eq!(e.origins["/replicas"].pos.map(|p| p.line), Some(1));
-        assert_eq!(e.user_values, json!({"image": {"tag": "1.1"}, "replicas": 3}));
+        assert_eq!(
+            e.user_values,
+            json!({"image": {"tag": "1.1"}, "replicas": 3})
+        );
     }
 
     #[test]
     fn lists_replace_whole() {
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "hosts: [a, b, c]\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "hosts: [a, b, c]\n",
+                ),
                 layer(LayerKind::Environment, "env.yaml", "hosts:\n  - x\n"),
             ],
             &[],
         )
         .expect("merges");
         assert_eq!(e.values["hosts"], json!(["x"]));
-        assert_eq!(e.origins["/hosts/0"], Origin { layer: 1, pos: Some(Pos { line: 2, col: 5 }) });
+        assert_eq!(
+            e.origins["/hosts/0"],
+            Origin {
+                layer: 1,
+                pos: Some(Pos { line: 2, col: 5 })
+            }
+        );
         assert!(!e.origins.contains_key("/hosts/1"));
     }
 
@@ -577,14 +597,25 @@ mod tests {
         // Checked against Helm's Chart.merge_values: {a:{b:null}, d:null, z:null}
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "a: {b: 1, c: 2}\nd: 5\n"),
-                layer(LayerKind::Service, "svc.yaml", "a: {b: null}\nd: null\nz: null\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "a: {b: 1, c: 2}\nd: 5\n",
+                ),
+                layer(
+                    LayerKind::Service,
+                    "svc.yaml",
+                    "a: {b: null}\nd: null\nz: null\n",
+                ),
             ],
             &[],
         )
         .expect("merges");
         assert_eq!(e.values, json!({"a": {"c": 2}, "z": null}));
-        assert_eq!(e.user_values, json!({"a": {"b": null}, "d": null, "z": null}));
+        assert_eq!(
+            e.user_values,
+            json!({"a": {"b": null}, "d": null, "z": null})
+        );
     }
 
     #[test]
@@ -605,7 +636,11 @@ mod tests {
     fn scalar_over_table_wins_with_a_warning() {
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "e: {f: 1}\ng: [1]\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "e: {f: 1}\ng: [1]\n",
+                ),
                 layer(LayerKind::Service, "svc.yaml", "e: str\ng: {x: 1}\n"),
             ],
             &[],
@@ -619,7 +654,11 @@ mod tests {
     fn set_overrides_apply_last_and_are_attributed() {
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "image: {tag: '1.0'}\nhosts: [a, b]\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "image: {tag: '1.0'}\nhosts: [a, b]\n",
+                ),
                 layer(LayerKind::Environment, "env.yaml", "image: {tag: '1.1'}\n"),
             ],
             &[set("image.tag=2.0"), set("hosts[1]=z")],
@@ -632,7 +671,10 @@ mod tests {
         assert_eq!(e.values["hosts"], json!([null, "z"]));
         let tag_origin = e.origins["/image/tag"];
         assert_eq!(e.layers[tag_origin.layer].source, "--set image.tag=2.0");
-        assert_eq!(e.layers[e.origins["/hosts/1"].layer].source, "--set hosts[1]=z");
+        assert_eq!(
+            e.layers[e.origins["/hosts/1"].layer].source,
+            "--set hosts[1]=z"
+        );
     }
 
     #[test]
@@ -645,7 +687,11 @@ mod tests {
         secret.secret = true;
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "database: {host: db, password: ''}\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "database: {host: db, password: ''}\n",
+                ),
                 secret,
             ],
             &[],
@@ -660,11 +706,19 @@ mod tests {
 
     #[test]
     fn subchart_defaults_hang_under_their_name_and_parent_wins() {
-        let mut sub = layer(LayerKind::ChartDefaults, "redis/values.yaml", "port: 6379\nenabled: false\n");
+        let mut sub = layer(
+            LayerKind::ChartDefaults,
+            "redis/values.yaml",
+            "port: 6379\nenabled: false\n",
+        );
         sub.mount = "/redis".into();
         let e = merge(
             &[
-                layer(LayerKind::ChartDefaults, "values.yaml", "redis: {enabled: true}\n"),
+                layer(
+                    LayerKind::ChartDefaults,
+                    "values.yaml",
+                    "redis: {enabled: true}\n",
+                ),
                 sub,
             ],
             &[],

@@ -196,9 +196,7 @@ impl<'a> Loader<'a> {
                 .anchors
                 .get(&id)
                 .cloned()
-                .ok_or(YamlError::UnknownAnchor {
-                    pos: pos_of(&span),
-                }),
+                .ok_or(YamlError::UnknownAnchor { pos: pos_of(&span) }),
             Event::SequenceStart(anchor, _) => {
                 let mut items = Vec::new();
                 loop {
@@ -240,26 +238,16 @@ impl<'a> Loader<'a> {
                             }
                         }
                         Event::Alias(id) => match self.anchors.get(id) {
-                            Some(v @ (Value::Null
-                            | Value::Bool(_)
-                            | Value::Number(_)
-                            | Value::String(_))) => Some(key_string(v.clone())),
-                            Some(_) => {
-                                return Err(YamlError::ComplexKey {
-                                    pos: pos_of(&ksp),
-                                })
-                            }
-                            None => {
-                                return Err(YamlError::UnknownAnchor {
-                                    pos: pos_of(&ksp),
-                                })
-                            }
+                            Some(
+                                v @ (Value::Null
+                                | Value::Bool(_)
+                                | Value::Number(_)
+                                | Value::String(_)),
+                            ) => Some(key_string(v.clone())),
+                            Some(_) => return Err(YamlError::ComplexKey { pos: pos_of(&ksp) }),
+                            None => return Err(YamlError::UnknownAnchor { pos: pos_of(&ksp) }),
                         },
-                        _ => {
-                            return Err(YamlError::ComplexKey {
-                                pos: pos_of(&ksp),
-                            })
-                        }
+                        _ => return Err(YamlError::ComplexKey { pos: pos_of(&ksp) }),
                     };
                     let (vev, vsp) = self.expect()?;
                     match key {
@@ -704,7 +692,10 @@ mod tests {
         assert_eq!(d.positions["/image"], Pos { line: 1, col: 1 });
         assert_eq!(d.positions["/image/tag"], Pos { line: 3, col: 3 });
         assert_eq!(d.positions["/hosts/1"], Pos { line: 6, col: 5 });
-        assert_eq!(d.position_of("/image/tag/nope"), Some(Pos { line: 3, col: 3 }));
+        assert_eq!(
+            d.position_of("/image/tag/nope"),
+            Some(Pos { line: 3, col: 3 })
+        );
     }
 
     #[test]
@@ -719,7 +710,11 @@ mod tests {
         // Helm (go-yaml v2) keeps the last; `y` and `on` are both the key "true".
         let d = parse_document("a: 1\nb: 2\na: 3\ny: 4\non: 5\n").expect("parses");
         assert_eq!(d.value, json!({"a": 3, "b": 2, "true": 5}));
-        let dups: Vec<_> = d.duplicate_keys.iter().map(|(p, pos)| (p.as_str(), pos.line)).collect();
+        let dups: Vec<_> = d
+            .duplicate_keys
+            .iter()
+            .map(|(p, pos)| (p.as_str(), pos.line))
+            .collect();
         assert_eq!(dups, vec![("/a", 3), ("/true", 5)]);
     }
 
@@ -731,7 +726,8 @@ mod tests {
 
     #[test]
     fn multi_documents_and_empty_ones() {
-        let docs = parse_documents("---\n# only a comment\n---\na: 1\n---\nb: 2\n").expect("parses");
+        let docs =
+            parse_documents("---\n# only a comment\n---\na: 1\n---\nb: 2\n").expect("parses");
         let values: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
         assert_eq!(values, vec![Value::Null, json!({"a": 1}), json!({"b": 2})]);
     }
@@ -753,7 +749,8 @@ mod tests {
 
     #[test]
     fn emitter_style_matches_kubectl() {
-        let v = json!({"spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}});
+        let v =
+            json!({"spec": {"containers": [{"name": "web", "ports": [{"containerPort": 80}]}]}});
         assert_eq!(
             to_string(&v),
             "spec:\n  containers:\n  - name: web\n    ports:\n    - containerPort: 80\n"

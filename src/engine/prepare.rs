@@ -78,7 +78,11 @@ pub fn read_values_file(kind: LayerKind, path: &Path, shown: &str) -> Result<Lay
     values_layer_from_text(kind, &text, shown)
 }
 
-pub fn values_layer_from_text(kind: LayerKind, text: &str, shown: &str) -> Result<Layer, ConfigError> {
+pub fn values_layer_from_text(
+    kind: LayerKind,
+    text: &str,
+    shown: &str,
+) -> Result<Layer, ConfigError> {
     let doc = yaml::parse_document(text).map_err(|e| {
         ConfigError::new(
             Some(format!("{shown}:{}", e.pos())),
@@ -92,7 +96,10 @@ pub fn values_layer_from_text(kind: LayerKind, text: &str, shown: &str) -> Resul
         other => {
             return Err(ConfigError::new(
                 Some(format!("{shown}:1:1")),
-                format!("a values file must be a map of keys, found {}", type_name(&other)),
+                format!(
+                    "a values file must be a map of keys, found {}",
+                    type_name(&other)
+                ),
                 "write `key: value` pairs at the top level",
             ))
         }
@@ -111,7 +118,12 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn config_values(cfg: &Config, kind: LayerKind, files: &[ValuesFile], base_ptr: &str) -> Result<Vec<Layer>, PrepareError> {
+fn config_values(
+    cfg: &Config,
+    kind: LayerKind,
+    files: &[ValuesFile],
+    base_ptr: &str,
+) -> Result<Vec<Layer>, PrepareError> {
     let mut out = Vec::new();
     for (i, f) in files.iter().enumerate() {
         match f {
@@ -137,11 +149,20 @@ fn config_values(cfg: &Config, kind: LayerKind, files: &[ValuesFile], base_ptr: 
 
 /// Chart default layers: the chart's values.yaml, then each enabled subchart's under its
 /// name (recursively).
-fn default_layers(chart: &ChartFiles, mount: &str, enabled: &dyn Fn(&str) -> bool, out: &mut Vec<Layer>) {
-    let mut l = Layer::new(LayerKind::ChartDefaults, chart.values_label.clone(), match &chart.values.value {
-        Value::Object(m) => m.clone(),
-        _ => Map::new(),
-    })
+fn default_layers(
+    chart: &ChartFiles,
+    mount: &str,
+    enabled: &dyn Fn(&str) -> Option<bool>,
+    out: &mut Vec<Layer>,
+) {
+    let mut l = Layer::new(
+        LayerKind::ChartDefaults,
+        chart.values_label.clone(),
+        match &chart.values.value {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        },
+    )
     .with_positions(chart.values.positions.clone());
     l.mount = mount.to_string();
     out.push(l);
@@ -158,31 +179,36 @@ fn default_layers(chart: &ChartFiles, mount: &str, enabled: &dyn Fn(&str) -> boo
     }
 }
 
-/// Helm's `condition:` — comma-separated values paths; the first that resolves to a boolean
+/// Helm's `condition:`: comma-separated values paths; the first that resolves to a boolean
 /// decides; none resolving means enabled.
-fn enabled_by(condition: &str, mount: &str, lookup: &dyn Fn(&str) -> bool) -> bool {
-    for c in condition.split(',').map(str::trim).filter(|c| !c.is_empty()) {
-        let mut ptr = mount.to_string();
-        for seg in values::split_dotted(c) {
-            ptr = yaml::child_pointer(&ptr, &seg);
-        }
-        return lookup(&ptr);
-    }
-    true
+fn enabled_by(condition: &str, mount: &str, lookup: &dyn Fn(&str) -> Option<bool>) -> bool {
+    condition
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .find_map(|c| {
+            let mut ptr = mount.to_string();
+            for seg in values::split_dotted(c) {
+                ptr = yaml::child_pointer(&ptr, &seg);
+            }
+            lookup(&ptr)
+        })
+        .unwrap_or(true)
 }
 
 /// Merges layers as Helm would for `chart`, deciding subchart conditions on the values.
-fn merge_for_chart(chart: &ChartFiles, user: &[Layer], sets: &[SetOverride]) -> Result<Effective, PrepareError> {
+fn merge_for_chart(
+    chart: &ChartFiles,
+    user: &[Layer],
+    sets: &[SetOverride],
+) -> Result<Effective, PrepareError> {
     // First pass without subchart defaults, to decide conditions on parent + user values.
     let mut parent_only = Vec::new();
-    default_layers(chart, "", &|_| false, &mut parent_only);
+    default_layers(chart, "", &|_| Some(false), &mut parent_only);
     parent_only.truncate(1);
     parent_only.extend(user.iter().cloned());
     let first = values::merge(&parent_only, sets)?;
-    let decide = |ptr: &str| match first.values.pointer(ptr) {
-        Some(Value::Bool(b)) => *b,
-        _ => true,
-    };
+    let decide = |ptr: &str| first.values.pointer(ptr).and_then(Value::as_bool);
     let mut layers = Vec::new();
     default_layers(chart, "", &decide, &mut layers);
     layers.extend(user.iter().cloned());
@@ -200,7 +226,11 @@ fn build(
     let chart_files = chart::load(&fetched.path)?;
     let mut layers = user;
     for f in &overrides.files {
-        layers.push(read_values_file(LayerKind::Override, f, &f.display().to_string())?);
+        layers.push(read_values_file(
+            LayerKind::Override,
+            f,
+            &f.display().to_string(),
+        )?);
     }
     let effective = merge_for_chart(&chart_files, &layers, &overrides.sets)?;
     warnings.extend(fetched.warnings.iter().cloned());
@@ -229,11 +259,25 @@ pub async fn prepare(
     let (ei, environment) = cfg.environment(env)?;
     let (_, repo) = cfg.repository(&svc.chart.repository)?;
     let source = sources::open(cfg, repo)?;
-    let constraint = svc.chart.version.as_deref().filter(|c| !c.trim().is_empty());
+    let constraint = svc
+        .chart
+        .version
+        .as_deref()
+        .filter(|c| !c.trim().is_empty());
     let fetched = source.fetch(&svc.chart.name, constraint, progress).await?;
 
-    let mut user = config_values(cfg, LayerKind::Service, &svc.values, &format!("/services/{si}/values"))?;
-    user.extend(config_values(cfg, LayerKind::Environment, &environment.values, &format!("/environments/{ei}/values"))?);
+    let mut user = config_values(
+        cfg,
+        LayerKind::Service,
+        &svc.values,
+        &format!("/services/{si}/values"),
+    )?;
+    user.extend(config_values(
+        cfg,
+        LayerKind::Environment,
+        &environment.values,
+        &format!("/environments/{ei}/values"),
+    )?);
     let (local, cluster) = secrets::resolve_local(cfg, ei, environment)?;
     if let Some(c) = cluster.first() {
         return Err(ConfigError::new(
@@ -289,14 +333,25 @@ pub async fn prepare_adhoc(
         from_cache: false,
         warnings: Vec::new(),
     };
-    build(release.to_string(), namespace.to_string(), fetched, Vec::new(), overrides, Vec::new())
+    build(
+        release.to_string(),
+        namespace.to_string(),
+        fetched,
+        Vec::new(),
+        overrides,
+        Vec::new(),
+    )
 }
 
 /// The configured services and environments, for listings and completion.
 pub fn names(cfg: &Config) -> (Vec<String>, Vec<String>) {
     (
         cfg.file.services.iter().map(|s| s.name.clone()).collect(),
-        cfg.file.environments.iter().map(|e| e.name.clone()).collect(),
+        cfg.file
+            .environments
+            .iter()
+            .map(|e| e.name.clone())
+            .collect(),
     )
 }
 

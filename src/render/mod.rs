@@ -63,7 +63,12 @@ impl Helm {
         let candidates = configured
             .map(|s| ("helm.binary", s.to_string()))
             .into_iter()
-            .chain(std::env::var("HELMDECK_HELM").ok().filter(|s| !s.is_empty()).map(|s| ("$HELMDECK_HELM", s)));
+            .chain(
+                std::env::var("HELMDECK_HELM")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| ("$HELMDECK_HELM", s)),
+            );
         for (origin, c) in candidates {
             match find_executable(&c) {
                 Some(p) => return Ok(Helm { path: p }),
@@ -167,7 +172,10 @@ pub fn explain_helm_error(chart: &str, stderr: &str) -> RenderError {
     let msg: String = stderr
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.contains("warning: skipped value"))
-        .map(|l| l.trim_start_matches("Error: ").trim_start_matches("error: "))
+        .map(|l| {
+            l.trim_start_matches("Error: ")
+                .trim_start_matches("error: ")
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let msg = if msg.is_empty() {
@@ -204,7 +212,12 @@ fn find_template_ref(msg: &str) -> Option<(String, Option<usize>)> {
         let mut parts = token.splitn(3, ':');
         let path = parts.next()?.to_string();
         let line = parts.next().and_then(|l| l.parse().ok());
-        if path.ends_with(".yaml") || path.ends_with(".tpl") || path.ends_with(".yml") || path.ends_with(".txt") || path.ends_with(".json") {
+        if path.ends_with(".yaml")
+            || path.ends_with(".tpl")
+            || path.ends_with(".yml")
+            || path.ends_with(".txt")
+            || path.ends_with(".json")
+        {
             return Some((path, line));
         }
     }
@@ -284,11 +297,12 @@ impl Renderer {
                 (t, false)
             }
         };
-        let manifests =
-            manifest::parse_stream(&text, &req.namespace).map_err(|source| RenderError::Manifest {
+        let manifests = manifest::parse_stream(&text, &req.namespace).map_err(|source| {
+            RenderError::Manifest {
                 chart: req.chart_name.clone(),
                 source,
-            })?;
+            }
+        })?;
         Ok(Rendered {
             text,
             manifests,
@@ -322,12 +336,18 @@ mod tests {
             "web",
             "Error: parse error at (web/templates/cm.yaml:7): function \"nope\" not defined\n",
         );
-        assert!(matches!(e, RenderError::Template { line: Some(7), .. }), "{e:?}");
+        assert!(
+            matches!(e, RenderError::Template { line: Some(7), .. }),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn other_errors_keep_helms_message() {
-        let e = explain_helm_error("web", "Error: values don't meet the specifications of the schema(s)\n");
+        let e = explain_helm_error(
+            "web",
+            "Error: values don't meet the specifications of the schema(s)\n",
+        );
         assert!(matches!(e, RenderError::Helm { .. }));
         assert!(e.to_string().contains("schema"));
     }

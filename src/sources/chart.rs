@@ -112,7 +112,9 @@ pub fn read_archive(bytes: &[u8], shown: &str) -> Result<FileMap, SourceError> {
     };
     let mut ar = tar::Archive::new(GzDecoder::new(bytes));
     let mut files = FileMap::new();
-    let entries = ar.entries().map_err(|e| bad(format!("not a gzipped tar archive: {e}")))?;
+    let entries = ar
+        .entries()
+        .map_err(|e| bad(format!("not a gzipped tar archive: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("corrupt archive: {e}")))?;
         if !entry.header().entry_type().is_file() {
@@ -166,7 +168,10 @@ fn from_files(files: &FileMap, shown: &str) -> Result<ChartFiles, SourceError> {
                     Some(Dependency {
                         name: d.get("name")?.as_str()?.to_string(),
                         alias: d.get("alias").and_then(Value::as_str).map(str::to_string),
-                        condition: d.get("condition").and_then(Value::as_str).map(str::to_string),
+                        condition: d
+                            .get("condition")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     })
                 })
                 .collect()
@@ -236,7 +241,9 @@ pub fn digest(path: &Path) -> Result<String, SourceError> {
 }
 
 /// Name, version, appVersion and description of a chart without reading its subcharts.
-pub fn read_meta(path: &Path) -> Result<(String, String, Option<String>, Option<String>), SourceError> {
+pub fn read_meta(
+    path: &Path,
+) -> Result<(String, String, Option<String>, Option<String>), SourceError> {
     let c = load(path)?;
     Ok((c.name, c.version, c.app_version, c.description))
 }

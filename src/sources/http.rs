@@ -3,7 +3,10 @@
 //! repository falls back to the cached copy with a warning; packages are cached by digest
 //! and verified against the index.
 
-use super::{pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError, SourceIndex};
+use super::{
+    pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
+    SourceIndex,
+};
 use crate::config::{RepoType, Repository};
 use futures::future::BoxFuture;
 use futures::StreamExt;
@@ -55,7 +58,12 @@ pub fn age(secs_ago: u64) -> String {
 
 impl HttpSource {
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
-        let url = repo.url.clone().unwrap_or_default().trim_end_matches('/').to_string();
+        let url = repo
+            .url
+            .clone()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
         let env = |var: &String| {
             std::env::var(var).map_err(|_| SourceError::MissingCredential {
                 repo: repo.name.clone(),
@@ -63,7 +71,9 @@ impl HttpSource {
             })
         };
         let auth = match &repo.auth {
-            Some(a) if a.token_env.is_some() => Auth::Bearer(env(a.token_env.as_ref().unwrap_or(&String::new()))?),
+            Some(a) if a.token_env.is_some() => {
+                Auth::Bearer(env(a.token_env.as_ref().unwrap_or(&String::new()))?)
+            }
             Some(a) => match (&a.username_env, &a.password_env) {
                 (Some(u), Some(p)) => Auth::Basic {
                     user: env(u)?,
@@ -99,7 +109,10 @@ impl HttpSource {
     }
 
     fn with_cache_key(mut self, key: &str) -> Self {
-        self.cache = self.cache.join("repos").join(format!("{}-{key}", sanitize(&self.name)));
+        self.cache = self
+            .cache
+            .join("repos")
+            .join(format!("{}-{key}", sanitize(&self.name)));
         self
     }
 
@@ -112,7 +125,11 @@ impl HttpSource {
     }
 
     fn packages_dir(&self) -> PathBuf {
-        self.cache.parent().and_then(Path::parent).map(|p| p.join("charts")).unwrap_or_else(|| self.cache.join("charts"))
+        self.cache
+            .parent()
+            .and_then(Path::parent)
+            .map(|p| p.join("charts"))
+            .unwrap_or_else(|| self.cache.join("charts"))
     }
 
     /// Credentials go only to the repository's own host (as Helm does without
@@ -242,7 +259,10 @@ impl HttpSource {
             return Err(self.status_error(&url, status));
         }
         let header = |h: reqwest::header::HeaderName| {
-            resp.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_string)
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
         };
         let meta = IndexMeta {
             url: url.clone(),
@@ -262,11 +282,19 @@ impl HttpSource {
         if u.starts_with("http://") || u.starts_with("https://") {
             Some(u.clone())
         } else {
-            Some(format!("{}/{}", self.url, u.trim_start_matches("./").trim_start_matches('/')))
+            Some(format!(
+                "{}/{}",
+                self.url,
+                u.trim_start_matches("./").trim_start_matches('/')
+            ))
         }
     }
 
-    async fn download(&self, v: &ChartVersion, progress: Progress<'_>) -> Result<FetchedChart, SourceError> {
+    async fn download(
+        &self,
+        v: &ChartVersion,
+        progress: Progress<'_>,
+    ) -> Result<FetchedChart, SourceError> {
         let url = self.chart_url(v).ok_or_else(|| SourceError::InvalidIndex {
             repo: self.name.clone(),
             message: format!("{} {} has no download URL", v.name, v.version),
@@ -283,7 +311,11 @@ impl HttpSource {
                 }
             }
         }
-        let resp = self.request(&url).send().await.map_err(|e| self.unreachable(&url, &e))?;
+        let resp = self
+            .request(&url)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&url, &e))?;
         if !resp.status().is_success() {
             return Err(self.status_error(&url, resp.status()));
         }
@@ -319,7 +351,13 @@ impl HttpSource {
         Ok(self.fetched(v, path, actual, false))
     }
 
-    fn fetched(&self, v: &ChartVersion, path: PathBuf, digest: String, from_cache: bool) -> FetchedChart {
+    fn fetched(
+        &self,
+        v: &ChartVersion,
+        path: PathBuf,
+        digest: String,
+        from_cache: bool,
+    ) -> FetchedChart {
         FetchedChart {
             repository: self.name.clone(),
             name: v.name.clone(),
@@ -352,13 +390,22 @@ fn normalize_digest(d: &str) -> String {
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 fn origin_of(url: &str) -> &str {
     let after = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let end = url[after..].find('/').map(|i| after + i).unwrap_or(url.len());
+    let end = url[after..]
+        .find('/')
+        .map(|i| after + i)
+        .unwrap_or(url.len());
     &url[..end]
 }
 
@@ -397,7 +444,9 @@ pub fn parse_index(repo: &str, text: &str) -> Result<SourceIndex, SourceError> {
                 Some(Value::Number(n)) => Some(n.to_string()),
                 _ => None,
             };
-            let Some(version) = s("version") else { continue };
+            let Some(version) = s("version") else {
+                continue;
+            };
             out.push(ChartVersion {
                 name: s("name").unwrap_or_else(|| name.clone()),
                 version,
@@ -407,7 +456,11 @@ pub fn parse_index(repo: &str, text: &str) -> Result<SourceIndex, SourceError> {
                 urls: v
                     .get("urls")
                     .and_then(Value::as_array)
-                    .map(|u| u.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                    .map(|u| {
+                        u.iter()
+                            .filter_map(|x| x.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             });
         }
@@ -447,11 +500,14 @@ impl ChartSource for HttpSource {
     ) -> BoxFuture<'a, Result<FetchedChart, SourceError>> {
         Box::pin(async move {
             let index = self.index().await?;
-            let versions = index.charts.get(chart).ok_or_else(|| SourceError::ChartNotFound {
-                repo: self.name.clone(),
-                chart: chart.to_string(),
-                available: index.charts.keys().cloned().collect(),
-            })?;
+            let versions = index
+                .charts
+                .get(chart)
+                .ok_or_else(|| SourceError::ChartNotFound {
+                    repo: self.name.clone(),
+                    chart: chart.to_string(),
+                    available: index.charts.keys().cloned().collect(),
+                })?;
             let v = pick_version(&self.name, chart, versions, constraint)?;
             let mut fetched = self.download(v, progress).await?;
             fetched.warnings = index.warnings;
@@ -466,9 +522,18 @@ mod tests {
 
     #[test]
     fn credentials_stay_on_the_repository_host() {
-        assert!(same_origin("https://charts.example.com/stable", "https://charts.example.com/x.tgz"));
-        assert!(!same_origin("https://charts.example.com", "https://cdn.example.net/x.tgz"));
-        assert!(!same_origin("http://127.0.0.1:8080", "http://127.0.0.1:9090/x.tgz"));
+        assert!(same_origin(
+            "https://charts.example.com/stable",
+            "https://charts.example.com/x.tgz"
+        ));
+        assert!(!same_origin(
+            "https://charts.example.com",
+            "https://cdn.example.net/x.tgz"
+        ));
+        assert!(!same_origin(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9090/x.tgz"
+        ));
     }
 
     #[test]
@@ -478,7 +543,10 @@ mod tests {
             "apiVersion: v1\nentries:\n  web:\n  - {name: web, version: 1.2.0, urls: [web-1.2.0.tgz]}\n  - {name: web, version: 1.10.0, urls: [web-1.10.0.tgz]}\n  - {name: web, version: 1.3.0-rc.1, urls: [a.tgz]}\n",
         )
         .expect("parses");
-        let v: Vec<&str> = idx.charts["web"].iter().map(|v| v.version.as_str()).collect();
+        let v: Vec<&str> = idx.charts["web"]
+            .iter()
+            .map(|v| v.version.as_str())
+            .collect();
         assert_eq!(v, vec!["1.10.0", "1.3.0-rc.1", "1.2.0"]);
     }
 

@@ -1,11 +1,17 @@
 //! Charts from a local folder: each sub-folder holding a Chart.yaml, and each packaged
 //! `.tgz`. Nothing is copied: the chart is rendered where it lies.
 
-use super::{chart, pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError, SourceIndex};
+use super::{
+    chart, pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress,
+    SourceError, SourceIndex,
+};
 use crate::config::RepoType;
 use futures::future::BoxFuture;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// (chart name, version) → where it lies.
+type ChartPaths = BTreeMap<(String, String), PathBuf>;
 
 pub struct LocalSource {
     name: String,
@@ -21,7 +27,7 @@ impl LocalSource {
     }
 
     /// Every chart in the folder, with the path it lives at.
-    fn scan(&self) -> Result<(SourceIndex, BTreeMap<(String, String), PathBuf>), SourceError> {
+    fn scan(&self) -> Result<(SourceIndex, ChartPaths), SourceError> {
         let mut index = SourceIndex::default();
         let mut paths = BTreeMap::new();
         let entries = std::fs::read_dir(&self.root).map_err(|e| SourceError::Io {
@@ -39,14 +45,18 @@ impl LocalSource {
             match chart::read_meta(&p) {
                 Ok((name, version, app_version, description)) => {
                     paths.insert((name.clone(), version.clone()), p.clone());
-                    index.charts.entry(name.clone()).or_default().push(ChartVersion {
-                        name,
-                        version,
-                        app_version,
-                        description,
-                        digest: None,
-                        urls: vec![p.display().to_string()],
-                    });
+                    index
+                        .charts
+                        .entry(name.clone())
+                        .or_default()
+                        .push(ChartVersion {
+                            name,
+                            version,
+                            app_version,
+                            description,
+                            digest: None,
+                            urls: vec![p.display().to_string()],
+                        });
                 }
                 Err(e) => index.warnings.push(format!("skipped {}: {e}", p.display())),
             }
@@ -83,11 +93,15 @@ impl ChartSource for LocalSource {
     ) -> BoxFuture<'a, Result<FetchedChart, SourceError>> {
         Box::pin(async move {
             let (index, paths) = self.scan()?;
-            let versions = index.charts.get(chart_name).ok_or_else(|| SourceError::ChartNotFound {
-                repo: self.name.clone(),
-                chart: chart_name.to_string(),
-                available: index.charts.keys().cloned().collect(),
-            })?;
+            let versions =
+                index
+                    .charts
+                    .get(chart_name)
+                    .ok_or_else(|| SourceError::ChartNotFound {
+                        repo: self.name.clone(),
+                        chart: chart_name.to_string(),
+                        available: index.charts.keys().cloned().collect(),
+                    })?;
             let v = pick_version(&self.name, chart_name, versions, constraint)?;
             let path = paths
                 .get(&(v.name.clone(), v.version.clone()))

@@ -78,9 +78,17 @@ pub enum SourceError {
         message: String,
     },
     #[error("repository `{repo}` refused access to {url} (HTTP {status})")]
-    AuthRefused { repo: String, url: String, status: u16 },
+    AuthRefused {
+        repo: String,
+        url: String,
+        status: u16,
+    },
     #[error("repository `{repo}`: {url} answered HTTP {status}")]
-    Http { repo: String, url: String, status: u16 },
+    Http {
+        repo: String,
+        url: String,
+        status: u16,
+    },
     #[error("digest mismatch for {chart} {version} from `{repo}`: the index says {expected}, the download is {actual}")]
     DigestMismatch {
         repo: String,
@@ -97,7 +105,9 @@ pub enum SourceError {
     Io { path: String, message: String },
     #[error("repository `{repo}` needs ${var}, which is not set")]
     MissingCredential { repo: String, var: String },
-    #[error("repository `{repo}` is of type {kind}, which this version of helmdeck cannot read yet")]
+    #[error(
+        "repository `{repo}` is of type {kind}, which this version of helmdeck cannot read yet"
+    )]
     Unsupported { repo: String, kind: String },
 }
 
@@ -199,8 +209,9 @@ pub fn pick_version<'a>(
     versions: &'a [ChartVersion],
     constraint: Option<&str>,
 ) -> Result<&'a ChartVersion, SourceError> {
-    let picked = crate::domain::chartver::resolve(constraint, versions.iter().map(|v| v.version.as_str()))
-        .map_err(|e| SourceError::BadConstraint {
+    let picked =
+        crate::domain::chartver::resolve(constraint, versions.iter().map(|v| v.version.as_str()))
+            .map_err(|e| SourceError::BadConstraint {
             constraint: constraint.unwrap_or_default().to_string(),
             message: e.to_string(),
         })?;
@@ -209,7 +220,10 @@ pub fn pick_version<'a>(
         None => Err(SourceError::NoMatchingVersion {
             repo: repo.to_string(),
             chart: chart.to_string(),
-            constraint: constraint.filter(|c| !c.is_empty()).unwrap_or("latest stable").to_string(),
+            constraint: constraint
+                .filter(|c| !c.is_empty())
+                .unwrap_or("latest stable")
+                .to_string(),
             available: versions.iter().map(|v| v.version.clone()).collect(),
         }),
     }

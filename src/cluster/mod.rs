@@ -1,0 +1,304 @@
+//! Everything that talks to Kubernetes, through kube-rs: connecting with a kubeconfig,
+//! server-side apply of any object, deletes and reads, release records, the operator lease,
+//! watches of workloads and pods, pod logs. API 429/5xx answers are retried with capped
+//! exponential back-off; errors say what failed and what to do. Never imports the TUI.
+
+pub mod lease;
+pub mod records;
+pub mod watch;
+
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, Scope};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const FIELD_MANAGER: &str = "helmdeck";
+
+/// Which cluster and namespace an environment points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterTarget {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot load kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("the cluster at {server} is unreachable: {message}")]
+    Unreachable { server: String, message: String },
+    #[error("forbidden: {message}")]
+    Forbidden { message: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("the API server refused {object}: {message}")]
+    Invalid { object: String, message: String },
+    #[error("conflict on {object}: {message}")]
+    Conflict { object: String, message: String },
+    #[error("the cluster does not serve {kind} ({api_version})")]
+    UnknownKind { api_version: String, kind: String },
+    #[error("release {release} is locked by {holder} since {since}")]
+    Locked { release: String, holder: String, since: String },
+    #[error("the API server answered {code}: {message}")]
+    Api { code: u16, message: String },
+    #[error("release record: {0}")]
+    Record(String),
+}
+
+impl ClusterError {
+    pub fn hint(&self) -> String {
+        match self {
+            ClusterError::Kubeconfig { .. } => "check `cluster.kubeconfig` and `cluster.context` of the environment in helmdeck.yaml".into(),
+            ClusterError::Unreachable { .. } => "check that the cluster is up and the kubeconfig's server address is right (kubectl cluster-info)".into(),
+            ClusterError::Forbidden { .. } => "ask for RBAC permissions on this namespace for the user in the kubeconfig".into(),
+            ClusterError::NotFound { .. } => "check the namespace and names; `helmdeck status` shows what exists".into(),
+            ClusterError::Invalid { .. } => "fix the chart or values so that the object is valid (the field path is in the message)".into(),
+            ClusterError::Conflict { .. } => "another field manager owns these fields; helmdeck applies with force, so retry, or look for a controller fighting over the object".into(),
+            ClusterError::UnknownKind { .. } => "install the CRD that defines the kind, or check the apiVersion".into(),
+            ClusterError::Locked { .. } => "wait until the other operator's run ends, or ask them to release it; an expired lease is taken over".into(),
+            ClusterError::Api { .. } => "the API server failed; try again".into(),
+            ClusterError::Record(_) => "the release record is damaged: inspect the helmdeck.v1.* Secrets of the namespace".into(),
+        }
+    }
+
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, ClusterError::Unreachable { .. })
+    }
+}
+
+/// A connected cluster, with the namespace releases go to.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: kube::Client,
+    pub namespace: String,
+    pub server: String,
+    pub context: String,
+    resources: Arc<Mutex<HashMap<String, (ApiResource, ApiCapabilities)>>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("server", &self.server).field("namespace", &self.namespace).finish()
+    }
+}
+
+/// Connects through a kubeconfig (the default chain when none is given).
+pub async fn connect(target: &ClusterTarget) -> Result<Cluster, ClusterError> {
+    let options = kube::config::KubeConfigOptions {
+        context: target.context.clone(),
+        cluster: None,
+        user: None,
+    };
+    let shown = target
+        .kubeconfig
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "$KUBECONFIG or ~/.kube/config".into());
+    let kerr = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig { path: shown.clone(), message: e.to_string() };
+    let config = match &target.kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| kerr(&e))?
+        }
+        None => kube::Config::from_kubeconfig(&options).await.map_err(|e| kerr(&e))?,
+    };
+    let server = config.cluster_url.to_string();
+    let context = target.context.clone().unwrap_or_else(|| "(current)".into());
+    let client = kube::Client::try_from(config).map_err(|e| kerr(&e))?;
+    Ok(Cluster {
+        client,
+        namespace: target.namespace.clone(),
+        server,
+        context,
+        resources: Arc::new(Mutex::new(HashMap::new())),
+    })
+}
+
+/// Maps a kube error to a typed one; `object` names what was being done.
+pub fn classify(server: &str, object: &str, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(ae) => {
+            let code = ae.code;
+            let message = ae.message.clone();
+            match code {
+                403 => ClusterError::Forbidden { message },
+                404 => ClusterError::NotFound { what: object.to_string() },
+                409 => ClusterError::Conflict { object: object.to_string(), message },
+                400 | 422 => ClusterError::Invalid { object: object.to_string(), message },
+                _ => ClusterError::Api { code, message },
+            }
+        }
+        other => ClusterError::Unreachable { server: server.to_string(), message: chain(&other) },
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        let t = x.to_string();
+        if !s.contains(&t) {
+            s = format!("{s}: {t}");
+        }
+        src = x.source();
+    }
+    s
+}
+
+fn retryable(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(ae) => ae.code == 429 || ae.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+/// Runs `op` until it succeeds, retrying 429/5xx and connection errors with capped
+/// exponential back-off (100 ms doubling to 3.2 s, 8 tries).
+pub async fn with_retry<T, F, Fut>(server: &str, object: &str, mut op: F) -> Result<T, ClusterError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if retryable(&e) && tries < 7 => {
+                tracing::debug!(object, error = %e, "retrying");
+                tries += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(3200));
+            }
+            Err(e) => return Err(classify(server, object, e)),
+        }
+    }
+}
+
+fn gvk_of(obj: &Value) -> Result<GroupVersionKind, ClusterError> {
+    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let (group, version) = match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    };
+    if kind.is_empty() || version.is_empty() {
+        return Err(ClusterError::Invalid { object: "object".into(), message: "no apiVersion or kind".into() });
+    }
+    Ok(GroupVersionKind::gvk(group, version, kind))
+}
+
+/// `kind/namespace/name` for messages.
+pub fn describe(obj: &Value) -> String {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
+    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+    match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+impl Cluster {
+    /// The API resource for a kind, from discovery (cached).
+    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, ApiCapabilities), ClusterError> {
+        let key = format!("{api_version}/{kind}");
+        if let Some(r) = self.resources.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(r);
+        }
+        let gvk = gvk_of(&serde_json::json!({"apiVersion": api_version, "kind": kind}))?;
+        let found = with_retry(&self.server, &key, || kube::discovery::pinned_kind(&self.client, &gvk)).await;
+        let r = match found {
+            Ok(r) => r,
+            Err(ClusterError::NotFound { .. }) | Err(ClusterError::Api { .. }) => {
+                return Err(ClusterError::UnknownKind { api_version: api_version.into(), kind: kind.into() })
+            }
+            Err(e) => return Err(e),
+        };
+        if let Ok(mut m) = self.resources.lock() {
+            m.insert(key, r.clone());
+        }
+        Ok(r)
+    }
+
+    /// Forgets discovered kinds (after a CRD is installed).
+    pub fn forget_resources(&self) {
+        if let Ok(mut m) = self.resources.lock() {
+            m.clear();
+        }
+    }
+
+    async fn api_for(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Api<DynamicObject>, ClusterError> {
+        let (ar, caps) = self.resource(api_version, kind).await?;
+        Ok(match caps.scope {
+            Scope::Cluster => Api::all_with(self.client.clone(), &ar),
+            Scope::Namespaced => Api::namespaced_with(self.client.clone(), namespace.unwrap_or(&self.namespace), &ar),
+        })
+    }
+
+    /// Server-side apply with field manager `helmdeck`, forcing ownership of the fields it
+    /// sets (helmdeck is the source of truth for what it deploys). Returns the live object.
+    pub async fn apply(&self, obj: &Value) -> Result<Value, ClusterError> {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
+        let api = self.api_for(api_version, kind, ns).await?;
+        let what = describe(obj);
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let patch = Patch::Apply(obj);
+        let live = with_retry(&self.server, &what, || api.patch(&name, &params, &patch)).await?;
+        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid { object: what, message: e.to_string() })
+    }
+
+    /// Reads an object; None when it does not exist.
+    pub async fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ClusterError> {
+        let api = self.api_for(api_version, kind, namespace).await?;
+        let what = format!("{kind} {name}");
+        match with_retry(&self.server, &what, || api.get(name)).await {
+            Ok(o) => Ok(serde_json::to_value(&o).ok()),
+            Err(ClusterError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Lists objects of a kind in the namespace matching a label selector.
+    pub async fn list(&self, api_version: &str, kind: &str, selector: &str) -> Result<Vec<Value>, ClusterError> {
+        let api = self.api_for(api_version, kind, None).await?;
+        let lp = ListParams::default().labels(selector);
+        let what = format!("{kind} list");
+        let list = with_retry(&self.server, &what, || api.list(&lp)).await?;
+        Ok(list.items.iter().filter_map(|o| serde_json::to_value(o).ok()).collect())
+    }
+
+    /// Deletes an object (background propagation); a missing object is not an error.
+    pub async fn delete(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<(), ClusterError> {
+        let api = self.api_for(api_version, kind, namespace).await?;
+        let what = format!("{kind} {name}");
+        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+        match with_retry(&self.server, &what, || api.delete(name, &dp)).await {
+            Ok(_) | Err(ClusterError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Merge-patches an object (used for scaling and small status-free edits).
+    pub async fn merge_patch(&self, api_version: &str, kind: &str, name: &str, patch: &Value) -> Result<Value, ClusterError> {
+        let api = self.api_for(api_version, kind, None).await?;
+        let what = format!("{kind} {name}");
+        let pp = PatchParams::default();
+        let merge = Patch::Merge(patch);
+        let live = with_retry(&self.server, &what, || api.patch(name, &pp, &merge)).await?;
+        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid { object: what, message: e.to_string() })
+    }
+
+    /// Whether the namespace exists.
+    pub async fn namespace_exists(&self) -> Result<bool, ClusterError> {
+        Ok(self.get("v1", "Namespace", None, &self.namespace.clone()).await?.is_some())
+    }
+}

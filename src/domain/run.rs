@@ -1,0 +1,598 @@
+//! A run — one deployment attempt of a revision — as a pure state machine: a plan of
+//! idempotent steps built from the strategy, a cursor, and the events that move it
+//! (a step done, a step failed, promote, abort, rollback). The engine executes the step
+//! under the cursor and reports back; the run is persisted after every transition so that
+//! a killed process loses nothing and any helmdeck can resume it.
+
+use crate::domain::strategy::Color;
+use serde::{Deserialize, Serialize};
+
+/// The delivery strategies (DESIGN.md "Strategies").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StrategyKind {
+    #[default]
+    Rolling,
+    Canary,
+    Bluegreen,
+}
+
+impl StrategyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StrategyKind::Rolling => "rolling",
+            StrategyKind::Canary => "canary",
+            StrategyKind::Bluegreen => "bluegreen",
+        }
+    }
+}
+
+/// What one step does. Every step is idempotent: executing it twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// Apply the revision's versioned ConfigMaps and Secrets (new names, nothing uses them yet).
+    ApplyConfig { revision: u32 },
+    /// Apply every object of `revision` to the primaries (rolling, first deploy, canary
+    /// promotion, rollback), then prune what it no longer renders.
+    ApplyAll { revision: u32 },
+    /// Create or scale the `-canary` Deployments of `revision` to `replicas`.
+    ApplyCanary { revision: u32, replicas: u32 },
+    /// Wait until `target` is healthy.
+    WaitHealthy { target: Target },
+    /// Wait for the operator (`duration_ms` None) or for a time.
+    Pause { duration_ms: Option<u64> },
+    /// Delete the `-canary` Deployments and Services.
+    DeleteCanaries,
+    /// Deploy `revision` into the slot `color` (and point the `-stage` Services at it).
+    ApplySlot { revision: u32, color: Color },
+    /// Point the chart's Services at `color` (and apply the revision's other objects).
+    SwitchServices { revision: u32, color: Color },
+    /// Scale the slot `color` to `replicas` (0 retires the old slot; None restores the
+    /// replicas its revision asks for).
+    ScaleSlot { color: Color, replicas: Option<u32> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Target {
+    /// The primary workloads.
+    Primaries,
+    Canaries,
+    Slot { color: Color },
+}
+
+impl Step {
+    /// A short description for timelines and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::ApplyConfig { revision } => format!("apply config of r{revision}"),
+            Step::ApplyAll { revision } => format!("apply r{revision}"),
+            Step::ApplyCanary { replicas, .. } => format!("canary to {replicas} pod{}", if *replicas == 1 { "" } else { "s" }),
+            Step::WaitHealthy { target } => match target {
+                Target::Primaries => "wait healthy".into(),
+                Target::Canaries => "wait canary healthy".into(),
+                Target::Slot { color } => format!("wait {color} healthy"),
+            },
+            Step::Pause { duration_ms: None } => "pause (promote to continue)".into(),
+            Step::Pause { duration_ms: Some(ms) } => format!("pause {}", crate::domain::duration::HumanDuration(std::time::Duration::from_millis(*ms))),
+            Step::DeleteCanaries => "delete canaries".into(),
+            Step::ApplySlot { color, .. } => format!("deploy to {color}"),
+            Step::SwitchServices { color, .. } => format!("switch traffic to {color}"),
+            Step::ScaleSlot { color, replicas: Some(n) } => format!("scale {color} to {n}"),
+            Step::ScaleSlot { color, replicas: None } => format!("scale {color} back up"),
+        }
+    }
+}
+
+/// Where a run stands, in the words of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub enum Status {
+    Progressing,
+    Paused,
+    Healthy,
+    Degraded,
+    Aborted,
+    RolledBack,
+}
+
+impl Status {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Healthy | Status::Degraded | Status::Aborted | Status::RolledBack)
+    }
+}
+
+/// Why the run is going backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reverse {
+    /// A failure, rolled back automatically.
+    AutoRollback,
+    /// The operator asked for a rollback.
+    Rollback,
+    /// The operator aborted.
+    Abort,
+}
+
+/// One line of the run's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhaseEntry {
+    pub step: Step,
+    pub started_ms: u64,
+    pub ended_ms: Option<u64>,
+    /// `done`, `failed: …`, `skipped`, `promoted`, `aborted`.
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    pub plan: Vec<Step>,
+    pub cursor: usize,
+    pub status: Status,
+    /// Set when the run goes backwards; the plan then is the reverse plan.
+    pub reverse: Option<Reverse>,
+    /// Why it failed, rolled back or was aborted.
+    pub reason: Option<String>,
+    /// Index in `plan` of the first step that changes what the primaries run (promotion);
+    /// before it, the primaries are untouched.
+    pub promotion_index: Option<usize>,
+    pub phases: Vec<PhaseEntry>,
+    /// Set by a `promote` from any terminal; the driver consumes it at the next pause.
+    pub promote_requested: bool,
+    pub promote_full: bool,
+}
+
+/// What the strategy needs to build a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanInput {
+    pub strategy: StrategyKind,
+    pub revision: u32,
+    /// The revision running now; None for the first deploy of a release.
+    pub previous: Option<u32>,
+    /// Canary: replicas of each step (already resolved from `percent`) or pauses.
+    pub canary_steps: Vec<PlannedCanaryStep>,
+    /// Blue/green: the live slot now, auto-promotion and the scale-down delay.
+    pub live: Option<Color>,
+    pub auto_promote: bool,
+    pub scale_down_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlannedCanaryStep {
+    Replicas(u32),
+    Pause(Option<u64>),
+}
+
+/// Builds the forward plan of a run.
+pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
+    use StrategyKind as S;
+    let r = input.revision;
+    let first = input.previous.is_none();
+    match input.strategy {
+        S::Rolling => (
+            vec![Step::ApplyAll { revision: r }, Step::WaitHealthy { target: Target::Primaries }],
+            Some(0),
+        ),
+        S::Canary if first => (
+            vec![Step::ApplyAll { revision: r }, Step::WaitHealthy { target: Target::Primaries }],
+            Some(0),
+        ),
+        S::Canary => {
+            let mut steps = vec![Step::ApplyConfig { revision: r }];
+            for s in &input.canary_steps {
+                match s {
+                    PlannedCanaryStep::Replicas(n) => {
+                        steps.push(Step::ApplyCanary { revision: r, replicas: *n });
+                        steps.push(Step::WaitHealthy { target: Target::Canaries });
+                    }
+                    PlannedCanaryStep::Pause(d) => steps.push(Step::Pause { duration_ms: *d }),
+                }
+            }
+            let promotion = steps.len();
+            steps.push(Step::ApplyAll { revision: r });
+            steps.push(Step::WaitHealthy { target: Target::Primaries });
+            steps.push(Step::DeleteCanaries);
+            (steps, Some(promotion))
+        }
+        S::Bluegreen if first => {
+            let color = Color::Blue;
+            (
+                vec![
+                    Step::ApplySlot { revision: r, color },
+                    Step::WaitHealthy { target: Target::Slot { color } },
+                    Step::SwitchServices { revision: r, color },
+                ],
+                Some(0),
+            )
+        }
+        S::Bluegreen => {
+            let live = input.live.unwrap_or(Color::Blue);
+            let idle = live.other();
+            let mut steps = vec![
+                Step::ApplyConfig { revision: r },
+                Step::ApplySlot { revision: r, color: idle },
+                Step::WaitHealthy { target: Target::Slot { color: idle } },
+            ];
+            if !input.auto_promote {
+                steps.push(Step::Pause { duration_ms: None });
+            }
+            let promotion = steps.len();
+            steps.push(Step::SwitchServices { revision: r, color: idle });
+            steps.push(Step::Pause { duration_ms: Some(input.scale_down_delay_ms) });
+            steps.push(Step::ScaleSlot { color: live, replicas: Some(0) });
+            (steps, Some(promotion))
+        }
+    }
+}
+
+/// What moves a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The step under the cursor is done (applied, healthy, pause elapsed).
+    StepDone,
+    /// The step under the cursor failed and will not get better.
+    StepFailed { reason: String },
+    /// The operator promotes past a pause (`full`: skip every remaining step to promotion).
+    Promote { full: bool },
+    Abort,
+    Rollback,
+}
+
+/// Context for building reverse plans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReverseInput {
+    pub strategy: StrategyKind,
+    pub previous: Option<u32>,
+    pub auto_rollback: bool,
+    /// Blue/green: the slot that was live before this run.
+    pub live_before: Option<Color>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    #[error("the run is {status:?}: nothing to {action}")]
+    Finished { status: Status, action: &'static str },
+    #[error("the run is not paused (it is at: {at}); promote acts on a pause")]
+    NotPaused { at: String },
+    #[error("the run is already going back ({0:?})")]
+    Reversing(Reverse),
+}
+
+impl Run {
+    pub fn new(plan: Vec<Step>, promotion_index: Option<usize>, now_ms: u64) -> Run {
+        let mut run = Run {
+            plan,
+            cursor: 0,
+            status: Status::Progressing,
+            reverse: None,
+            reason: None,
+            promotion_index,
+            phases: Vec::new(),
+            promote_requested: false,
+            promote_full: false,
+        };
+        run.enter(now_ms);
+        run
+    }
+
+    pub fn current(&self) -> Option<&Step> {
+        if self.status.is_terminal() {
+            return None;
+        }
+        self.plan.get(self.cursor)
+    }
+
+    /// True once the primaries (or live traffic) run the new revision.
+    pub fn promoted(&self) -> bool {
+        self.reverse.is_none() && self.promotion_index.is_some_and(|p| self.cursor > p)
+    }
+
+    /// When the current step started (for timed pauses).
+    pub fn current_started_ms(&self) -> Option<u64> {
+        self.phases.last().filter(|p| p.ended_ms.is_none()).map(|p| p.started_ms)
+    }
+
+    fn enter(&mut self, now_ms: u64) {
+        match self.plan.get(self.cursor) {
+            Some(step) => {
+                self.status = match step {
+                    Step::Pause { duration_ms: None } => Status::Paused,
+                    _ if self.status == Status::Paused => Status::Progressing,
+                    _ => self.status,
+                };
+                self.phases.push(PhaseEntry {
+                    step: step.clone(),
+                    started_ms: now_ms,
+                    ended_ms: None,
+                    outcome: None,
+                });
+            }
+            None => {
+                self.status = match self.reverse {
+                    None => Status::Healthy,
+                    Some(Reverse::Abort) => Status::Aborted,
+                    Some(Reverse::AutoRollback | Reverse::Rollback) => Status::RolledBack,
+                };
+            }
+        }
+    }
+
+    fn close(&mut self, now_ms: u64, outcome: &str) {
+        if let Some(p) = self.phases.last_mut().filter(|p| p.ended_ms.is_none()) {
+            p.ended_ms = Some(now_ms);
+            p.outcome = Some(outcome.to_string());
+        }
+    }
+
+    fn go_back(&mut self, why: Reverse, plan: Vec<Step>, reason: Option<String>, now_ms: u64) {
+        self.reverse = Some(why);
+        if reason.is_some() {
+            self.reason = reason;
+        }
+        self.plan = plan;
+        self.cursor = 0;
+        self.promote_requested = false;
+        if self.status == Status::Paused {
+            self.status = Status::Progressing;
+        }
+        self.enter(now_ms);
+    }
+
+    /// The steps that undo this run from where it stands.
+    pub fn reverse_plan(&self, ctx: &ReverseInput) -> Vec<Step> {
+        use StrategyKind as S;
+        let promoted = self.promotion_index.is_some_and(|p| self.cursor > p) && self.reverse.is_none();
+        match ctx.strategy {
+            S::Canary if !promoted && self.promotion_index.is_some_and(|p| p > 0) => {
+                vec![Step::DeleteCanaries]
+            }
+            S::Bluegreen if ctx.live_before.is_some() => {
+                let live = ctx.live_before.unwrap_or(Color::Blue);
+                let idle = live.other();
+                let mut steps = Vec::new();
+                if promoted {
+                    // Instant: traffic back to the old slot, which is still up.
+                    steps.push(Step::ScaleSlot { color: live, replicas: None });
+                    steps.push(Step::WaitHealthy { target: Target::Slot { color: live } });
+                    if let Some(prev) = ctx.previous {
+                        steps.push(Step::SwitchServices { revision: prev, color: live });
+                    }
+                }
+                steps.push(Step::ScaleSlot { color: idle, replicas: Some(0) });
+                steps
+            }
+            _ => match ctx.previous {
+                Some(prev) => {
+                    let mut steps = vec![Step::ApplyAll { revision: prev }, Step::WaitHealthy { target: Target::Primaries }];
+                    if matches!(ctx.strategy, S::Canary) {
+                        steps.push(Step::DeleteCanaries);
+                    }
+                    steps
+                }
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Applies an event. `ctx` decides how to go back when needed.
+    pub fn apply(&mut self, event: Event, ctx: &ReverseInput, now_ms: u64) -> Result<(), RunError> {
+        if self.status.is_terminal() {
+            let action = match event {
+                Event::StepDone | Event::StepFailed { .. } => "advance",
+                Event::Promote { .. } => "promote",
+                Event::Abort => "abort",
+                Event::Rollback => "roll back",
+            };
+            return Err(RunError::Finished { status: self.status, action });
+        }
+        match event {
+            Event::StepDone => {
+                self.close(now_ms, "done");
+                self.cursor += 1;
+                self.enter(now_ms);
+            }
+            Event::StepFailed { reason } => {
+                self.close(now_ms, &format!("failed: {reason}"));
+                if self.reverse.is_some() {
+                    // Failing while going back: stop and say so; nothing more is safe to do.
+                    self.reason = Some(format!("{} — then the way back failed: {reason}", self.reason.clone().unwrap_or_default()));
+                    self.status = Status::Degraded;
+                    return Ok(());
+                }
+                let back = self.reverse_plan(ctx);
+                if ctx.auto_rollback && !back.is_empty() {
+                    self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
+                } else {
+                    self.reason = Some(reason);
+                    self.status = Status::Degraded;
+                }
+            }
+            Event::Promote { full } => {
+                if let Some(r) = self.reverse {
+                    return Err(RunError::Reversing(r));
+                }
+                let at = self.plan.get(self.cursor).cloned();
+                match at {
+                    Some(Step::Pause { .. }) => {
+                        self.close(now_ms, "promoted");
+                        self.cursor = match (full, self.promotion_index) {
+                            (true, Some(p)) if p > self.cursor => p,
+                            _ => self.cursor + 1,
+                        };
+                        self.promote_requested = false;
+                        self.enter(now_ms);
+                    }
+                    Some(other) if full => {
+                        // `--full` from anywhere before promotion skips to it.
+                        match self.promotion_index.filter(|p| *p > self.cursor) {
+                            Some(p) => {
+                                self.close(now_ms, "skipped (promote --full)");
+                                self.cursor = p;
+                                self.enter(now_ms);
+                            }
+                            None => return Err(RunError::NotPaused { at: other.describe() }),
+                        }
+                    }
+                    Some(other) => return Err(RunError::NotPaused { at: other.describe() }),
+                    None => return Err(RunError::Finished { status: self.status, action: "promote" }),
+                }
+            }
+            Event::Abort | Event::Rollback => {
+                if let Some(r) = self.reverse {
+                    return Err(RunError::Reversing(r));
+                }
+                let why = if event == Event::Abort { Reverse::Abort } else { Reverse::Rollback };
+                self.close(now_ms, if why == Reverse::Abort { "aborted" } else { "rolled back" });
+                let back = self.reverse_plan(ctx);
+                let reason = Some(match why {
+                    Reverse::Abort => "aborted by the operator".to_string(),
+                    _ => "rolled back by the operator".to_string(),
+                });
+                self.go_back(why, back, reason, now_ms);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use StrategyKind as S;
+
+    fn input(strategy: S, previous: Option<u32>) -> PlanInput {
+        PlanInput {
+            strategy,
+            revision: 2,
+            previous,
+            canary_steps: vec![PlannedCanaryStep::Replicas(1), PlannedCanaryStep::Pause(None), PlannedCanaryStep::Replicas(2), PlannedCanaryStep::Pause(Some(30_000))],
+            live: Some(Color::Blue),
+            auto_promote: false,
+            scale_down_delay_ms: 600_000,
+        }
+    }
+
+    fn ctx(strategy: S, previous: Option<u32>) -> ReverseInput {
+        ReverseInput { strategy, previous, auto_rollback: true, live_before: Some(Color::Blue) }
+    }
+
+    fn run_for(strategy: S, previous: Option<u32>) -> Run {
+        let (p, promo) = plan(&input(strategy, previous));
+        Run::new(p, promo, 0)
+    }
+
+    #[test]
+    fn first_revision_deploys_directly_whatever_the_strategy() {
+        for s in [S::Rolling, S::Canary] {
+            let (p, _) = plan(&input(s, None));
+            assert_eq!(p, vec![Step::ApplyAll { revision: 2 }, Step::WaitHealthy { target: Target::Primaries }]);
+        }
+        let (p, _) = plan(&input(S::Bluegreen, None));
+        assert!(matches!(p[0], Step::ApplySlot { color: Color::Blue, .. }));
+    }
+
+    #[test]
+    fn canary_stops_at_a_manual_pause_and_promote_finishes() {
+        let mut r = run_for(S::Canary, Some(1));
+        let c = ctx(S::Canary, Some(1));
+        while r.status == Status::Progressing {
+            r.apply(Event::StepDone, &c, 1).expect("advance");
+        }
+        assert_eq!(r.status, Status::Paused);
+        assert!(!r.promoted(), "primary untouched before promotion");
+        r.apply(Event::Promote { full: false }, &c, 2).expect("promote");
+        assert_eq!(r.current(), Some(&Step::ApplyCanary { revision: 2, replicas: 2 }));
+        r.apply(Event::Promote { full: true }, &c, 3).expect("full promote skips the rest");
+        assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
+        while !r.status.is_terminal() {
+            r.apply(Event::StepDone, &c, 4).expect("advance");
+        }
+        assert_eq!(r.status, Status::Healthy);
+    }
+
+    #[test]
+    fn failing_canary_deletes_canaries_and_never_touches_the_primary() {
+        let mut r = run_for(S::Canary, Some(1));
+        let c = ctx(S::Canary, Some(1));
+        r.apply(Event::StepDone, &c, 1).expect("config");
+        r.apply(Event::StepDone, &c, 2).expect("canary applied");
+        r.apply(Event::StepFailed { reason: "CrashLoopBackOff in web-canary-x".into() }, &c, 3).expect("fail");
+        assert_eq!(r.reverse, Some(Reverse::AutoRollback));
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+        r.apply(Event::StepDone, &c, 4).expect("deleted");
+        assert_eq!(r.status, Status::RolledBack);
+        assert!(r.reason.as_deref().is_some_and(|s| s.contains("CrashLoopBackOff")));
+        assert!(!r.phases.iter().any(|p| matches!(p.step, Step::ApplyAll { .. })), "primary never applied");
+    }
+
+    #[test]
+    fn rolling_failure_reapplies_the_previous_revision() {
+        let mut r = run_for(S::Rolling, Some(1));
+        let c = ctx(S::Rolling, Some(1));
+        r.apply(Event::StepDone, &c, 1).expect("applied");
+        r.apply(Event::StepFailed { reason: "ImagePullBackOff".into() }, &c, 2).expect("fail");
+        assert_eq!(r.plan[0], Step::ApplyAll { revision: 1 });
+        r.apply(Event::StepDone, &c, 3).expect("applied");
+        r.apply(Event::StepDone, &c, 4).expect("healthy");
+        assert_eq!(r.status, Status::RolledBack);
+    }
+
+    #[test]
+    fn without_auto_rollback_a_failure_is_degraded() {
+        let mut r = run_for(S::Rolling, Some(1));
+        let mut c = ctx(S::Rolling, Some(1));
+        c.auto_rollback = false;
+        r.apply(Event::StepDone, &c, 1).expect("applied");
+        r.apply(Event::StepFailed { reason: "x".into() }, &c, 2).expect("fail");
+        assert_eq!(r.status, Status::Degraded);
+        assert!(r.apply(Event::StepDone, &c, 3).is_err(), "a finished run does not move");
+    }
+
+    #[test]
+    fn abort_before_promotion_only_deletes_canaries() {
+        let mut r = run_for(S::Canary, Some(1));
+        let c = ctx(S::Canary, Some(1));
+        r.apply(Event::StepDone, &c, 1).expect("config");
+        r.apply(Event::Abort, &c, 2).expect("abort");
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+        r.apply(Event::StepDone, &c, 3).expect("deleted");
+        assert_eq!(r.status, Status::Aborted);
+    }
+
+    #[test]
+    fn bluegreen_rollback_after_switch_is_a_selector_switch_back() {
+        let mut r = run_for(S::Bluegreen, Some(1));
+        let c = ctx(S::Bluegreen, Some(1));
+        while r.status == Status::Progressing {
+            r.apply(Event::StepDone, &c, 1).expect("advance");
+        }
+        assert_eq!(r.status, Status::Paused);
+        r.apply(Event::Promote { full: false }, &c, 2).expect("promote");
+        r.apply(Event::StepDone, &c, 3).expect("switched");
+        assert!(r.promoted());
+        assert!(matches!(r.current(), Some(Step::Pause { duration_ms: Some(600_000) })));
+        r.apply(Event::Rollback, &c, 4).expect("rollback");
+        assert!(r.plan.contains(&Step::SwitchServices { revision: 1, color: Color::Blue }));
+        assert!(!r.plan.iter().any(|s| matches!(s, Step::ApplySlot { .. } | Step::ApplyAll { .. })), "no pod created: {:?}", r.plan);
+    }
+
+    #[test]
+    fn promote_is_refused_when_not_paused() {
+        let mut r = run_for(S::Rolling, Some(1));
+        let c = ctx(S::Rolling, Some(1));
+        assert!(matches!(r.apply(Event::Promote { full: false }, &c, 1), Err(RunError::NotPaused { .. })));
+    }
+
+    #[test]
+    fn a_run_survives_serialization_at_every_step() {
+        let mut r = run_for(S::Canary, Some(1));
+        let c = ctx(S::Canary, Some(1));
+        for i in 0..3 {
+            let text = serde_json::to_string(&r).expect("json");
+            let back: Run = serde_json::from_str(&text).expect("back");
+            assert_eq!(back, r);
+            r.apply(Event::StepDone, &c, i).expect("advance");
+        }
+    }
+}
