@@ -7,4 +7,5 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod render;
+pub mod sim;
 pub mod sources;

@@ -32,6 +32,20 @@ enum Command {
     /// Chart repositories: list, search, pull
     #[command(subcommand)]
     Repo(cli::repo::RepoCommand),
+    /// Deploy a service to an environment (rolling, canary or blue/green)
+    Deploy(cli::deploy::DeployArgs),
+    /// Where the release's newest run stands
+    Status(cli::status::StatusArgs),
+    /// The release's kept revisions and their outcomes
+    History(cli::status::StatusArgs),
+    /// Promote the active run past its pause (--full: past every remaining step)
+    Promote(cli::promote::ActArgs),
+    /// Abort the active run (canaries deleted, primary untouched)
+    Abort(cli::promote::ActArgs),
+    /// Roll back the active run, or re-apply a past revision (--to N)
+    Rollback(cli::promote::ActArgs),
+    /// Serve a simulated Kubernetes cluster on loopback (for demos and tests)
+    Sim(cli::sim::SimArgs),
 }
 
 fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
@@ -60,6 +74,13 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::Values(args)) => cli::values::run(config, &args).await,
         Some(Command::Diff(args)) => cli::diff::run(config, &args).await,
         Some(Command::Repo(cmd)) => cli::repo::run(config, &cmd).await,
+        Some(Command::Deploy(args)) => cli::deploy::run(config, &args).await,
+        Some(Command::Status(args)) => cli::status::run(config, &args).await,
+        Some(Command::History(args)) => cli::status::history(config, &args).await,
+        Some(Command::Promote(args)) => cli::promote::run(config, &args, cli::promote::Action::Promote).await,
+        Some(Command::Abort(args)) => cli::promote::run(config, &args, cli::promote::Action::Abort).await,
+        Some(Command::Rollback(args)) => cli::promote::run(config, &args, cli::promote::Action::Rollback).await,
+        Some(Command::Sim(args)) => cli::sim::run(&args).await,
         None => Err(Failure::bad_input(
             "no command given",
             "run `helmdeck --help` for the commands (render, values, diff, repo)",

@@ -1,9 +1,13 @@
 //! Headless commands: one file per command, each thin — parse → engine → print (text, yaml
 //! or json). This file holds what they share: exit codes, error reporting, output helpers.
 
+pub mod deploy;
 pub mod diff;
+pub mod promote;
 pub mod render;
 pub mod repo;
+pub mod sim;
+pub mod status;
 pub mod values;
 
 use crate::config::ConfigError;
@@ -264,4 +268,98 @@ pub fn warn_all(warnings: &[String], redactor: &crate::domain::mask::Redactor) {
     for w in warnings {
         eprintln!("warning: {}", redactor.redact(w));
     }
+}
+
+impl From<crate::cluster::ClusterError> for Failure {
+    fn from(e: crate::cluster::ClusterError) -> Self {
+        use crate::cluster::ClusterError as C;
+        let exit = match &e {
+            C::Unreachable { .. } | C::Api { .. } => Exit::Unreachable,
+            C::Locked { .. } => Exit::Locked,
+            C::Conflict { .. } => Exit::Failed,
+            _ => Exit::BadInput,
+        };
+        Failure::new(exit, e.to_string(), e.hint())
+    }
+}
+
+impl From<crate::engine::EngineError> for Failure {
+    fn from(e: crate::engine::EngineError) -> Self {
+        use crate::engine::EngineError as E;
+        match e {
+            E::Prepare(p) => p.into(),
+            E::Cluster(c) => c.into(),
+            E::Run(r) => Failure::bad_input(r.to_string(), "`helmdeck status` shows where the run stands"),
+            E::Input { message, hint } => Failure::bad_input(message, hint),
+        }
+    }
+}
+
+/// The service/environment pair every release command takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReleaseArgs {
+    /// Service from helmdeck.yaml
+    pub service: String,
+    /// Environment from helmdeck.yaml
+    #[arg(long, short = 'e')]
+    pub env: String,
+}
+
+/// Connects to the environment's cluster for the service.
+pub async fn open_session(config: Option<&std::path::Path>, r: &ReleaseArgs) -> Result<crate::engine::Session, Failure> {
+    let cfg = crate::config::discover(config)?;
+    Ok(crate::engine::Session::open(&cfg, &r.service, &r.env).await?)
+}
+
+/// Prints the run's progress to stderr, one line per event, redacting secrets.
+pub fn progress_printer(redactor: crate::domain::mask::Redactor) -> impl Fn(crate::engine::drive::Progress) + Send + Sync {
+    use crate::engine::drive::Progress as P;
+    let color = color_enabled(false, std::io::stderr().is_terminal());
+    let last_wait = std::sync::Mutex::new(String::new());
+    move |p| {
+        let (c, r) = if color { ("\x1b[36m", "\x1b[0m") } else { ("", "") };
+        let line = match p {
+            P::StepStarted { index, step } => format!("{c}▸{r} [{}] {}", index + 1, step.describe()),
+            P::StepEnded { step, outcome } => format!("  {} — {outcome}", step.describe()),
+            P::Waiting { what } => {
+                let mut lw = last_wait.lock().unwrap_or_else(|e| e.into_inner());
+                if *lw == what {
+                    return;
+                }
+                *lw = what.clone();
+                format!("  … {what}")
+            }
+            P::Health { workload, health } => format!("  {workload}: {}", health.summary()),
+            P::Reversing { reason } => format!("{c}↩{r} going back: {reason}"),
+            P::Warning(w) => format!("warning: {w}"),
+        };
+        eprintln!("{}", redactor.redact(&line));
+    }
+}
+
+/// Exit code for how a run ended, from the point of view of the command that drove it.
+pub fn exit_for(end: crate::engine::drive::DriveEnd, intended: &[crate::domain::run::Status]) -> Exit {
+    use crate::domain::run::Status;
+    use crate::engine::drive::DriveEnd;
+    match end {
+        DriveEnd::Paused => Exit::Paused,
+        DriveEnd::Finished(s) if intended.contains(&s) => Exit::Done,
+        DriveEnd::Finished(Status::Healthy) => Exit::Done,
+        DriveEnd::Finished(_) => Exit::Failed,
+    }
+}
+
+/// Appends the audit line of an action.
+pub fn audit(s: &crate::engine::Session, action: &str, revision: Option<u32>, outcome: String) {
+    crate::engine::audit::append(&crate::engine::audit::AuditEntry {
+        time: crate::engine::now_rfc3339(),
+        operator: &s.operator.user_host,
+        action,
+        service: &s.service.name,
+        environment: &s.env.name,
+        release: s.release(),
+        namespace: &s.cluster.namespace,
+        revision,
+        outcome,
+    });
 }

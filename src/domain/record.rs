@@ -45,6 +45,15 @@ pub struct ReleaseRecord {
     pub strategy: StrategyKind,
     /// Blue/green: the slot this revision lives in.
     pub slot: Option<Color>,
+    /// The revision that was live when this run started (what a rollback returns to).
+    #[serde(default)]
+    pub previous: Option<u32>,
+    /// Blue/green: the slot that was live when this run started.
+    #[serde(default)]
+    pub live_before: Option<Color>,
+    /// Deployments taking part in canary / blue-green (empty: all).
+    #[serde(default)]
+    pub workloads: Vec<String>,
     pub run: Run,
     /// `user@host`.
     pub operator: String,
@@ -137,14 +146,14 @@ impl ReleaseRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::run::{plan, PlanInput, PlannedCanaryStep};
+    use crate::domain::run::{plan, CanaryAmount, PlanInput, PlannedCanaryStep};
 
     fn record() -> ReleaseRecord {
         let (p, promo) = plan(&PlanInput {
             strategy: StrategyKind::Canary,
             revision: 3,
             previous: Some(2),
-            canary_steps: vec![PlannedCanaryStep::Replicas(1), PlannedCanaryStep::Pause(None)],
+            canary_steps: vec![PlannedCanaryStep::Pods(CanaryAmount::Replicas(1)), PlannedCanaryStep::Pause(None)],
             live: None,
             auto_promote: false,
             scale_down_delay_ms: 0,
@@ -160,6 +169,9 @@ mod tests {
             manifests: vec![serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})],
             strategy: StrategyKind::Canary,
             slot: None,
+            previous: Some(2),
+            live_before: None,
+            workloads: vec![],
             run: Run::new(p, promo, 1_000),
             operator: "ops@host".into(),
             created: "2026-11-25T07:00:00Z".into(),

@@ -36,8 +36,8 @@ pub enum Step {
     /// Apply every object of `revision` to the primaries (rolling, first deploy, canary
     /// promotion, rollback), then prune what it no longer renders.
     ApplyAll { revision: u32 },
-    /// Create or scale the `-canary` Deployments of `revision` to `replicas`.
-    ApplyCanary { revision: u32, replicas: u32 },
+    /// Create or scale the `-canary` Deployments of `revision`.
+    ApplyCanary { revision: u32, amount: CanaryAmount },
     /// Wait until `target` is healthy.
     WaitHealthy { target: Target },
     /// Wait for the operator (`duration_ms` None) or for a time.
@@ -51,6 +51,25 @@ pub enum Step {
     /// Scale the slot `color` to `replicas` (0 retires the old slot; None restores the
     /// replicas its revision asks for).
     ScaleSlot { color: Color, replicas: Option<u32> },
+}
+
+/// How many canary pods a step asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CanaryAmount {
+    Replicas(u32),
+    /// Of the primary's replicas, rounded up, at least one pod.
+    Percent(u32),
+}
+
+impl CanaryAmount {
+    /// Canary pods for a primary of `primary_replicas`.
+    pub fn pods(self, primary_replicas: u32) -> u32 {
+        match self {
+            CanaryAmount::Replicas(n) => n,
+            CanaryAmount::Percent(p) => (u64::from(primary_replicas) * u64::from(p)).div_ceil(100).max(1) as u32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,7 +87,8 @@ impl Step {
         match self {
             Step::ApplyConfig { revision } => format!("apply config of r{revision}"),
             Step::ApplyAll { revision } => format!("apply r{revision}"),
-            Step::ApplyCanary { replicas, .. } => format!("canary to {replicas} pod{}", if *replicas == 1 { "" } else { "s" }),
+            Step::ApplyCanary { amount: CanaryAmount::Replicas(n), .. } => format!("canary to {n} pod{}", if *n == 1 { "" } else { "s" }),
+            Step::ApplyCanary { amount: CanaryAmount::Percent(p), .. } => format!("canary to {p}%"),
             Step::WaitHealthy { target } => match target {
                 Target::Primaries => "wait healthy".into(),
                 Target::Canaries => "wait canary healthy".into(),
@@ -141,6 +161,11 @@ pub struct Run {
     /// Set by a `promote` from any terminal; the driver consumes it at the next pause.
     pub promote_requested: bool,
     pub promote_full: bool,
+    /// Set by an `abort` or `rollback` from another terminal of the driving operator.
+    #[serde(default)]
+    pub abort_requested: bool,
+    #[serde(default)]
+    pub rollback_requested: bool,
 }
 
 /// What the strategy needs to build a plan.
@@ -160,7 +185,7 @@ pub struct PlanInput {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedCanaryStep {
-    Replicas(u32),
+    Pods(CanaryAmount),
     Pause(Option<u64>),
 }
 
@@ -182,8 +207,8 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             let mut steps = vec![Step::ApplyConfig { revision: r }];
             for s in &input.canary_steps {
                 match s {
-                    PlannedCanaryStep::Replicas(n) => {
-                        steps.push(Step::ApplyCanary { revision: r, replicas: *n });
+                    PlannedCanaryStep::Pods(amount) => {
+                        steps.push(Step::ApplyCanary { revision: r, amount: *amount });
                         steps.push(Step::WaitHealthy { target: Target::Canaries });
                     }
                     PlannedCanaryStep::Pause(d) => steps.push(Step::Pause { duration_ms: *d }),
@@ -271,6 +296,8 @@ impl Run {
             phases: Vec::new(),
             promote_requested: false,
             promote_full: false,
+            abort_requested: false,
+            rollback_requested: false,
         };
         run.enter(now_ms);
         run
@@ -333,6 +360,8 @@ impl Run {
         self.plan = plan;
         self.cursor = 0;
         self.promote_requested = false;
+        self.abort_requested = false;
+        self.rollback_requested = false;
         if self.status == Status::Paused {
             self.status = Status::Progressing;
         }
@@ -466,7 +495,12 @@ mod tests {
             strategy,
             revision: 2,
             previous,
-            canary_steps: vec![PlannedCanaryStep::Replicas(1), PlannedCanaryStep::Pause(None), PlannedCanaryStep::Replicas(2), PlannedCanaryStep::Pause(Some(30_000))],
+            canary_steps: vec![
+                PlannedCanaryStep::Pods(CanaryAmount::Replicas(1)),
+                PlannedCanaryStep::Pause(None),
+                PlannedCanaryStep::Pods(CanaryAmount::Percent(50)),
+                PlannedCanaryStep::Pause(Some(30_000)),
+            ],
             live: Some(Color::Blue),
             auto_promote: false,
             scale_down_delay_ms: 600_000,
@@ -502,7 +536,7 @@ mod tests {
         assert_eq!(r.status, Status::Paused);
         assert!(!r.promoted(), "primary untouched before promotion");
         r.apply(Event::Promote { full: false }, &c, 2).expect("promote");
-        assert_eq!(r.current(), Some(&Step::ApplyCanary { revision: 2, replicas: 2 }));
+        assert_eq!(r.current(), Some(&Step::ApplyCanary { revision: 2, amount: CanaryAmount::Percent(50) }));
         r.apply(Event::Promote { full: true }, &c, 3).expect("full promote skips the rest");
         assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
         while !r.status.is_terminal() {
@@ -575,6 +609,15 @@ mod tests {
         r.apply(Event::Rollback, &c, 4).expect("rollback");
         assert!(r.plan.contains(&Step::SwitchServices { revision: 1, color: Color::Blue }));
         assert!(!r.plan.iter().any(|s| matches!(s, Step::ApplySlot { .. } | Step::ApplyAll { .. })), "no pod created: {:?}", r.plan);
+    }
+
+    #[test]
+    fn canary_percent_rounds_up_and_keeps_one_pod() {
+        let cases = [(50, 4, 2), (50, 3, 2), (10, 3, 1), (1, 1, 1), (100, 5, 5), (34, 3, 2), (20, 0, 1)];
+        for (pct, primary, want) in cases {
+            assert_eq!(CanaryAmount::Percent(pct).pods(primary), want, "{pct}% of {primary}");
+        }
+        assert_eq!(CanaryAmount::Replicas(2).pods(10), 2);
     }
 
     #[test]

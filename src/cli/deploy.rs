@@ -1,0 +1,96 @@
+//! `helmdeck deploy`: starts a run of a service in an environment (or resumes the active
+//! one) and drives it until it ends, or reaches a manual pause (exit 10) unless `--wait`.
+
+use super::{audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat, ReleaseArgs};
+use crate::domain::run::Status;
+use crate::engine::release::{self, DeployOptions};
+use std::io::{BufRead, IsTerminal, Write};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    /// rolling, canary or bluegreen (default: the service's)
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// Helm-style override for this deploy only (repeatable)
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Values file for this deploy only (repeatable)
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values_files: Vec<std::path::PathBuf>,
+    /// Confirm a deploy to a protected environment without a prompt
+    #[arg(long)]
+    pub yes: bool,
+    /// Keep driving through manual pauses, waiting for a promote from anywhere
+    #[arg(long)]
+    pub wait: bool,
+    /// Continue the active run from its recorded phase
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    Rolling,
+    Canary,
+    Bluegreen,
+}
+
+impl From<StrategyArg> for crate::config::StrategyKind {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::Rolling => crate::config::StrategyKind::Rolling,
+            StrategyArg::Canary => crate::config::StrategyKind::Canary,
+            StrategyArg::Bluegreen => crate::config::StrategyKind::Bluegreen,
+        }
+    }
+}
+
+/// A protected environment needs `--yes`, or its name typed on a terminal.
+fn confirm(env: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::bad_input(
+            format!("environment `{env}` is protected"),
+            "confirm with --yes (or run on a terminal and type the environment name)",
+        ));
+    }
+    eprint!("environment `{env}` is protected: type its name to deploy: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() == env {
+        Ok(())
+    } else {
+        Err(Failure::bad_input("not confirmed: nothing was deployed", format!("type `{env}` exactly, or pass --yes")))
+    }
+}
+
+pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResult {
+    let s = open_session(config, &args.release).await?;
+    if s.env.policy.protected && !args.yes && !args.resume {
+        confirm(&s.env.name)?;
+    }
+    let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
+    let renderer = crate::render::Renderer::new(helm);
+    let overrides = crate::engine::prepare::Overrides {
+        files: args.values_files.clone(),
+        sets: args.sets.iter().map(|e| crate::domain::values::SetOverride { expr: e.clone(), string: false }).collect(),
+    };
+    let opts = DeployOptions { strategy: args.strategy.map(Into::into), overrides, wait: args.wait, resume: args.resume };
+    let printer = progress_printer(crate::domain::mask::Redactor::default());
+    let result = release::deploy(&s, &renderer, &opts, &printer).await;
+    let (rec, end) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            audit(&s, "deploy", None, format!("error: {e}"));
+            return Err(e.into());
+        }
+    };
+    audit(&s, if args.resume { "deploy --resume" } else { "deploy" }, Some(rec.revision), format!("{:?}", rec.run.status));
+    let exit = exit_for(end, &[Status::Healthy]);
+    super::status::print_outcome(&rec, end, args.output);
+    Ok(if exit == Exit::Done { Exit::Done } else { exit })
+}

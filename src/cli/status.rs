@@ -1,0 +1,132 @@
+//! `helmdeck status` and `helmdeck history`: where the release's newest run stands (phases,
+//! lease holder), and its kept revisions with their outcomes.
+
+use super::{open_session, CmdResult, Exit, OutputFormat, ReleaseArgs};
+use crate::domain::record::ReleaseRecord;
+use crate::engine::drive::DriveEnd;
+use crate::engine::release;
+use std::io::Write;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub release: ReleaseArgs,
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+fn print(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn data<T: serde::Serialize>(v: &T, out: OutputFormat) -> Option<String> {
+    match out {
+        OutputFormat::Json => Some(serde_json::to_string_pretty(v).unwrap_or_default() + "\n"),
+        OutputFormat::Yaml => Some(crate::domain::yaml::to_string(&serde_json::to_value(v).unwrap_or_default())),
+        OutputFormat::Text => None,
+    }
+}
+
+/// The closing lines of a command that drove a run.
+pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
+    #[derive(serde::Serialize)]
+    struct Outcome<'a> {
+        release: &'a str,
+        revision: u32,
+        status: crate::domain::run::Status,
+        paused: bool,
+        reason: Option<&'a str>,
+        current_step: Option<String>,
+    }
+    let o = Outcome {
+        release: &rec.release,
+        revision: rec.revision,
+        status: rec.run.status,
+        paused: end == DriveEnd::Paused,
+        reason: rec.run.reason.as_deref(),
+        current_step: rec.run.current().map(|s| s.describe()),
+    };
+    if let Some(t) = data(&o, out) {
+        print(&t);
+        return;
+    }
+    let mut t = format!("{} revision {}: {:?}", rec.release, rec.revision, rec.run.status);
+    if let Some(r) = &rec.run.reason {
+        t.push_str(&format!(" — {r}"));
+    }
+    t.push('\n');
+    if end == DriveEnd::Paused {
+        t.push_str(&format!(
+            "paused at: {} — continue with `helmdeck promote {} --env {}` (or rollback/abort)\n",
+            rec.run.current().map(|s| s.describe()).unwrap_or_default(),
+            rec.service,
+            rec.environment
+        ));
+    }
+    print(&t);
+}
+
+pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResult {
+    let s = open_session(config, &args.release).await?;
+    let report = release::status(&s).await?;
+    if let Some(t) = data(&report, args.output) {
+        print(&t);
+        return Ok(Exit::Done);
+    }
+    let mut t = format!("release {} in {} ({})\n", report.release, report.namespace, s.cluster.server);
+    match (report.revision, report.status) {
+        (Some(r), Some(st)) => {
+            t.push_str(&format!("revision {r}: {st:?}"));
+            if let Some(strategy) = report.strategy {
+                t.push_str(&format!(" ({})", strategy.as_str()));
+            }
+            if let Some(live) = report.live_revision {
+                t.push_str(&format!(", serving revision {live}"));
+            }
+            t.push('\n');
+            if let Some(reason) = &report.reason {
+                t.push_str(&format!("reason: {reason}\n"));
+            }
+            if let Some(c) = &report.current_step {
+                t.push_str(&format!("at: {c}\n"));
+            }
+            for p in &report.phases {
+                let mark = match p.outcome.as_deref() {
+                    None => "▸",
+                    Some(o) if o.starts_with("failed") => "✗",
+                    Some(_) => "✓",
+                };
+                t.push_str(&format!("  {mark} {}{}\n", p.step.describe(), p.outcome.as_ref().map(|o| format!(" — {o}")).unwrap_or_default()));
+            }
+        }
+        _ => t.push_str("never deployed\n"),
+    }
+    if let Some(h) = &report.lease_holder {
+        t.push_str(&format!("lease: held by {h} since {}\n", report.lease_since.clone().unwrap_or_default()));
+    }
+    print(&t);
+    Ok(Exit::Done)
+}
+
+pub async fn history(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResult {
+    let s = open_session(config, &args.release).await?;
+    let rows = release::history(&s).await?;
+    if let Some(t) = data(&rows, args.output) {
+        print(&t);
+        return Ok(Exit::Done);
+    }
+    let mut t = format!("{:<9}{:<12}{:<11}{:<16}{:<28}{}\n", "REVISION", "STATUS", "STRATEGY", "CHART", "UPDATED", "REASON");
+    for r in &rows {
+        t.push_str(&format!(
+            "{:<9}{:<12}{:<11}{:<16}{:<28}{}\n",
+            r.revision,
+            format!("{:?}", r.status),
+            r.strategy.as_str(),
+            r.chart,
+            r.updated,
+            r.reason.clone().unwrap_or_default()
+        ));
+    }
+    print(&t);
+    Ok(Exit::Done)
+}
