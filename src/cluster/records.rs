@@ -10,8 +10,17 @@ fn secrets(c: &Cluster) -> Api<Secret> {
     Api::namespaced(c.client.clone(), &c.namespace)
 }
 
+/// Records carry a status label; the release's own Secrets (also labelled with the release)
+/// do not.
 fn selector(release: &str) -> String {
-    format!("{}={},{}={}", record::LABEL_MANAGED_BY, record::MANAGED_BY, record::LABEL_RELEASE, release)
+    format!(
+        "{}={},{}={},{}",
+        record::LABEL_MANAGED_BY,
+        record::MANAGED_BY,
+        record::LABEL_RELEASE,
+        release,
+        record::LABEL_STATUS
+    )
 }
 
 /// Every record of a release, oldest first. Damaged records are skipped with a warning.
@@ -23,6 +32,9 @@ pub async fn list(c: &Cluster, release: &str) -> Result<(Vec<ReleaseRecord>, Vec
     let mut warnings = Vec::new();
     for s in list.items {
         let name = s.metadata.name.clone().unwrap_or_default();
+        if s.type_.as_deref() != Some(record::SECRET_TYPE) {
+            continue;
+        }
         let v = serde_json::to_value(&s).unwrap_or_default();
         match ReleaseRecord::from_secret(&v) {
             Ok(r) => out.push(r),

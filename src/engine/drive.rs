@@ -90,7 +90,19 @@ pub async fn drive(
         progress(Progress::StepStarted { index, step: step.clone() });
         let event = match &step {
             Step::Pause { duration_ms } => {
-                if let Some(ev) = pick_up_requests(s, rec).await? {
+                let watched = match rec.run.plan[..index].iter().rev().find_map(|st| match st {
+                    Step::WaitHealthy { target } => Some(target.clone()),
+                    _ => None,
+                }) {
+                    Some(target) if rec.run.reverse.is_none() => {
+                        let objs = objects::load(s, rec, &mut revisions, rec.revision).await?;
+                        objects::target_deployments(s, rec, &objs, &target, &mut revisions).await?
+                    }
+                    _ => Vec::new(),
+                };
+                if let Some(reason) = failing(&watch, &watched) {
+                    Event::StepFailed { reason }
+                } else if let Some(ev) = pick_up_requests(s, rec).await? {
                     ev
                 } else if rec.run.promote_requested {
                     Event::Promote { full: rec.run.promote_full }
@@ -193,6 +205,7 @@ async fn wait_healthy(
 ) -> Result<Event, EngineError> {
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
+    let mut healthy_since: Option<std::time::Instant> = None;
     let mut last_check = std::time::Instant::now();
     loop {
         let mut all = true;
@@ -219,7 +232,14 @@ async fn wait_healthy(
             }
         }
         if all {
-            return Ok(Event::StepDone);
+            // Healthy must hold for a moment: a container that starts and then crashes is
+            // Ready for a second before it shows CrashLoopBackOff.
+            let since = *healthy_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= SETTLE {
+                return Ok(Event::StepDone);
+            }
+        } else {
+            healthy_since = None;
         }
         if std::time::Instant::now() > deadline {
             return Ok(Event::StepFailed {
@@ -232,6 +252,25 @@ async fn wait_healthy(
             }
             last_check = std::time::Instant::now();
         }
-        watch.changed(Duration::from_secs(1)).await;
+        watch.changed(Duration::from_millis(250)).await;
     }
+}
+
+/// How long a rollout must stay healthy before a wait is done.
+pub const SETTLE: Duration = Duration::from_secs(3);
+
+/// Health of the workloads a paused run keeps an eye on (the last waited-for target):
+/// the first failure, if any.
+fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
+    for name in names {
+        if let Some(dep) = watch.deployment(name) {
+            let pods = new_pods(watch, &dep);
+            let refs: Vec<&Value> = pods.iter().collect();
+            if let Health::Failed { reason, pod } = health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD) {
+                let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
+                return Some(format!("{name}: {reason}{at}"));
+            }
+        }
+    }
+    None
 }
