@@ -1,6 +1,6 @@
 use criterion::{criterion_group, criterion_main, Criterion};
-use mdiff::diff::{diff, DiffOptions};
-use mdiff::manifest::Object;
+use helmdeck::domain::diff::{diff, DiffOptions};
+use helmdeck::domain::manifest::Object;
 use serde_json::{json, Value};
 use std::hint::black_box;
 
@@ -92,7 +92,7 @@ fn set(changed: usize, new: bool, live: bool) -> Vec<Object> {
 
 fn lines(set: &[Object]) -> usize {
     set.iter()
-        .map(|o| mdiff::yaml::to_string(&o.body).lines().count())
+        .map(|o| helmdeck::domain::yaml::to_string(&o.body).lines().count())
         .sum()
 }
 

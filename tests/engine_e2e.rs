@@ -44,6 +44,11 @@ services:
     values: [ ./web.yaml ]
     strategy: bluegreen
     bluegreen: {{ auto_promote: false, scale_down_delay: 10m }}
+  - name: quickbg
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: bluegreen
+    bluegreen: {{ auto_promote: true, scale_down_delay: 2s }}
 environments:
   - name: test
     cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: e2e }}
@@ -212,4 +217,147 @@ async fn bluegreen_stages_then_switches_and_rolls_back_by_selector() {
     assert_eq!(env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"], "blue", "traffic back on blue");
     let pods_after = env.get_json(&["pods"]).await["items"].as_array().map(|a| a.len()).unwrap_or(0);
     assert!(pods_after <= pods_before, "no pod created by the switch back ({pods_before} → {pods_after})");
+}
+
+fn spawn_helmdeck(env: &Env, args: &[&str]) -> std::process::Child {
+    let cache = env.path().join("cache");
+    std::process::Command::new(support::bin())
+        .args(args)
+        .current_dir(env.path())
+        .env("HELMDECK_HELM", support::helm())
+        .env("HELMDECK_CACHE_DIR", &cache)
+        .env("HELMDECK_DATA_DIR", env.path().join("data"))
+        .env("NO_COLOR", "1")
+        .env("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn helmdeck")
+}
+
+async fn status_of(env: &Env, service: &str) -> Value {
+    let out = env.helmdeck(&["status", service, "--env", "test", "-o", "json"]).await;
+    serde_json::from_str(&support::stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", explain(&out)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_canary_resumes_promotes_or_rolls_back() {
+    let env = Env::start(SCENARIO).await;
+    assert_eq!(code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await), 0);
+    for (round, finish) in ["resume", "promote", "rollback"].iter().enumerate() {
+        let tag = format!("image.tag=1.2.{}", round + 1);
+        let mut child = spawn_helmdeck(&env, &["deploy", "web", "--env", "test", "--wait", "--set", &tag]);
+        // Kill it once the canary exists (mid-run).
+        let mut seen = false;
+        for _ in 0..150 {
+            if env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary", "-o", "name"]).await.trim() == "deployment.apps/web-canary" {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(seen, "round {round}: the canary never appeared");
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let st = status_of(&env, "web").await;
+        assert!(matches!(st["status"].as_str(), Some("Progressing") | Some("Paused")), "round {round}: {st}");
+        // The killed process held the lease: same operator, so it is taken over at once.
+        let out = match *finish {
+            "resume" => {
+                let r = env.helmdeck(&["deploy", "web", "--env", "test", "--resume"]).await;
+                assert!(matches!(code(&r), 0 | 10), "{}", explain(&r));
+                if code(&r) == 10 {
+                    env.helmdeck(&["promote", "web", "--env", "test", "--full"]).await
+                } else {
+                    r
+                }
+            }
+            "promote" => env.helmdeck(&["promote", "web", "--env", "test", "--full"]).await,
+            _ => env.helmdeck(&["rollback", "web", "--env", "test"]).await,
+        };
+        assert_eq!(code(&out), 0, "round {round} ({finish}): {}", explain(&out));
+        let st = status_of(&env, "web").await;
+        let want = if *finish == "rollback" { "RolledBack" } else { "Healthy" };
+        assert_eq!(st["status"], want, "round {round}: {st}");
+        let gone = env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary"]).await;
+        assert!(gone.contains("NotFound") || gone.contains("not found"), "round {round}: canary left behind: {gone}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_operator_is_refused_with_the_holders_name() {
+    let env = Env::start(SCENARIO).await;
+    assert_eq!(code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await), 0);
+    let mut child = spawn_helmdeck(&env, &["deploy", "web", "--env", "test", "--wait", "--set", "image.tag=1.2.9"]);
+    for _ in 0..100 {
+        if env.kubectl(&["-n", "e2e", "get", "lease", "helmdeck-web", "-o", "jsonpath={.spec.holderIdentity}"]).await.contains("pid") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = {
+        let dir = env.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            support::helmdeck(&["deploy", "web", "--env", "test"], &dir, &[("E2E_DB_PASSWORD", "x"), ("USER", "someone-else")])
+        })
+        .await
+        .expect("join")
+    };
+    child.kill().expect("kill");
+    let _ = child.wait();
+    assert_eq!(code(&second), 4, "{}", explain(&second));
+    let err = support::stderr(&second);
+    assert!(err.contains("locked by") && err.contains("pid"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secrets() {
+    let env = Env::start(SCENARIO).await;
+    assert_eq!(code(&env.helmdeck(&["deploy", "roll", "--env", "test"]).await), 0);
+    assert_eq!(code(&env.helmdeck(&["deploy", "roll", "--env", "test", "--set", "image.tag=1.2.5,replicaCount=2"]).await), 0);
+    let diff_now = env.helmdeck(&["diff", "roll", "--env", "test"]).await;
+    assert_eq!(code(&diff_now), 0, "{}", explain(&diff_now));
+    let text = support::stdout(&diff_now);
+    assert!(text.contains("~ apps/Deployment e2e/roll-web"), "the live cluster runs 1.2.5 × 2: {text}");
+
+    let back = env.helmdeck(&["rollback", "roll", "--env", "test", "--to", "1"]).await;
+    assert_eq!(code(&back), 0, "{}", explain(&back));
+    assert!(image_of(&env.get_json(&["deployment", "roll-web"]).await).ends_with(":1.2.0"));
+    let after = env.helmdeck(&["diff", "roll", "--env", "test"]).await;
+    assert_eq!(code(&after), 0, "{}", explain(&after));
+    let text = support::stdout(&after);
+    assert!(text.contains("0 added, 0 changed, 0 removed"), "{text}");
+
+    let against_2 = env.helmdeck(&["diff", "roll", "--env", "test", "--revision", "2"]).await;
+    assert!(support::stdout(&against_2).contains("~ apps/Deployment e2e/roll-web"), "{}", explain(&against_2));
+
+    let history = env.helmdeck(&["history", "roll", "--env", "test"]).await;
+    let h = support::stdout(&history);
+    assert!(h.contains("rollback to revision 1"), "{h}");
+    for o in [&diff_now, &after, &against_2, &history, &back] {
+        let all = support::stdout(o) + &support::stderr(o);
+        assert!(!all.contains("e2e-secret-db-pw-9911"), "secret leaked: {all}");
+        use base64::Engine as _;
+        assert!(!all.contains(&base64::engine::general_purpose::STANDARD.encode("e2e-secret-db-pw-9911")));
+    }
+    let log_dir = env.path().join("data");
+    if let Ok(entries) = std::fs::read_dir(&log_dir) {
+        for e in entries.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            assert!(!text.contains("e2e-secret-db-pw-9911"), "secret in {}", e.path().display());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_strategy_completes_with_dropped_watches_and_failing_writes() {
+    let scenario = format!("{SCENARIO}  - api: {{ verbs: [patch, create, update, delete], rate: 0.1, status: 500 }}\n  - api: {{ drop_watches_every: 2s }}\n");
+    let env = Env::start(&scenario).await;
+    for svc in ["roll", "web", "quickbg"] {
+        let first = env.helmdeck(&["deploy", svc, "--env", "test"]).await;
+        assert_eq!(code(&first), 0, "{svc} first: {}", explain(&first));
+        let second = env.helmdeck(&["deploy", svc, "--env", "test", "--set", "image.tag=1.2.7"]).await;
+        let second = if code(&second) == 10 { env.helmdeck(&["promote", svc, "--env", "test", "--full"]).await } else { second };
+        assert!(matches!(code(&second), 0), "{svc} second: {}", explain(&second));
+    }
 }

@@ -16,8 +16,11 @@ pub struct DiffArgs {
     #[command(flatten)]
     pub target: TargetArgs,
     /// Compare against the objects in this manifest file (multi-document YAML or JSON)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "revision")]
     pub against: Option<std::path::PathBuf>,
+    /// Compare against revision N of the release (default: against the live cluster)
+    #[arg(long, value_name = "N")]
+    pub revision: Option<u32>,
     /// Output format: text (default) or json
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -76,12 +79,28 @@ pub fn report(d: &ManifestDiff, color: bool) -> String {
     out
 }
 
+async fn against_cluster(config: Option<&std::path::Path>, args: &DiffArgs) -> Result<(ManifestDiff, crate::domain::mask::Redactor, Vec<String>), Failure> {
+    let (Some(service), Some(env)) = (&args.target.service, &args.target.env) else {
+        return Err(Failure::bad_input(
+            "diff against the cluster needs a service and --env",
+            "or give --against FILE to compare with a manifest file",
+        ));
+    };
+    let s = super::open_session(config, &super::ReleaseArgs { service: service.clone(), env: env.clone() }).await?;
+    let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
+    let against = match args.revision {
+        Some(n) => crate::engine::inspect::Against::Revision(n),
+        None => crate::engine::inspect::Against::Live,
+    };
+    let (d, prepared) = crate::engine::inspect::diff(&s, &Renderer::new(helm), &args.target.overrides(), against).await?;
+    Ok((d, prepared.redactor, prepared.warnings))
+}
+
 pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult {
     let Some(against) = &args.against else {
-        return Err(Failure::bad_input(
-            "nothing to compare against",
-            "give --against FILE (a manifest file, e.g. from `helmdeck render`)",
-        ));
+        let (d, redactor, warnings) = against_cluster(config, args).await?;
+        warn_all(&warnings, &redactor);
+        return print_diff(&d, args, &redactor);
     };
     let (prepared, helm) = prepare_target(config, &args.target).await?;
     let text = std::fs::read_to_string(against).map_err(|e| {
@@ -102,11 +121,11 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
     warn_all(&prepared.warnings, &prepared.redactor);
     let old_objects: Vec<_> = old.all().cloned().collect();
     let new_objects: Vec<_> = rendered.manifests.all().cloned().collect();
-    let d = diff::diff(
-        &old_objects,
-        &new_objects,
-        &DiffOptions::ignoring_server_fields(),
-    );
+    let d = diff::diff(&old_objects, &new_objects, &DiffOptions::ignoring_server_fields());
+    print_diff(&d, args, &prepared.redactor)
+}
+
+fn print_diff(d: &ManifestDiff, args: &DiffArgs, redactor: &crate::domain::mask::Redactor) -> CmdResult {
     let out = match args.output {
         OutputFormat::Json | OutputFormat::Yaml => {
             let entries: Vec<_> = d
@@ -131,12 +150,9 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
                 crate::domain::yaml::to_string(&v)
             }
         }
-        OutputFormat::Text => report(
-            &d,
-            color_enabled(args.no_color, std::io::stdout().is_terminal()),
-        ),
+        OutputFormat::Text => report(d, color_enabled(args.no_color, std::io::stdout().is_terminal())),
     };
-    let out = prepared.redactor.redact(&out);
+    let out = redactor.redact(&out);
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(Exit::Done)
 }

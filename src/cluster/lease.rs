@@ -73,6 +73,23 @@ fn spec_for(op: &Operator, acquired: Option<MicroTime>) -> LeaseSpec {
     }
 }
 
+/// Whether the process named in a lease held by this operator on this host still runs
+/// (a holder on another host is assumed alive until its lease expires).
+pub fn holder_alive(holder: &str, op: &Operator) -> bool {
+    if !same_operator(holder, op) {
+        return true;
+    }
+    let pid = holder
+        .rsplit("(pid ")
+        .next()
+        .and_then(|p| p.trim_end_matches(')').trim().parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == op.pid => true,
+        Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists() || !std::path::Path::new("/proc/self").exists(),
+        None => true,
+    }
+}
+
 /// Whether a lease holder is the same operator (same user@host), whichever process.
 pub fn same_operator(holder: &str, op: &Operator) -> bool {
     holder.split(" (pid").next() == Some(op.user_host.as_str())

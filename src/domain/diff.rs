@@ -1347,6 +1347,13 @@ mod tests {
         e.unified.as_ref().map(Unified::text).unwrap_or_default()
     }
 
+    /// `t` has a line that is exactly `line` (prefix included). Diff bodies
+    /// are YAML, where a plain value has no closing quote to end a substring
+    /// match: `apiVersion: apps/v1` must not match `apiVersion: apps/v1beta1`.
+    fn has_line(t: &str, line: &str) -> bool {
+        t.lines().any(|l| l == line)
+    }
+
     /// Everything a caller could print: the plain rendering, every tagged
     /// line, and the Debug form of the whole result.
     fn everything(d: &ManifestDiff) -> String {
@@ -1431,7 +1438,7 @@ mod tests {
             lines[2].text
         );
         assert!(lines[3..].iter().all(|l| l.tag == LineTag::Insert));
-        assert!(u.text().contains("+    \"greeting\": \"hello\""));
+        assert!(has_line(u.text(), "+  greeting: hello"), "{}", u.text());
         assert_eq!(u.deletions(), 0);
         assert_eq!(d.counts.added, 1);
     }
@@ -1473,10 +1480,35 @@ mod tests {
             .iter()
             .filter(|l| l.tag.change_tag().is_some())
             .collect();
-        assert_eq!(body.len(), 3 + 2 + 3, "{}", u.text());
-        assert_eq!(body[3].text, "-            \"image\": \"nginx:1\",");
-        assert_eq!(body[4].text, "+            \"image\": \"nginx:2\",");
+        // The image is two lines from the end of the YAML document, so the
+        // hunk has three lines of context before it and the two that remain after.
+        assert_eq!(body.len(), 3 + 2 + 2, "{}", u.text());
+        assert_eq!(lines[2].text, "@@ -17,6 +17,6 @@", "{}", u.text());
+        assert!(body[..3].iter().all(|l| l.tag == LineTag::Context));
+        assert_eq!(body[2].text, "       - name: web");
+        assert_eq!(body[3].text, "-        image: nginx:1");
+        assert_eq!(body[4].text, "+        image: nginx:2");
+        assert!(body[5..].iter().all(|l| l.tag == LineTag::Context));
+        assert_eq!(body[6].text, "         - containerPort: 80");
         assert_eq!((u.insertions(), u.deletions()), (1, 1));
+
+        // With more lines after the change, context after it stops at three too.
+        let with_tail = |image: &str| {
+            let mut o = deployment("apps/v1", "web", image);
+            let pod = &mut o.body["spec"]["template"]["spec"];
+            pod["restartPolicy"] = json!("Always");
+            pod["dnsPolicy"] = json!("ClusterFirst");
+            o
+        };
+        let d = run(&[with_tail("nginx:1")], &[with_tail("nginx:2")]);
+        let u = only(&d).unified.clone().expect("diff");
+        let body: Vec<DiffLine> = u.lines().filter(|l| l.tag.change_tag().is_some()).collect();
+        assert_eq!(body.len(), 3 + 2 + 3, "{}", u.text());
+        assert_eq!(body[3].text, "-        image: nginx:1");
+        assert_eq!(body[4].text, "+        image: nginx:2");
+        assert!(body[5..].iter().all(|l| l.tag == LineTag::Context));
+        assert_eq!(body[7].text, "       restartPolicy: Always");
+        assert!(!u.text().contains("dnsPolicy"), "{}", u.text());
     }
 
     #[test]
@@ -1511,8 +1543,8 @@ mod tests {
             }
         );
         let t = text(e);
-        assert!(t.contains("-  \"apiVersion\": \"apps/v1beta1\","), "{t}");
-        assert!(t.contains("+  \"apiVersion\": \"apps/v1\","), "{t}");
+        assert!(has_line(t, "-apiVersion: apps/v1beta1"), "{t}");
+        assert!(has_line(t, "+apiVersion: apps/v1"), "{t}");
         assert!(render_plain(&d).starts_with(
             "~ apps/Deployment demo/web (+1 -1) [apiVersion apps/v1beta1 -> apps/v1]\n"
         ));
@@ -1652,7 +1684,7 @@ mod tests {
         let d = diff(&[a], &[b], &DiffOptions::ignoring_server_fields());
         let t = text(only(&d));
         assert!(!t.contains("readyReplicas"), "{t}");
-        assert!(t.contains("+            \"image\": \"nginx:2\","));
+        assert!(has_line(t, "+        image: nginx:2"), "{t}");
     }
 
     #[test]
@@ -1832,15 +1864,15 @@ mod tests {
         assert_eq!(e.change, ChangeKind::Changed);
         let t = text(e);
         assert!(
-            t.contains(&format!("-    \"password\": \"{MASKED_CHANGED_OLD}\"")),
+            has_line(t, &format!("-  password: \"{MASKED_CHANGED_OLD}\"")),
             "{t}"
         );
         assert!(
-            t.contains(&format!("+    \"password\": \"{MASKED_CHANGED_NEW}\"")),
+            has_line(t, &format!("+  password: \"{MASKED_CHANGED_NEW}\"")),
             "{t}"
         );
         assert!(
-            t.contains(&format!("     \"user\": \"{MASKED_UNCHANGED}\"")),
+            has_line(t, &format!("   user: \"{MASKED_UNCHANGED}\"")),
             "{t}"
         );
         assert_no_leak(&d, &["hunter2-old", "hunter2-new", "admin-user"]);
@@ -1850,7 +1882,11 @@ mod tests {
     fn added_secret_never_leaks_values() {
         let d = run(&[], &[secret("db", &[("password", "s3cr3t-added-value")])]);
         assert_eq!(only(&d).change, ChangeKind::Added);
-        assert!(text(only(&d)).contains(&format!("+    \"password\": \"{MASKED_ADDED}\"")));
+        let t = text(only(&d));
+        assert!(
+            has_line(t, &format!("+  password: \"{MASKED_ADDED}\"")),
+            "{t}"
+        );
         assert_no_leak(&d, &["s3cr3t-added-value"]);
     }
 
@@ -1861,7 +1897,11 @@ mod tests {
             &[],
         );
         assert_eq!(only(&d).change, ChangeKind::Removed);
-        assert!(text(only(&d)).contains(&format!("-    \"token\": \"{MASKED_REMOVED}\"")));
+        let t = text(only(&d));
+        assert!(
+            has_line(t, &format!("-  token: \"{MASKED_REMOVED}\"")),
+            "{t}"
+        );
         assert_no_leak(&d, &["s3cr3t-removed-value"]);
     }
 
@@ -1879,13 +1919,10 @@ mod tests {
         );
         let t = text(only(&d));
         assert!(
-            t.contains(&format!("-    \"drop\": \"{MASKED_REMOVED}\"")),
+            has_line(t, &format!("-  drop: \"{MASKED_REMOVED}\"")),
             "{t}"
         );
-        assert!(
-            t.contains(&format!("+    \"fresh\": \"{MASKED_ADDED}\"")),
-            "{t}"
-        );
+        assert!(has_line(t, &format!("+  fresh: \"{MASKED_ADDED}\"")), "{t}");
         assert_no_leak(&d, &["kept-value-1", "dropped-value-2", "fresh-value-3"]);
     }
 
@@ -1914,16 +1951,16 @@ mod tests {
         );
         let t = text(only(&d));
         assert!(
-            t.contains(&format!("     \"password\": \"{MASKED_UNCHANGED}\"")),
+            has_line(t, &format!("   password: \"{MASKED_UNCHANGED}\"")),
             "{t}"
         );
-        assert!(t.contains("+  \"stringData\": {"), "{t}");
+        assert!(has_line(t, "+stringData:"), "{t}");
         assert!(
-            t.contains(&format!("+    \"api\": \"{MASKED_CHANGED_NEW}\"")),
+            has_line(t, &format!("+  api: \"{MASKED_CHANGED_NEW}\"")),
             "{t}"
         );
         assert!(
-            t.contains(&format!("-    \"api\": \"{MASKED_CHANGED_OLD}\"")),
+            has_line(t, &format!("-  api: \"{MASKED_CHANGED_OLD}\"")),
             "{t}"
         );
         assert_no_leak(&d, &["same-plain", "other-api-key", "first-api-key"]);
@@ -1937,7 +1974,7 @@ mod tests {
         let d = run(&[old], &[new]);
         let t = text(only(&d));
         assert!(
-            t.contains(&format!("\"password\": \"{MASKED_UNCHANGED}\"")),
+            has_line(t, &format!("   password: \"{MASKED_UNCHANGED}\"")),
             "{t}"
         );
         assert_no_leak(&d, &["stable-secret"]);
@@ -1957,9 +1994,10 @@ mod tests {
         let d = run(&[old], &[new]);
         let t = text(only(&d));
         assert!(
-            t.contains(&format!(
-                "\"{LAST_APPLIED_ANNOTATION}\": \"{MASKED_CHANGED_NEW}\""
-            )),
+            has_line(
+                t,
+                &format!("+    {LAST_APPLIED_ANNOTATION}: \"{MASKED_CHANGED_NEW}\"")
+            ),
             "{t}"
         );
         assert_no_leak(&d, &["applied-secret", "applied-secret-2"]);
@@ -1971,7 +2009,8 @@ mod tests {
         s.body["data"] = json!("raw-secret-blob");
         s.body["stringData"] = json!(["raw-secret-item"]);
         let d = run(&[], &[s]);
-        assert!(text(only(&d)).contains(&format!("+  \"data\": \"{MASKED_ADDED}\"")));
+        let t = text(only(&d));
+        assert!(has_line(t, &format!("+data: \"{MASKED_ADDED}\"")), "{t}");
         assert_no_leak(&d, &["raw-secret-blob", "raw-secret-item"]);
     }
 
@@ -2122,5 +2161,22 @@ mod tests {
             assert_eq!(decode_base64(input).as_deref(), *want, "decoding {input:?}");
         }
         assert_eq!(b64("hunter2"), "aHVudGVyMg==");
+    }
+}
+
+/// The parts of `live` that `desired` speaks of: maps keep only the keys `desired` has,
+/// lists are projected item by item. Defaults the API server filled in (and fields other
+/// managers own) then never show as changes.
+pub fn project_onto(live: &Value, desired: &Value) -> Value {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => Value::Object(
+            d.keys()
+                .filter_map(|k| l.get(k).map(|lv| (k.clone(), project_onto(lv, &d[k]))))
+                .collect(),
+        ),
+        (Value::Array(l), Value::Array(d)) if l.len() == d.len() => {
+            Value::Array(l.iter().zip(d).map(|(lv, dv)| project_onto(lv, dv)).collect())
+        }
+        _ => live.clone(),
     }
 }

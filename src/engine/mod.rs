@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod drive;
+pub mod inspect;
 pub mod objects;
 pub mod prepare;
 pub mod release;

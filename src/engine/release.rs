@@ -199,7 +199,7 @@ async fn request_from_driver(s: &Session, set: impl Fn(&mut Run)) -> Result<Opti
     let Some((holder, _)) = lease::holder_of(&s.cluster, s.release()).await? else {
         return Ok(None);
     };
-    if holder == s.operator.identity() || !lease::same_operator(&holder, &s.operator) {
+    if holder == s.operator.identity() || !lease::same_operator(&holder, &s.operator) || !lease::holder_alive(&holder, &s.operator) {
         return Ok(None);
     }
     let (recs, _) = records::list(&s.cluster, s.release()).await?;

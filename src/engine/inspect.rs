@@ -1,0 +1,70 @@
+//! Read-only views of a release: what a deploy would change against the live cluster or a
+//! past revision. Shared by `helmdeck diff` and the console's Diff tab.
+
+use super::prepare::{self, Overrides};
+use super::release::live_revision;
+use super::{EngineError, Session};
+use crate::cluster::records;
+use crate::domain::diff::{self, DiffOptions, ManifestDiff};
+use crate::domain::manifest::Object;
+use crate::domain::run::StrategyKind;
+use crate::domain::strategy::{self, Color};
+use crate::render::Renderer;
+
+/// What `diff` compares against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Against {
+    Live,
+    Revision(u32),
+}
+
+fn options() -> DiffOptions {
+    let mut o = DiffOptions::ignoring_server_fields();
+    if let Ok(with) = o.clone().ignore(&format!("/metadata/annotations/{}", strategy::ANNOTATION_REVISION.replace('/', "~1"))) {
+        o = with;
+    }
+    o
+}
+
+/// Renders the service now and compares it with the live cluster or revision `n`.
+pub async fn diff(s: &Session, renderer: &Renderer, overrides: &Overrides, against: Against) -> Result<(ManifestDiff, prepare::Prepared), EngineError> {
+    let prepared = prepare::prepare(&s.cfg, &s.service.name, &s.env.name, overrides, crate::sources::no_progress()).await?;
+    let rendered = renderer.render(&prepared.render_request()).await.map_err(prepare::PrepareError::from)?;
+    let objs: Vec<Object> = rendered.manifests.crds.iter().chain(rendered.manifests.objects.iter()).cloned().collect();
+    let (recs, _) = records::list(&s.cluster, s.release()).await?;
+    match against {
+        Against::Revision(n) => {
+            let rec = recs.iter().find(|r| r.revision == n).ok_or_else(|| {
+                EngineError::input(
+                    format!("release {} has no revision {n}", s.release()),
+                    format!("kept revisions: {}", recs.iter().map(|r| r.revision.to_string()).collect::<Vec<_>>().join(", ")),
+                )
+            })?;
+            let old: Vec<Object> = rec.manifests.iter().filter_map(|b| Object::from_body(b.clone(), &rec.namespace)).collect();
+            Ok((diff::diff(&old, &objs, &options()), prepared))
+        }
+        Against::Live => {
+            let live = live_revision(&recs);
+            let release = s.release().to_string();
+            let revision = live.map(|l| l.revision).unwrap_or(0);
+            let wl = s.service.workloads.clone();
+            let desired = match (live.map(|l| l.strategy), live.and_then(|l| l.slot)) {
+                (Some(StrategyKind::Bluegreen), slot) => {
+                    let c = slot.unwrap_or(Color::Blue);
+                    strategy::bluegreen_objects(&objs, &release, revision, &wl, c, Some(c)).objects
+                }
+                (strategy_kind, _) => strategy::prepare_rolling(&objs, &release, revision, &wl, strategy_kind == Some(StrategyKind::Canary)).objects,
+            };
+            let mut old = Vec::new();
+            for d in &desired {
+                if let Some(mut l) = s.cluster.get(&d.api_version, &d.kind, d.namespace.as_deref(), &d.name).await? {
+                    l = diff::project_onto(&l, &d.body);
+                    if let Some(o) = Object::from_body(l, &s.cluster.namespace) {
+                        old.push(Object { source: d.source.clone(), ..o });
+                    }
+                }
+            }
+            Ok((diff::diff(&old, &desired, &options()), prepared))
+        }
+    }
+}
