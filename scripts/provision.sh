@@ -13,3 +13,14 @@ if [ -z "${HELMDECK_HELM:-}" ]; then
     fi
 fi
 export HELMDECK_HELM
+
+# kubectl: the tests drive the simulated cluster with a real kubectl too. Machines of this
+# project ship one; elsewhere Debian's kubernetes-client provides it.
+if ! command -v kubectl >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "provision: installing kubectl (Debian kubernetes-client)" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null
+    else
+        echo "provision: kubectl is missing; install it (Debian: kubernetes-client) to run the cluster tests" >&2
+    fi
+fi

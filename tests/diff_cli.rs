@@ -8,7 +8,11 @@ fn diff_against_a_previous_render_shows_changes_and_masks_secrets() {
     let demo = support::root().join("assets/demo");
     let old_pw = "old-db-password-4711";
     let new_pw = "new-db-password-0815";
-    let before = support::helmdeck(&["render", "web", "--env", "staging", "-o", "json"], &demo, &[("DEMO_DB_PASSWORD", old_pw)]);
+    let before = support::helmdeck(
+        &["render", "web", "--env", "staging", "-o", "json"],
+        &demo,
+        &[("DEMO_DB_PASSWORD", old_pw)],
+    );
     assert!(before.status.success(), "{}", support::stderr(&before));
     // The rendered file masks secrets, so build the "old" side from Helm directly with the
     // old password, as a live cluster would hold it.
@@ -30,7 +34,14 @@ fn diff_against_a_previous_render_shows_changes_and_masks_secrets() {
     std::fs::write(&against, &old_stream).expect("write");
 
     let out = support::helmdeck(
-        &["diff", "web", "--env", "staging", "--against", against.to_str().expect("utf8")],
+        &[
+            "diff",
+            "web",
+            "--env",
+            "staging",
+            "--against",
+            against.to_str().expect("utf8"),
+        ],
         &demo,
         &[("DEMO_DB_PASSWORD", new_pw)],
     );
@@ -38,18 +49,33 @@ fn diff_against_a_previous_render_shows_changes_and_masks_secrets() {
     let text = support::stdout(&out);
     assert!(text.contains("~ apps/Deployment demo/web"), "{text}");
     assert!(text.contains("~ Secret demo/web"), "{text}");
-    assert!(text.contains("-  replicas: 2") || text.contains("-  replicas:"), "{text}");
+    assert!(
+        text.contains("-  replicas: 2") || text.contains("-  replicas:"),
+        "{text}"
+    );
     assert!(text.contains("(masked: changed"), "{text}");
     use base64::Engine as _;
     for raw in [old_pw, new_pw] {
         let b64 = base64::engine::general_purpose::STANDARD.encode(raw);
-        assert!(!text.contains(raw) && !text.contains(&b64), "secret {raw} leaked:\n{text}");
+        assert!(
+            !text.contains(raw) && !text.contains(&b64),
+            "secret {raw} leaked:\n{text}"
+        );
         assert!(!support::stderr(&out).contains(raw));
     }
     assert!(!text.contains("\u{1b}["), "NO_COLOR: no escape codes");
 
     let json = support::helmdeck(
-        &["diff", "web", "--env", "staging", "--against", against.to_str().expect("utf8"), "-o", "json"],
+        &[
+            "diff",
+            "web",
+            "--env",
+            "staging",
+            "--against",
+            against.to_str().expect("utf8"),
+            "-o",
+            "json",
+        ],
         &demo,
         &[("DEMO_DB_PASSWORD", new_pw)],
     );
@@ -63,10 +89,25 @@ fn diff_against_an_identical_render_is_empty() {
     let demo = support::root().join("assets/demo");
     let dir = tempfile::tempdir().expect("tempdir");
     let against = dir.path().join("same.yaml");
-    let rendered = support::helmdeck(&["render", "worker", "--env", "staging"], &demo, &[("DEMO_DB_PASSWORD", "x-y-z")]);
+    let rendered = support::helmdeck(
+        &["render", "worker", "--env", "staging"],
+        &demo,
+        &[("DEMO_DB_PASSWORD", "x-y-z")],
+    );
     assert!(rendered.status.success(), "{}", support::stderr(&rendered));
     std::fs::write(&against, support::stdout(&rendered)).expect("write");
-    let out = support::helmdeck(&["diff", "worker", "--env", "staging", "--against", against.to_str().expect("utf8")], &demo, &[("DEMO_DB_PASSWORD", "x-y-z")]);
+    let out = support::helmdeck(
+        &[
+            "diff",
+            "worker",
+            "--env",
+            "staging",
+            "--against",
+            against.to_str().expect("utf8"),
+        ],
+        &demo,
+        &[("DEMO_DB_PASSWORD", "x-y-z")],
+    );
     assert!(out.status.success(), "{}", support::stderr(&out));
     let text = support::stdout(&out);
     assert!(text.contains("0 added, 0 changed, 0 removed"), "{text}");

@@ -21,9 +21,13 @@ impl Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
         let scenario = Scenario::from_yaml(scenario).expect("scenario");
-        let handle = sim::start(SimOptions { scenario: Some(scenario), kubeconfig_path: Some(kubeconfig.clone()), ..Default::default() })
-            .await
-            .expect("sim starts");
+        let handle = sim::start(SimOptions {
+            scenario: Some(scenario),
+            kubeconfig_path: Some(kubeconfig.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("sim starts");
         let charts = support::charts_dir();
         let cfg = format!(
             r#"repositories:
@@ -59,8 +63,16 @@ environments:
             charts = charts.display()
         );
         std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
-        std::fs::write(dir.path().join("web.yaml"), "replicaCount: 3\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n").expect("values");
-        let env = Env { _sim: handle, dir, kubeconfig };
+        std::fs::write(
+            dir.path().join("web.yaml"),
+            "replicaCount: 3\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n",
+        )
+        .expect("values");
+        let env = Env {
+            _sim: handle,
+            dir,
+            kubeconfig,
+        };
         env.kubectl(&["create", "namespace", "e2e"]).await;
         env
     }
@@ -71,7 +83,14 @@ environments:
         let data = dir.join("data");
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::helmdeck(&refs, &dir, &[("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911"), ("HELMDECK_DATA_DIR", data.to_str().unwrap_or("."))])
+            support::helmdeck(
+                &refs,
+                &dir,
+                &[
+                    ("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911"),
+                    ("HELMDECK_DATA_DIR", data.to_str().unwrap_or(".")),
+                ],
+            )
         })
         .await
         .expect("join")
@@ -81,8 +100,13 @@ environments:
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let kc = self.kubeconfig.clone();
         tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new("kubectl").args(&args).env("KUBECONFIG", &kc).output().expect("kubectl");
-            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+            let out = std::process::Command::new("kubectl")
+                .args(&args)
+                .env("KUBECONFIG", &kc)
+                .output()
+                .expect("kubectl");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr)
         })
         .await
         .expect("join")
@@ -106,11 +130,19 @@ fn code(o: &Output) -> i32 {
 }
 
 fn explain(o: &Output) -> String {
-    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), support::stdout(o), support::stderr(o))
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        support::stdout(o),
+        support::stderr(o)
+    )
 }
 
 fn image_of(dep: &Value) -> String {
-    dep.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str).unwrap_or_default().to_string()
+    dep.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,17 +154,39 @@ async fn rolling_deploys_healthy_and_rolls_back_a_crash_loop() {
     let good = image_of(&dep);
     assert!(good.ends_with(":1.2.0"), "{good}");
 
-    let bad = env.helmdeck(&["deploy", "roll", "--env", "test", "--set", "image.tag=1.3.0-crash"]).await;
+    let bad = env
+        .helmdeck(&[
+            "deploy",
+            "roll",
+            "--env",
+            "test",
+            "--set",
+            "image.tag=1.3.0-crash",
+        ])
+        .await;
     assert_eq!(code(&bad), 1, "{}", explain(&bad));
     let err = support::stderr(&bad);
-    assert!(err.contains("CrashLoopBackOff") || err.contains("RestartLimit"), "{err}");
+    assert!(
+        err.contains("CrashLoopBackOff") || err.contains("RestartLimit"),
+        "{err}"
+    );
     let dep = env.get_json(&["deployment", "roll-web"]).await;
     assert_eq!(image_of(&dep), good, "previous revision serving again");
-    let history = env.helmdeck(&["history", "roll", "--env", "test", "-o", "json"]).await;
+    let history = env
+        .helmdeck(&["history", "roll", "--env", "test", "-o", "json"])
+        .await;
     let rows: Value = serde_json::from_str(&support::stdout(&history)).expect("json");
-    let statuses: Vec<&str> = rows.as_array().expect("rows").iter().filter_map(|r| r["status"].as_str()).collect();
+    let statuses: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
     assert_eq!(statuses, vec!["Healthy", "RolledBack"]);
-    let all = support::stdout(&first) + &support::stderr(&first) + &support::stdout(&bad) + &support::stderr(&bad);
+    let all = support::stdout(&first)
+        + &support::stderr(&first)
+        + &support::stdout(&bad)
+        + &support::stderr(&bad);
     assert!(!all.contains("e2e-secret-db-pw-9911"), "secret leaked");
 }
 
@@ -140,39 +194,106 @@ async fn rolling_deploys_healthy_and_rolls_back_a_crash_loop() {
 async fn canary_pauses_then_promotes_and_a_crashing_canary_never_touches_the_primary() {
     let env = Env::start(SCENARIO).await;
     let first = env.helmdeck(&["deploy", "web", "--env", "test"]).await;
-    assert_eq!(code(&first), 0, "first revision goes straight in: {}", explain(&first));
-    let primary_rs_before = env.get_json(&["replicasets", "-l", "app.kubernetes.io/name=web"]).await;
+    assert_eq!(
+        code(&first),
+        0,
+        "first revision goes straight in: {}",
+        explain(&first)
+    );
+    let primary_rs_before = env
+        .get_json(&["replicasets", "-l", "app.kubernetes.io/name=web"])
+        .await;
 
     // Revision 2: the canary reaches its manual pause (exit 10).
-    let paused = env.helmdeck(&["deploy", "web", "--env", "test", "--set", "image.tag=1.2.1"]).await;
+    let paused = env
+        .helmdeck(&["deploy", "web", "--env", "test", "--set", "image.tag=1.2.1"])
+        .await;
     assert_eq!(code(&paused), 10, "{}", explain(&paused));
     let canary = env.get_json(&["deployment", "web-canary"]).await;
     assert_eq!(canary["spec"]["replicas"], 1);
     assert!(image_of(&canary).ends_with(":1.2.1"));
-    assert!(image_of(&env.get_json(&["deployment", "web"]).await).ends_with(":1.2.0"), "primary untouched while paused");
-    let status = env.helmdeck(&["status", "web", "--env", "test", "-o", "json"]).await;
+    assert!(
+        image_of(&env.get_json(&["deployment", "web"]).await).ends_with(":1.2.0"),
+        "primary untouched while paused"
+    );
+    let status = env
+        .helmdeck(&["status", "web", "--env", "test", "-o", "json"])
+        .await;
     let st: Value = serde_json::from_str(&support::stdout(&status)).expect("json");
     assert_eq!(st["status"], "Paused", "{st}");
 
     let promoted = env.helmdeck(&["promote", "web", "--env", "test"]).await;
     assert_eq!(code(&promoted), 0, "{}", explain(&promoted));
-    assert!(image_of(&env.get_json(&["deployment", "web"]).await).ends_with(":1.2.1"), "primary runs the new image");
-    let gone = env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary"]).await;
-    assert!(gone.contains("NotFound") || gone.contains("not found"), "canary deleted: {gone}");
+    assert!(
+        image_of(&env.get_json(&["deployment", "web"]).await).ends_with(":1.2.1"),
+        "primary runs the new image"
+    );
+    let gone = env
+        .kubectl(&["-n", "e2e", "get", "deployment", "web-canary"])
+        .await;
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "canary deleted: {gone}"
+    );
 
     // Revision 3 crash-loops in the canary: rolled back, the primary's ReplicaSets untouched.
-    let rs_before = env.get_json(&["replicasets", "-l", "app.kubernetes.io/name=web,helmdeck.io/track=stable"]).await;
-    let bad = env.helmdeck(&["deploy", "web", "--env", "test", "--set", "image.tag=1.3.0-crash"]).await;
+    let rs_before = env
+        .get_json(&[
+            "replicasets",
+            "-l",
+            "app.kubernetes.io/name=web,helmdeck.io/track=stable",
+        ])
+        .await;
+    let bad = env
+        .helmdeck(&[
+            "deploy",
+            "web",
+            "--env",
+            "test",
+            "--set",
+            "image.tag=1.3.0-crash",
+        ])
+        .await;
     assert_eq!(code(&bad), 1, "{}", explain(&bad));
-    assert!(support::stderr(&bad).contains("CrashLoopBackOff") || support::stderr(&bad).contains("RestartLimit"), "{}", explain(&bad));
-    let rs_after = env.get_json(&["replicasets", "-l", "app.kubernetes.io/name=web,helmdeck.io/track=stable"]).await;
+    assert!(
+        support::stderr(&bad).contains("CrashLoopBackOff")
+            || support::stderr(&bad).contains("RestartLimit"),
+        "{}",
+        explain(&bad)
+    );
+    let rs_after = env
+        .get_json(&[
+            "replicasets",
+            "-l",
+            "app.kubernetes.io/name=web,helmdeck.io/track=stable",
+        ])
+        .await;
     let names = |v: &Value| -> Vec<(String, Value)> {
-        v["items"].as_array().into_iter().flatten().map(|r| (r["metadata"]["name"].as_str().unwrap_or("").to_string(), r["spec"]["replicas"].clone())).collect()
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                    r["spec"]["replicas"].clone(),
+                )
+            })
+            .collect()
     };
-    assert_eq!(names(&rs_before), names(&rs_after), "primary ReplicaSets unchanged");
+    assert_eq!(
+        names(&rs_before),
+        names(&rs_after),
+        "primary ReplicaSets unchanged"
+    );
     assert!(image_of(&env.get_json(&["deployment", "web"]).await).ends_with(":1.2.1"));
-    let gone = env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary"]).await;
-    assert!(gone.contains("NotFound") || gone.contains("not found"), "canary deleted: {gone}");
+    let gone = env
+        .kubectl(&["-n", "e2e", "get", "deployment", "web-canary"])
+        .await;
+    assert!(
+        gone.contains("NotFound") || gone.contains("not found"),
+        "canary deleted: {gone}"
+    );
     let _ = primary_rs_before;
 }
 
@@ -184,16 +305,35 @@ async fn bluegreen_stages_then_switches_and_rolls_back_by_selector() {
     let svc = env.get_json(&["service", "blue-web"]).await;
     assert_eq!(svc["spec"]["selector"]["helmdeck.io/slot"], "blue");
 
-    let paused = env.helmdeck(&["deploy", "blue", "--env", "test", "--set", "image.tag=1.2.1"]).await;
+    let paused = env
+        .helmdeck(&[
+            "deploy",
+            "blue",
+            "--env",
+            "test",
+            "--set",
+            "image.tag=1.2.1",
+        ])
+        .await;
     assert_eq!(code(&paused), 10, "{}", explain(&paused));
-    assert_eq!(env.get_json(&["service", "blue-web-stage"]).await["spec"]["selector"]["helmdeck.io/slot"], "green");
-    assert_eq!(env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"], "blue", "live stays blue before promotion");
+    assert_eq!(
+        env.get_json(&["service", "blue-web-stage"]).await["spec"]["selector"]["helmdeck.io/slot"],
+        "green"
+    );
+    assert_eq!(
+        env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"],
+        "blue",
+        "live stays blue before promotion"
+    );
 
     // Promote: the scale-down delay (10m) keeps blue up; --wait is not given, so the
     // driver stops... it keeps driving through the timed pause, so run promote in the
     // background and check the switch once it happened.
     let promote = {
-        let args: Vec<String> = ["promote", "blue", "--env", "test"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["promote", "blue", "--env", "test"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let dir = env.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
             let refs: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -202,21 +342,41 @@ async fn bluegreen_stages_then_switches_and_rolls_back_by_selector() {
     };
     let mut switched = false;
     for _ in 0..100 {
-        if env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"] == "green" {
+        if env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"]
+            == "green"
+        {
             switched = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(switched, "live Service switched to green");
-    let pods_before = env.get_json(&["pods"]).await["items"].as_array().map(|a| a.len()).unwrap_or(0);
+    let pods_before = env.get_json(&["pods"]).await["items"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
     let rollback = env.helmdeck(&["rollback", "blue", "--env", "test"]).await;
-    assert_eq!(code(&rollback), 0, "rollback requested or done: {}", explain(&rollback));
+    assert_eq!(
+        code(&rollback),
+        0,
+        "rollback requested or done: {}",
+        explain(&rollback)
+    );
     let promoted = promote.await.expect("join");
     assert!(matches!(code(&promoted), 0 | 1), "{}", explain(&promoted));
-    assert_eq!(env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"], "blue", "traffic back on blue");
-    let pods_after = env.get_json(&["pods"]).await["items"].as_array().map(|a| a.len()).unwrap_or(0);
-    assert!(pods_after <= pods_before, "no pod created by the switch back ({pods_before} → {pods_after})");
+    assert_eq!(
+        env.get_json(&["service", "blue-web"]).await["spec"]["selector"]["helmdeck.io/slot"],
+        "blue",
+        "traffic back on blue"
+    );
+    let pods_after = env.get_json(&["pods"]).await["items"]
+        .as_array()
+        .map(|a| a.len())
+        .unwrap_or(0);
+    assert!(
+        pods_after <= pods_before,
+        "no pod created by the switch back ({pods_before} → {pods_after})"
+    );
 }
 
 fn spawn_helmdeck(env: &Env, args: &[&str]) -> std::process::Child {
@@ -236,21 +396,35 @@ fn spawn_helmdeck(env: &Env, args: &[&str]) -> std::process::Child {
 }
 
 async fn status_of(env: &Env, service: &str) -> Value {
-    let out = env.helmdeck(&["status", service, "--env", "test", "-o", "json"]).await;
-    serde_json::from_str(&support::stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", explain(&out)))
+    let out = env
+        .helmdeck(&["status", service, "--env", "test", "-o", "json"])
+        .await;
+    serde_json::from_str(&support::stdout(&out))
+        .unwrap_or_else(|e| panic!("{e}: {}", explain(&out)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_canary_resumes_promotes_or_rolls_back() {
     let env = Env::start(SCENARIO).await;
-    assert_eq!(code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await), 0);
+    assert_eq!(
+        code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await),
+        0
+    );
     for (round, finish) in ["resume", "promote", "rollback"].iter().enumerate() {
         let tag = format!("image.tag=1.2.{}", round + 1);
-        let mut child = spawn_helmdeck(&env, &["deploy", "web", "--env", "test", "--wait", "--set", &tag]);
+        let mut child = spawn_helmdeck(
+            &env,
+            &["deploy", "web", "--env", "test", "--wait", "--set", &tag],
+        );
         // Kill it once the canary exists (mid-run).
         let mut seen = false;
         for _ in 0..150 {
-            if env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary", "-o", "name"]).await.trim() == "deployment.apps/web-canary" {
+            if env
+                .kubectl(&["-n", "e2e", "get", "deployment", "web-canary", "-o", "name"])
+                .await
+                .trim()
+                == "deployment.apps/web-canary"
+            {
                 seen = true;
                 break;
             }
@@ -260,37 +434,81 @@ async fn a_run_killed_mid_canary_resumes_promotes_or_rolls_back() {
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         let st = status_of(&env, "web").await;
-        assert!(matches!(st["status"].as_str(), Some("Progressing") | Some("Paused")), "round {round}: {st}");
+        assert!(
+            matches!(st["status"].as_str(), Some("Progressing") | Some("Paused")),
+            "round {round}: {st}"
+        );
         // The killed process held the lease: same operator, so it is taken over at once.
         let out = match *finish {
             "resume" => {
-                let r = env.helmdeck(&["deploy", "web", "--env", "test", "--resume"]).await;
+                let r = env
+                    .helmdeck(&["deploy", "web", "--env", "test", "--resume"])
+                    .await;
                 assert!(matches!(code(&r), 0 | 10), "{}", explain(&r));
                 if code(&r) == 10 {
-                    env.helmdeck(&["promote", "web", "--env", "test", "--full"]).await
+                    env.helmdeck(&["promote", "web", "--env", "test", "--full"])
+                        .await
                 } else {
                     r
                 }
             }
-            "promote" => env.helmdeck(&["promote", "web", "--env", "test", "--full"]).await,
+            "promote" => {
+                env.helmdeck(&["promote", "web", "--env", "test", "--full"])
+                    .await
+            }
             _ => env.helmdeck(&["rollback", "web", "--env", "test"]).await,
         };
         assert_eq!(code(&out), 0, "round {round} ({finish}): {}", explain(&out));
         let st = status_of(&env, "web").await;
-        let want = if *finish == "rollback" { "RolledBack" } else { "Healthy" };
+        let want = if *finish == "rollback" {
+            "RolledBack"
+        } else {
+            "Healthy"
+        };
         assert_eq!(st["status"], want, "round {round}: {st}");
-        let gone = env.kubectl(&["-n", "e2e", "get", "deployment", "web-canary"]).await;
-        assert!(gone.contains("NotFound") || gone.contains("not found"), "round {round}: canary left behind: {gone}");
+        let gone = env
+            .kubectl(&["-n", "e2e", "get", "deployment", "web-canary"])
+            .await;
+        assert!(
+            gone.contains("NotFound") || gone.contains("not found"),
+            "round {round}: canary left behind: {gone}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_operator_is_refused_with_the_holders_name() {
     let env = Env::start(SCENARIO).await;
-    assert_eq!(code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await), 0);
-    let mut child = spawn_helmdeck(&env, &["deploy", "web", "--env", "test", "--wait", "--set", "image.tag=1.2.9"]);
+    assert_eq!(
+        code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await),
+        0
+    );
+    let mut child = spawn_helmdeck(
+        &env,
+        &[
+            "deploy",
+            "web",
+            "--env",
+            "test",
+            "--wait",
+            "--set",
+            "image.tag=1.2.9",
+        ],
+    );
     for _ in 0..100 {
-        if env.kubectl(&["-n", "e2e", "get", "lease", "helmdeck-web", "-o", "jsonpath={.spec.holderIdentity}"]).await.contains("pid") {
+        if env
+            .kubectl(&[
+                "-n",
+                "e2e",
+                "get",
+                "lease",
+                "helmdeck-web",
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ])
+            .await
+            .contains("pid")
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -298,7 +516,11 @@ async fn a_second_operator_is_refused_with_the_holders_name() {
     let second = {
         let dir = env.path().to_path_buf();
         tokio::task::spawn_blocking(move || {
-            support::helmdeck(&["deploy", "web", "--env", "test"], &dir, &[("E2E_DB_PASSWORD", "x"), ("USER", "someone-else")])
+            support::helmdeck(
+                &["deploy", "web", "--env", "test"],
+                &dir,
+                &[("E2E_DB_PASSWORD", "x"), ("USER", "someone-else")],
+            )
         })
         .await
         .expect("join")
@@ -313,14 +535,35 @@ async fn a_second_operator_is_refused_with_the_holders_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secrets() {
     let env = Env::start(SCENARIO).await;
-    assert_eq!(code(&env.helmdeck(&["deploy", "roll", "--env", "test"]).await), 0);
-    assert_eq!(code(&env.helmdeck(&["deploy", "roll", "--env", "test", "--set", "image.tag=1.2.5,replicaCount=2"]).await), 0);
+    assert_eq!(
+        code(&env.helmdeck(&["deploy", "roll", "--env", "test"]).await),
+        0
+    );
+    assert_eq!(
+        code(
+            &env.helmdeck(&[
+                "deploy",
+                "roll",
+                "--env",
+                "test",
+                "--set",
+                "image.tag=1.2.5,replicaCount=2"
+            ])
+            .await
+        ),
+        0
+    );
     let diff_now = env.helmdeck(&["diff", "roll", "--env", "test"]).await;
     assert_eq!(code(&diff_now), 0, "{}", explain(&diff_now));
     let text = support::stdout(&diff_now);
-    assert!(text.contains("~ apps/Deployment e2e/roll-web"), "the live cluster runs 1.2.5 × 2: {text}");
+    assert!(
+        text.contains("~ apps/Deployment e2e/roll-web"),
+        "the live cluster runs 1.2.5 × 2: {text}"
+    );
 
-    let back = env.helmdeck(&["rollback", "roll", "--env", "test", "--to", "1"]).await;
+    let back = env
+        .helmdeck(&["rollback", "roll", "--env", "test", "--to", "1"])
+        .await;
     assert_eq!(code(&back), 0, "{}", explain(&back));
     assert!(image_of(&env.get_json(&["deployment", "roll-web"]).await).ends_with(":1.2.0"));
     let after = env.helmdeck(&["diff", "roll", "--env", "test"]).await;
@@ -328,23 +571,37 @@ async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secret
     let text = support::stdout(&after);
     assert!(text.contains("0 added, 0 changed, 0 removed"), "{text}");
 
-    let against_2 = env.helmdeck(&["diff", "roll", "--env", "test", "--revision", "2"]).await;
-    assert!(support::stdout(&against_2).contains("~ apps/Deployment e2e/roll-web"), "{}", explain(&against_2));
+    let against_2 = env
+        .helmdeck(&["diff", "roll", "--env", "test", "--revision", "2"])
+        .await;
+    assert!(
+        support::stdout(&against_2).contains("~ apps/Deployment e2e/roll-web"),
+        "{}",
+        explain(&against_2)
+    );
 
     let history = env.helmdeck(&["history", "roll", "--env", "test"]).await;
     let h = support::stdout(&history);
     assert!(h.contains("rollback to revision 1"), "{h}");
     for o in [&diff_now, &after, &against_2, &history, &back] {
         let all = support::stdout(o) + &support::stderr(o);
-        assert!(!all.contains("e2e-secret-db-pw-9911"), "secret leaked: {all}");
+        assert!(
+            !all.contains("e2e-secret-db-pw-9911"),
+            "secret leaked: {all}"
+        );
         use base64::Engine as _;
-        assert!(!all.contains(&base64::engine::general_purpose::STANDARD.encode("e2e-secret-db-pw-9911")));
+        assert!(!all
+            .contains(&base64::engine::general_purpose::STANDARD.encode("e2e-secret-db-pw-9911")));
     }
     let log_dir = env.path().join("data");
     if let Ok(entries) = std::fs::read_dir(&log_dir) {
         for e in entries.flatten() {
             let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            assert!(!text.contains("e2e-secret-db-pw-9911"), "secret in {}", e.path().display());
+            assert!(
+                !text.contains("e2e-secret-db-pw-9911"),
+                "secret in {}",
+                e.path().display()
+            );
         }
     }
 }
@@ -356,8 +613,19 @@ async fn every_strategy_completes_with_dropped_watches_and_failing_writes() {
     for svc in ["roll", "web", "quickbg"] {
         let first = env.helmdeck(&["deploy", svc, "--env", "test"]).await;
         assert_eq!(code(&first), 0, "{svc} first: {}", explain(&first));
-        let second = env.helmdeck(&["deploy", svc, "--env", "test", "--set", "image.tag=1.2.7"]).await;
-        let second = if code(&second) == 10 { env.helmdeck(&["promote", svc, "--env", "test", "--full"]).await } else { second };
-        assert!(matches!(code(&second), 0), "{svc} second: {}", explain(&second));
+        let second = env
+            .helmdeck(&["deploy", svc, "--env", "test", "--set", "image.tag=1.2.7"])
+            .await;
+        let second = if code(&second) == 10 {
+            env.helmdeck(&["promote", svc, "--env", "test", "--full"])
+                .await
+        } else {
+            second
+        };
+        assert!(
+            matches!(code(&second), 0),
+            "{svc} second: {}",
+            explain(&second)
+        );
     }
 }

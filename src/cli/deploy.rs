@@ -1,7 +1,10 @@
 //! `helmdeck deploy`: starts a run of a service in an environment (or resumes the active
 //! one) and drives it until it ends, or reaches a manual pause (exit 10) unless `--wait`.
 
-use super::{audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat, ReleaseArgs};
+use super::{
+    audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat,
+    ReleaseArgs,
+};
 use crate::domain::run::Status;
 use crate::engine::release::{self, DeployOptions};
 use std::io::{BufRead, IsTerminal, Write};
@@ -64,7 +67,10 @@ fn confirm(env: &str) -> Result<(), Failure> {
     if line.trim() == env {
         Ok(())
     } else {
-        Err(Failure::bad_input("not confirmed: nothing was deployed", format!("type `{env}` exactly, or pass --yes")))
+        Err(Failure::bad_input(
+            "not confirmed: nothing was deployed",
+            format!("type `{env}` exactly, or pass --yes"),
+        ))
     }
 }
 
@@ -77,9 +83,21 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
     let renderer = crate::render::Renderer::new(helm);
     let overrides = crate::engine::prepare::Overrides {
         files: args.values_files.clone(),
-        sets: args.sets.iter().map(|e| crate::domain::values::SetOverride { expr: e.clone(), string: false }).collect(),
+        sets: args
+            .sets
+            .iter()
+            .map(|e| crate::domain::values::SetOverride {
+                expr: e.clone(),
+                string: false,
+            })
+            .collect(),
     };
-    let opts = DeployOptions { strategy: args.strategy.map(Into::into), overrides, wait: args.wait, resume: args.resume };
+    let opts = DeployOptions {
+        strategy: args.strategy.map(Into::into),
+        overrides,
+        wait: args.wait,
+        resume: args.resume,
+    };
     let printer = progress_printer(crate::domain::mask::Redactor::default());
     let result = release::deploy(&s, &renderer, &opts, &printer).await;
     let (rec, end) = match result {
@@ -89,7 +107,16 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
             return Err(e.into());
         }
     };
-    audit(&s, if args.resume { "deploy --resume" } else { "deploy" }, Some(rec.revision), format!("{:?}", rec.run.status));
+    audit(
+        &s,
+        if args.resume {
+            "deploy --resume"
+        } else {
+            "deploy"
+        },
+        Some(rec.revision),
+        format!("{:?}", rec.run.status),
+    );
     let exit = exit_for(end, &[Status::Healthy]);
     super::status::print_outcome(&rec, end, args.output);
     Ok(if exit == Exit::Done { Exit::Done } else { exit })

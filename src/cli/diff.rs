@@ -79,20 +79,32 @@ pub fn report(d: &ManifestDiff, color: bool) -> String {
     out
 }
 
-async fn against_cluster(config: Option<&std::path::Path>, args: &DiffArgs) -> Result<(ManifestDiff, crate::domain::mask::Redactor, Vec<String>), Failure> {
+async fn against_cluster(
+    config: Option<&std::path::Path>,
+    args: &DiffArgs,
+) -> Result<(ManifestDiff, crate::domain::mask::Redactor, Vec<String>), Failure> {
     let (Some(service), Some(env)) = (&args.target.service, &args.target.env) else {
         return Err(Failure::bad_input(
             "diff against the cluster needs a service and --env",
             "or give --against FILE to compare with a manifest file",
         ));
     };
-    let s = super::open_session(config, &super::ReleaseArgs { service: service.clone(), env: env.clone() }).await?;
+    let s = super::open_session(
+        config,
+        &super::ReleaseArgs {
+            service: service.clone(),
+            env: env.clone(),
+        },
+    )
+    .await?;
     let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
     let against = match args.revision {
         Some(n) => crate::engine::inspect::Against::Revision(n),
         None => crate::engine::inspect::Against::Live,
     };
-    let (d, prepared) = crate::engine::inspect::diff(&s, &Renderer::new(helm), &args.target.overrides(), against).await?;
+    let (d, prepared) =
+        crate::engine::inspect::diff(&s, &Renderer::new(helm), &args.target.overrides(), against)
+            .await?;
     Ok((d, prepared.redactor, prepared.warnings))
 }
 
@@ -121,11 +133,19 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
     warn_all(&prepared.warnings, &prepared.redactor);
     let old_objects: Vec<_> = old.all().cloned().collect();
     let new_objects: Vec<_> = rendered.manifests.all().cloned().collect();
-    let d = diff::diff(&old_objects, &new_objects, &DiffOptions::ignoring_server_fields());
+    let d = diff::diff(
+        &old_objects,
+        &new_objects,
+        &DiffOptions::ignoring_server_fields(),
+    );
     print_diff(&d, args, &prepared.redactor)
 }
 
-fn print_diff(d: &ManifestDiff, args: &DiffArgs, redactor: &crate::domain::mask::Redactor) -> CmdResult {
+fn print_diff(
+    d: &ManifestDiff,
+    args: &DiffArgs,
+    redactor: &crate::domain::mask::Redactor,
+) -> CmdResult {
     let out = match args.output {
         OutputFormat::Json | OutputFormat::Yaml => {
             let entries: Vec<_> = d
@@ -150,7 +170,10 @@ fn print_diff(d: &ManifestDiff, args: &DiffArgs, redactor: &crate::domain::mask:
                 crate::domain::yaml::to_string(&v)
             }
         }
-        OutputFormat::Text => report(d, color_enabled(args.no_color, std::io::stdout().is_terminal())),
+        OutputFormat::Text => report(
+            d,
+            color_enabled(args.no_color, std::io::stdout().is_terminal()),
+        ),
     };
     let out = redactor.redact(&out);
     let _ = std::io::stdout().lock().write_all(out.as_bytes());

@@ -289,7 +289,10 @@ impl From<crate::engine::EngineError> for Failure {
         match e {
             E::Prepare(p) => p.into(),
             E::Cluster(c) => c.into(),
-            E::Run(r) => Failure::bad_input(r.to_string(), "`helmdeck status` shows where the run stands"),
+            E::Run(r) => Failure::bad_input(
+                r.to_string(),
+                "`helmdeck status` shows where the run stands",
+            ),
             E::Input { message, hint } => Failure::bad_input(message, hint),
         }
     }
@@ -306,20 +309,31 @@ pub struct ReleaseArgs {
 }
 
 /// Connects to the environment's cluster for the service.
-pub async fn open_session(config: Option<&std::path::Path>, r: &ReleaseArgs) -> Result<crate::engine::Session, Failure> {
+pub async fn open_session(
+    config: Option<&std::path::Path>,
+    r: &ReleaseArgs,
+) -> Result<crate::engine::Session, Failure> {
     let cfg = crate::config::discover(config)?;
     Ok(crate::engine::Session::open(&cfg, &r.service, &r.env).await?)
 }
 
 /// Prints the run's progress to stderr, one line per event, redacting secrets.
-pub fn progress_printer(redactor: crate::domain::mask::Redactor) -> impl Fn(crate::engine::drive::Progress) + Send + Sync {
+pub fn progress_printer(
+    redactor: crate::domain::mask::Redactor,
+) -> impl Fn(crate::engine::drive::Progress) + Send + Sync {
     use crate::engine::drive::Progress as P;
     let color = color_enabled(false, std::io::stderr().is_terminal());
     let last_wait = std::sync::Mutex::new(String::new());
     move |p| {
-        let (c, r) = if color { ("\x1b[36m", "\x1b[0m") } else { ("", "") };
+        let (c, r) = if color {
+            ("\x1b[36m", "\x1b[0m")
+        } else {
+            ("", "")
+        };
         let line = match p {
-            P::StepStarted { index, step } => format!("{c}▸{r} [{}] {}", index + 1, step.describe()),
+            P::StepStarted { index, step } => {
+                format!("{c}▸{r} [{}] {}", index + 1, step.describe())
+            }
             P::StepEnded { step, outcome } => format!("  {} — {outcome}", step.describe()),
             P::Waiting { what } => {
                 let mut lw = last_wait.lock().unwrap_or_else(|e| e.into_inner());
@@ -338,7 +352,10 @@ pub fn progress_printer(redactor: crate::domain::mask::Redactor) -> impl Fn(crat
 }
 
 /// Exit code for how a run ended, from the point of view of the command that drove it.
-pub fn exit_for(end: crate::engine::drive::DriveEnd, intended: &[crate::domain::run::Status]) -> Exit {
+pub fn exit_for(
+    end: crate::engine::drive::DriveEnd,
+    intended: &[crate::domain::run::Status],
+) -> Exit {
     use crate::domain::run::Status;
     use crate::engine::drive::DriveEnd;
     match end {

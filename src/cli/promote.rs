@@ -2,7 +2,9 @@
 //! `--to N`, re-apply a past revision). When another terminal of the same operator drives
 //! the run, the request is left in the release record for it.
 
-use super::{audit, exit_for, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs};
+use super::{
+    audit, exit_for, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs,
+};
 use crate::domain::run::Status;
 use crate::engine::release::{self, ActionResult};
 
@@ -34,9 +36,21 @@ pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Actio
     let s = open_session(config, &args.release).await?;
     let printer = progress_printer(crate::domain::mask::Redactor::default());
     let (name, result, intended) = match action {
-        Action::Promote => ("promote", release::promote(&s, args.full, args.wait, &printer).await, vec![Status::Healthy]),
-        Action::Abort => ("abort", release::abort(&s, args.wait, &printer).await, vec![Status::Aborted]),
-        Action::Rollback => ("rollback", release::rollback(&s, args.to, args.wait, &printer).await, vec![Status::RolledBack, Status::Healthy]),
+        Action::Promote => (
+            "promote",
+            release::promote(&s, args.full, args.wait, &printer).await,
+            vec![Status::Healthy],
+        ),
+        Action::Abort => (
+            "abort",
+            release::abort(&s, args.wait, &printer).await,
+            vec![Status::Aborted],
+        ),
+        Action::Rollback => (
+            "rollback",
+            release::rollback(&s, args.to, args.wait, &printer).await,
+            vec![Status::RolledBack, Status::Healthy],
+        ),
     };
     match result {
         Err(e) => {
@@ -45,11 +59,18 @@ pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Actio
         }
         Ok(ActionResult::Requested { holder, revision }) => {
             audit(&s, name, Some(revision), format!("requested from {holder}"));
-            println!("{name} requested: {holder} is driving revision {revision} and will act on it");
+            println!(
+                "{name} requested: {holder} is driving revision {revision} and will act on it"
+            );
             Ok(Exit::Done)
         }
         Ok(ActionResult::Drove(rec, end)) => {
-            audit(&s, name, Some(rec.revision), format!("{:?}", rec.run.status));
+            audit(
+                &s,
+                name,
+                Some(rec.revision),
+                format!("{:?}", rec.run.status),
+            );
             super::status::print_outcome(&rec, end, args.output);
             Ok(exit_for(end, &intended))
         }

@@ -22,7 +22,9 @@ fn print(text: &str) {
 fn data<T: serde::Serialize>(v: &T, out: OutputFormat) -> Option<String> {
     match out {
         OutputFormat::Json => Some(serde_json::to_string_pretty(v).unwrap_or_default() + "\n"),
-        OutputFormat::Yaml => Some(crate::domain::yaml::to_string(&serde_json::to_value(v).unwrap_or_default())),
+        OutputFormat::Yaml => Some(crate::domain::yaml::to_string(
+            &serde_json::to_value(v).unwrap_or_default(),
+        )),
         OutputFormat::Text => None,
     }
 }
@@ -50,7 +52,10 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         print(&t);
         return;
     }
-    let mut t = format!("{} revision {}: {:?}", rec.release, rec.revision, rec.run.status);
+    let mut t = format!(
+        "{} revision {}: {:?}",
+        rec.release, rec.revision, rec.run.status
+    );
     if let Some(r) = &rec.run.reason {
         t.push_str(&format!(" — {r}"));
     }
@@ -73,7 +78,10 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
         print(&t);
         return Ok(Exit::Done);
     }
-    let mut t = format!("release {} in {} ({})\n", report.release, report.namespace, s.cluster.server);
+    let mut t = format!(
+        "release {} in {} ({})\n",
+        report.release, report.namespace, s.cluster.server
+    );
     match (report.revision, report.status) {
         (Some(r), Some(st)) => {
             t.push_str(&format!("revision {r}: {st:?}"));
@@ -96,13 +104,23 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
                     Some(o) if o.starts_with("failed") => "✗",
                     Some(_) => "✓",
                 };
-                t.push_str(&format!("  {mark} {}{}\n", p.step.describe(), p.outcome.as_ref().map(|o| format!(" — {o}")).unwrap_or_default()));
+                t.push_str(&format!(
+                    "  {mark} {}{}\n",
+                    p.step.describe(),
+                    p.outcome
+                        .as_ref()
+                        .map(|o| format!(" — {o}"))
+                        .unwrap_or_default()
+                ));
             }
         }
         _ => t.push_str("never deployed\n"),
     }
     if let Some(h) = &report.lease_holder {
-        t.push_str(&format!("lease: held by {h} since {}\n", report.lease_since.clone().unwrap_or_default()));
+        t.push_str(&format!(
+            "lease: held by {h} since {}\n",
+            report.lease_since.clone().unwrap_or_default()
+        ));
     }
     print(&t);
     Ok(Exit::Done)
@@ -115,7 +133,10 @@ pub async fn history(config: Option<&std::path::Path>, args: &StatusArgs) -> Cmd
         print(&t);
         return Ok(Exit::Done);
     }
-    let mut t = format!("{:<9}{:<12}{:<11}{:<16}{:<28}{}\n", "REVISION", "STATUS", "STRATEGY", "CHART", "UPDATED", "REASON");
+    let mut t = format!(
+        "{:<9}{:<12}{:<11}{:<16}{:<28}{}\n",
+        "REVISION", "STATUS", "STRATEGY", "CHART", "UPDATED", "REASON"
+    );
     for r in &rows {
         t.push_str(&format!(
             "{:<9}{:<12}{:<11}{:<16}{:<28}{}\n",

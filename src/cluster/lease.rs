@@ -19,14 +19,19 @@ pub struct Operator {
 
 impl Operator {
     pub fn current() -> Operator {
-        let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".into());
         let host = std::fs::read_to_string("/etc/hostname")
             .ok()
             .map(|h| h.trim().to_string())
             .filter(|h| !h.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "localhost".into());
-        Operator { user_host: format!("{user}@{host}"), pid: std::process::id() }
+        Operator {
+            user_host: format!("{user}@{host}"),
+            pid: std::process::id(),
+        }
     }
 
     pub fn identity(&self) -> String {
@@ -45,7 +50,9 @@ pub enum Taken {
     /// Held before by the same operator (another of their terminals, or a crashed run).
     Reentered,
     /// Expired lease of someone else, taken over.
-    TookOver { previous: String },
+    TookOver {
+        previous: String,
+    },
 }
 
 fn now() -> k8s_openapi::jiff::Timestamp {
@@ -54,13 +61,18 @@ fn now() -> k8s_openapi::jiff::Timestamp {
 
 fn expired(l: &Lease) -> bool {
     let Some(spec) = &l.spec else { return true };
-    let Some(renew) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else { return true };
+    let Some(renew) = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()) else {
+        return true;
+    };
     let secs = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
     renew.0.as_second() + secs < now().as_second()
 }
 
 fn holder(l: &Lease) -> String {
-    l.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default()
+    l.spec
+        .as_ref()
+        .and_then(|s| s.holder_identity.clone())
+        .unwrap_or_default()
 }
 
 fn spec_for(op: &Operator, acquired: Option<MicroTime>) -> LeaseSpec {
@@ -85,7 +97,10 @@ pub fn holder_alive(holder: &str, op: &Operator) -> bool {
         .and_then(|p| p.trim_end_matches(')').trim().parse::<u32>().ok());
     match pid {
         Some(pid) if pid == op.pid => true,
-        Some(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists() || !std::path::Path::new("/proc/self").exists(),
+        Some(pid) => {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || !std::path::Path::new("/proc/self").exists()
+        }
         None => true,
     }
 }
@@ -106,7 +121,13 @@ pub async fn acquire(c: &Cluster, release: &str, op: &Operator) -> Result<Taken,
                 metadata: ObjectMeta {
                     name: Some(name.clone()),
                     namespace: Some(c.namespace.clone()),
-                    labels: Some([("app.kubernetes.io/managed-by".to_string(), "helmdeck".to_string())].into()),
+                    labels: Some(
+                        [(
+                            "app.kubernetes.io/managed-by".to_string(),
+                            "helmdeck".to_string(),
+                        )]
+                        .into(),
+                    ),
                     ..Default::default()
                 },
                 spec: Some(spec_for(op, None)),
@@ -126,7 +147,11 @@ pub async fn acquire(c: &Cluster, release: &str, op: &Operator) -> Result<Taken,
                 return Err(locked_from(release, &existing));
             }
             let mut updated = existing.clone();
-            let acquired = if mine { existing.spec.as_ref().and_then(|s| s.acquire_time.clone()) } else { None };
+            let acquired = if mine {
+                existing.spec.as_ref().and_then(|s| s.acquire_time.clone())
+            } else {
+                None
+            };
             updated.spec = Some(spec_for(op, acquired));
             let pp = PostParams::default();
             match with_retry(&c.server, &what, || api.replace(&name, &pp, &updated)).await {
@@ -147,7 +172,11 @@ fn locked_from(release: &str, l: &Lease) -> ClusterError {
         .and_then(|s| s.acquire_time.as_ref())
         .map(|t| t.0.to_string())
         .unwrap_or_else(|| "an unknown time".into());
-    ClusterError::Locked { release: release.to_string(), holder: holder(l), since }
+    ClusterError::Locked {
+        release: release.to_string(),
+        holder: holder(l),
+        since,
+    }
 }
 
 async fn locked(c: &Cluster, release: &str, api: &Api<Lease>, name: &str) -> ClusterError {
@@ -176,7 +205,9 @@ pub async fn release(c: &Cluster, release: &str, op: &Operator) -> Result<(), Cl
             }
             let pp = PostParams::default();
             match with_retry(&c.server, &name, || api.replace(&name, &pp, &updated)).await {
-                Ok(_) | Err(ClusterError::Conflict { .. }) | Err(ClusterError::NotFound { .. }) => Ok(()),
+                Ok(_) | Err(ClusterError::Conflict { .. }) | Err(ClusterError::NotFound { .. }) => {
+                    Ok(())
+                }
                 Err(e) => Err(e),
             }
         }
@@ -186,7 +217,10 @@ pub async fn release(c: &Cluster, release: &str, op: &Operator) -> Result<(), Cl
 }
 
 /// Who holds the lease now (None when free or expired).
-pub async fn holder_of(c: &Cluster, release: &str) -> Result<Option<(String, String)>, ClusterError> {
+pub async fn holder_of(
+    c: &Cluster,
+    release: &str,
+) -> Result<Option<(String, String)>, ClusterError> {
     let api: Api<Lease> = Api::namespaced(c.client.clone(), &c.namespace);
     let name = lease_name(release);
     match with_retry(&c.server, &name, || api.get(&name)).await {

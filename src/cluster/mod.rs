@@ -7,7 +7,9 @@ pub mod lease;
 pub mod records;
 pub mod watch;
 
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy,
+};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, Scope};
 use serde_json::Value;
@@ -43,7 +45,11 @@ pub enum ClusterError {
     #[error("the cluster does not serve {kind} ({api_version})")]
     UnknownKind { api_version: String, kind: String },
     #[error("release {release} is locked by {holder} since {since}")]
-    Locked { release: String, holder: String, since: String },
+    Locked {
+        release: String,
+        holder: String,
+        since: String,
+    },
     #[error("the API server answered {code}: {message}")]
     Api { code: u16, message: String },
     #[error("release record: {0}")]
@@ -83,7 +89,10 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("server", &self.server).field("namespace", &self.namespace).finish()
+        f.debug_struct("Cluster")
+            .field("server", &self.server)
+            .field("namespace", &self.namespace)
+            .finish()
     }
 }
 
@@ -99,13 +108,20 @@ pub async fn connect(target: &ClusterTarget) -> Result<Cluster, ClusterError> {
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "$KUBECONFIG or ~/.kube/config".into());
-    let kerr = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig { path: shown.clone(), message: e.to_string() };
+    let kerr = |e: &dyn std::fmt::Display| ClusterError::Kubeconfig {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
     let config = match &target.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
-            kube::Config::from_custom_kubeconfig(kc, &options).await.map_err(|e| kerr(&e))?
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .map_err(|e| kerr(&e))?
         }
-        None => kube::Config::from_kubeconfig(&options).await.map_err(|e| kerr(&e))?,
+        None => kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| kerr(&e))?,
     };
     let server = config.cluster_url.to_string();
     let context = target.context.clone().unwrap_or_else(|| "(current)".into());
@@ -127,13 +143,24 @@ pub fn classify(server: &str, object: &str, e: kube::Error) -> ClusterError {
             let message = ae.message.clone();
             match code {
                 403 => ClusterError::Forbidden { message },
-                404 => ClusterError::NotFound { what: object.to_string() },
-                409 => ClusterError::Conflict { object: object.to_string(), message },
-                400 | 422 => ClusterError::Invalid { object: object.to_string(), message },
+                404 => ClusterError::NotFound {
+                    what: object.to_string(),
+                },
+                409 => ClusterError::Conflict {
+                    object: object.to_string(),
+                    message,
+                },
+                400 | 422 => ClusterError::Invalid {
+                    object: object.to_string(),
+                    message,
+                },
                 _ => ClusterError::Api { code, message },
             }
         }
-        other => ClusterError::Unreachable { server: server.to_string(), message: chain(&other) },
+        other => ClusterError::Unreachable {
+            server: server.to_string(),
+            message: chain(&other),
+        },
     }
 }
 
@@ -182,14 +209,20 @@ where
 }
 
 fn gvk_of(obj: &Value) -> Result<GroupVersionKind, ClusterError> {
-    let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
     let (group, version) = match api_version.split_once('/') {
         Some((g, v)) => (g, v),
         None => ("", api_version),
     };
     if kind.is_empty() || version.is_empty() {
-        return Err(ClusterError::Invalid { object: "object".into(), message: "no apiVersion or kind".into() });
+        return Err(ClusterError::Invalid {
+            object: "object".into(),
+            message: "no apiVersion or kind".into(),
+        });
     }
     Ok(GroupVersionKind::gvk(group, version, kind))
 }
@@ -197,7 +230,10 @@ fn gvk_of(obj: &Value) -> Result<GroupVersionKind, ClusterError> {
 /// `kind/namespace/name` for messages.
 pub fn describe(obj: &Value) -> String {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
-    let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
@@ -206,17 +242,32 @@ pub fn describe(obj: &Value) -> String {
 
 impl Cluster {
     /// The API resource for a kind, from discovery (cached).
-    pub async fn resource(&self, api_version: &str, kind: &str) -> Result<(ApiResource, ApiCapabilities), ClusterError> {
+    pub async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, ApiCapabilities), ClusterError> {
         let key = format!("{api_version}/{kind}");
-        if let Some(r) = self.resources.lock().ok().and_then(|m| m.get(&key).cloned()) {
+        if let Some(r) = self
+            .resources
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned())
+        {
             return Ok(r);
         }
         let gvk = gvk_of(&serde_json::json!({"apiVersion": api_version, "kind": kind}))?;
-        let found = with_retry(&self.server, &key, || kube::discovery::pinned_kind(&self.client, &gvk)).await;
+        let found = with_retry(&self.server, &key, || {
+            kube::discovery::pinned_kind(&self.client, &gvk)
+        })
+        .await;
         let r = match found {
             Ok(r) => r,
             Err(ClusterError::NotFound { .. }) | Err(ClusterError::Api { .. }) => {
-                return Err(ClusterError::UnknownKind { api_version: api_version.into(), kind: kind.into() })
+                return Err(ClusterError::UnknownKind {
+                    api_version: api_version.into(),
+                    kind: kind.into(),
+                })
             }
             Err(e) => return Err(e),
         };
@@ -233,31 +284,56 @@ impl Cluster {
         }
     }
 
-    async fn api_for(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> Result<Api<DynamicObject>, ClusterError> {
+    async fn api_for(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Result<Api<DynamicObject>, ClusterError> {
         let (ar, caps) = self.resource(api_version, kind).await?;
         Ok(match caps.scope {
             Scope::Cluster => Api::all_with(self.client.clone(), &ar),
-            Scope::Namespaced => Api::namespaced_with(self.client.clone(), namespace.unwrap_or(&self.namespace), &ar),
+            Scope::Namespaced => Api::namespaced_with(
+                self.client.clone(),
+                namespace.unwrap_or(&self.namespace),
+                &ar,
+            ),
         })
     }
 
     /// Server-side apply with field manager `helmdeck`, forcing ownership of the fields it
     /// sets (helmdeck is the source of truth for what it deploys). Returns the live object.
     pub async fn apply(&self, obj: &Value) -> Result<Value, ClusterError> {
-        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let api_version = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
         let api = self.api_for(api_version, kind, ns).await?;
         let what = describe(obj);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(obj);
         let live = with_retry(&self.server, &what, || api.patch(&name, &params, &patch)).await?;
-        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid { object: what, message: e.to_string() })
+        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid {
+            object: what,
+            message: e.to_string(),
+        })
     }
 
     /// Reads an object; None when it does not exist.
-    pub async fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ClusterError> {
+    pub async fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
         let api = self.api_for(api_version, kind, namespace).await?;
         let what = format!("{kind} {name}");
         match with_retry(&self.server, &what, || api.get(name)).await {
@@ -268,19 +344,37 @@ impl Cluster {
     }
 
     /// Lists objects of a kind in the namespace matching a label selector.
-    pub async fn list(&self, api_version: &str, kind: &str, selector: &str) -> Result<Vec<Value>, ClusterError> {
+    pub async fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        selector: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
         let api = self.api_for(api_version, kind, None).await?;
         let lp = ListParams::default().labels(selector);
         let what = format!("{kind} list");
         let list = with_retry(&self.server, &what, || api.list(&lp)).await?;
-        Ok(list.items.iter().filter_map(|o| serde_json::to_value(o).ok()).collect())
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect())
     }
 
     /// Deletes an object (background propagation); a missing object is not an error.
-    pub async fn delete(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Result<(), ClusterError> {
+    pub async fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<(), ClusterError> {
         let api = self.api_for(api_version, kind, namespace).await?;
         let what = format!("{kind} {name}");
-        let dp = DeleteParams { propagation_policy: Some(PropagationPolicy::Background), ..Default::default() };
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            ..Default::default()
+        };
         match with_retry(&self.server, &what, || api.delete(name, &dp)).await {
             Ok(_) | Err(ClusterError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
@@ -288,17 +382,29 @@ impl Cluster {
     }
 
     /// Merge-patches an object (used for scaling and small status-free edits).
-    pub async fn merge_patch(&self, api_version: &str, kind: &str, name: &str, patch: &Value) -> Result<Value, ClusterError> {
+    pub async fn merge_patch(
+        &self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ClusterError> {
         let api = self.api_for(api_version, kind, None).await?;
         let what = format!("{kind} {name}");
         let pp = PatchParams::default();
         let merge = Patch::Merge(patch);
         let live = with_retry(&self.server, &what, || api.patch(name, &pp, &merge)).await?;
-        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid { object: what, message: e.to_string() })
+        serde_json::to_value(&live).map_err(|e| ClusterError::Invalid {
+            object: what,
+            message: e.to_string(),
+        })
     }
 
     /// Whether the namespace exists.
     pub async fn namespace_exists(&self) -> Result<bool, ClusterError> {
-        Ok(self.get("v1", "Namespace", None, &self.namespace.clone()).await?.is_some())
+        Ok(self
+            .get("v1", "Namespace", None, &self.namespace.clone())
+            .await?
+            .is_some())
     }
 }

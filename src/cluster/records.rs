@@ -3,8 +3,8 @@
 
 use super::{with_retry, Cluster, ClusterError};
 use crate::domain::record::{self, ReleaseRecord};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 
 fn secrets(c: &Cluster) -> Api<Secret> {
     Api::namespaced(c.client.clone(), &c.namespace)
@@ -24,7 +24,10 @@ fn selector(release: &str) -> String {
 }
 
 /// Every record of a release, oldest first. Damaged records are skipped with a warning.
-pub async fn list(c: &Cluster, release: &str) -> Result<(Vec<ReleaseRecord>, Vec<String>), ClusterError> {
+pub async fn list(
+    c: &Cluster,
+    release: &str,
+) -> Result<(Vec<ReleaseRecord>, Vec<String>), ClusterError> {
     let api = secrets(c);
     let lp = ListParams::default().labels(&selector(release));
     let list = with_retry(&c.server, "release records", || api.list(&lp)).await?;
@@ -47,23 +50,34 @@ pub async fn list(c: &Cluster, release: &str) -> Result<(Vec<ReleaseRecord>, Vec
 
 /// Writes (creates or replaces) a record.
 pub async fn put(c: &Cluster, rec: &ReleaseRecord) -> Result<(), ClusterError> {
-    let secret = rec.to_secret().map_err(|e| ClusterError::Record(e.to_string()))?;
+    let secret = rec
+        .to_secret()
+        .map_err(|e| ClusterError::Record(e.to_string()))?;
     let name = record::secret_name(&rec.release, rec.revision);
     let api = secrets(c);
     let params = PatchParams::apply("helmdeck-records").force();
     let patch = Patch::Apply(&secret);
-    with_retry(&c.server, &format!("record {name}"), || api.patch(&name, &params, &patch)).await?;
+    with_retry(&c.server, &format!("record {name}"), || {
+        api.patch(&name, &params, &patch)
+    })
+    .await?;
     Ok(())
 }
 
 /// Reads one revision's record.
-pub async fn get(c: &Cluster, release: &str, revision: u32) -> Result<Option<ReleaseRecord>, ClusterError> {
+pub async fn get(
+    c: &Cluster,
+    release: &str,
+    revision: u32,
+) -> Result<Option<ReleaseRecord>, ClusterError> {
     let name = record::secret_name(release, revision);
     let api = secrets(c);
     match with_retry(&c.server, &format!("record {name}"), || api.get(&name)).await {
         Ok(s) => {
             let v = serde_json::to_value(&s).unwrap_or_default();
-            ReleaseRecord::from_secret(&v).map(Some).map_err(|e| ClusterError::Record(format!("{name}: {e}")))
+            ReleaseRecord::from_secret(&v)
+                .map(Some)
+                .map_err(|e| ClusterError::Record(format!("{name}: {e}")))
         }
         Err(ClusterError::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),

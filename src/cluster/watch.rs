@@ -38,10 +38,19 @@ fn spawn_reflector<K>(
     err_tx: Arc<tokio_watch::Sender<Option<String>>>,
 ) -> (Store<K>, tokio::task::JoinHandle<()>)
 where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     let (store, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    );
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(ev) = stream.next().await {
@@ -68,10 +77,29 @@ impl NamespaceWatch {
         let (etx, erx) = tokio_watch::channel(None);
         let tx = Arc::new(tx);
         let etx = Arc::new(etx);
-        let (deployments, t1) = spawn_reflector(Api::<Deployment>::namespaced(c.client.clone(), &c.namespace), tx.clone(), etx.clone());
-        let (pods, t2) = spawn_reflector(Api::<Pod>::namespaced(c.client.clone(), &c.namespace), tx.clone(), etx.clone());
-        let (services, t3) = spawn_reflector(Api::<Service>::namespaced(c.client.clone(), &c.namespace), tx, etx);
-        let w = NamespaceWatch { deployments, pods, services, changed: rx, errors: erx, tasks: vec![t1, t2, t3] };
+        let (deployments, t1) = spawn_reflector(
+            Api::<Deployment>::namespaced(c.client.clone(), &c.namespace),
+            tx.clone(),
+            etx.clone(),
+        );
+        let (pods, t2) = spawn_reflector(
+            Api::<Pod>::namespaced(c.client.clone(), &c.namespace),
+            tx.clone(),
+            etx.clone(),
+        );
+        let (services, t3) = spawn_reflector(
+            Api::<Service>::namespaced(c.client.clone(), &c.namespace),
+            tx,
+            etx,
+        );
+        let w = NamespaceWatch {
+            deployments,
+            pods,
+            services,
+            changed: rx,
+            errors: erx,
+            tasks: vec![t1, t2, t3],
+        };
         let _ = w.deployments.wait_until_ready().await;
         let _ = w.pods.wait_until_ready().await;
         let _ = w.services.wait_until_ready().await;
@@ -95,13 +123,18 @@ impl NamespaceWatch {
     }
 
     /// Pods whose labels include every `selector` pair.
-    pub fn pods_matching(&self, selector: &std::collections::BTreeMap<String, String>) -> Vec<Value> {
+    pub fn pods_matching(
+        &self,
+        selector: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<Value> {
         self.pods
             .state()
             .iter()
             .filter(|p| {
                 let labels = p.metadata.labels.as_ref();
-                selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+                selector
+                    .iter()
+                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
             })
             .filter_map(|p| serde_json::to_value(p.as_ref()).ok())
             .collect()

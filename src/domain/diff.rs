@@ -1241,6 +1241,26 @@ pub fn render_plain(d: &ManifestDiff) -> String {
 // Tests
 // ---------------------------------------------------------------------------
 
+/// The parts of `live` that `desired` speaks of: maps keep only the keys `desired` has,
+/// lists are projected item by item. Defaults the API server filled in (and fields other
+/// managers own) then never show as changes.
+pub fn project_onto(live: &Value, desired: &Value) -> Value {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => Value::Object(
+            d.keys()
+                .filter_map(|k| l.get(k).map(|lv| (k.clone(), project_onto(lv, &d[k]))))
+                .collect(),
+        ),
+        (Value::Array(l), Value::Array(d)) if l.len() == d.len() => Value::Array(
+            l.iter()
+                .zip(d)
+                .map(|(lv, dv)| project_onto(lv, dv))
+                .collect(),
+        ),
+        _ => live.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2161,22 +2181,5 @@ mod tests {
             assert_eq!(decode_base64(input).as_deref(), *want, "decoding {input:?}");
         }
         assert_eq!(b64("hunter2"), "aHVudGVyMg==");
-    }
-}
-
-/// The parts of `live` that `desired` speaks of: maps keep only the keys `desired` has,
-/// lists are projected item by item. Defaults the API server filled in (and fields other
-/// managers own) then never show as changes.
-pub fn project_onto(live: &Value, desired: &Value) -> Value {
-    match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => Value::Object(
-            d.keys()
-                .filter_map(|k| l.get(k).map(|lv| (k.clone(), project_onto(lv, &d[k]))))
-                .collect(),
-        ),
-        (Value::Array(l), Value::Array(d)) if l.len() == d.len() => {
-            Value::Array(l.iter().zip(d).map(|(lv, dv)| project_onto(lv, dv)).collect())
-        }
-        _ => live.clone(),
     }
 }

@@ -74,10 +74,8 @@ impl fmt::Display for HumanDuration {
         if ms == 0 {
             return write!(f, "0s");
         }
-        if ms % 1000 != 0 && ms < 60_000 {
-            return if ms % 1000 == 0 {
-                write!(f, "{}s", ms / 1000)
-            } else if ms < 1000 {
+        if !ms.is_multiple_of(1000) && ms < 60_000 {
+            return if ms < 1000 {
                 write!(f, "{ms}ms")
             } else {
                 write!(f, "{:.1}s", ms as f64 / 1000.0)

@@ -33,7 +33,10 @@ impl Health {
         match self {
             Health::Current => "healthy".into(),
             Health::InProgress { reason } => reason.clone(),
-            Health::Failed { reason, pod: Some(p) } => format!("{reason} (pod {p})"),
+            Health::Failed {
+                reason,
+                pod: Some(p),
+            } => format!("{reason} (pod {p})"),
             Health::Failed { reason, pod: None } => reason.clone(),
         }
     }
@@ -60,7 +63,9 @@ pub fn deployment(dep: &Value) -> Health {
                 return Health::Failed {
                     reason: format!(
                         "progress deadline exceeded: {}",
-                        c.get("message").and_then(Value::as_str).unwrap_or("no progress")
+                        c.get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("no progress")
                     ),
                     pod: None,
                 };
@@ -122,7 +127,11 @@ pub fn pod_failure(pod: &Value, restart_threshold: u32) -> Option<PodFailure> {
             continue;
         };
         for c in cs {
-            let container = c.get("name").and_then(Value::as_str).unwrap_or("?").to_string();
+            let container = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             let fail = |reason: &str, message: &str| PodFailure {
                 pod: name.clone(),
                 container: container.clone(),
@@ -132,11 +141,16 @@ pub fn pod_failure(pod: &Value, restart_threshold: u32) -> Option<PodFailure> {
             if let Some(w) = c.pointer("/state/waiting") {
                 let reason = w.get("reason").and_then(Value::as_str).unwrap_or("");
                 if FATAL_WAITING.contains(&reason) {
-                    return Some(fail(reason, w.get("message").and_then(Value::as_str).unwrap_or("")));
+                    return Some(fail(
+                        reason,
+                        w.get("message").and_then(Value::as_str).unwrap_or(""),
+                    ));
                 }
             }
             for state in ["/state/terminated", "/lastState/terminated"] {
-                if c.pointer(state).and_then(|t| t.get("reason")).and_then(Value::as_str)
+                if c.pointer(state)
+                    .and_then(|t| t.get("reason"))
+                    .and_then(Value::as_str)
                     == Some("OOMKilled")
                 {
                     return Some(fail("OOMKilled", "the container ran out of memory"));
@@ -185,7 +199,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn dep(gen: i64, observed: i64, spec: i64, replicas: i64, updated: i64, available: i64) -> Value {
+    fn dep(
+        gen: i64,
+        observed: i64,
+        spec: i64,
+        replicas: i64,
+        updated: i64,
+        available: i64,
+    ) -> Value {
         json!({
             "metadata": {"name": "web", "generation": gen},
             "spec": {"replicas": spec},
@@ -203,7 +224,9 @@ mod tests {
         ];
         for (d, want) in cases {
             match deployment(&d) {
-                Health::InProgress { reason } => assert!(reason.contains(want), "{reason} vs {want}"),
+                Health::InProgress { reason } => {
+                    assert!(reason.contains(want), "{reason} vs {want}")
+                }
                 other => panic!("{other:?} for {want}"),
             }
         }
@@ -238,14 +261,28 @@ mod tests {
 
     #[test]
     fn pod_signals_fail_fast_and_name_the_pod() {
-        for reason in ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"] {
+        for reason in [
+            "CrashLoopBackOff",
+            "ImagePullBackOff",
+            "ErrImagePull",
+            "CreateContainerConfigError",
+        ] {
             let f = pod_failure(&pod(Some(reason), 0, None), 3).expect(reason);
             assert_eq!((f.pod.as_str(), f.reason.as_str()), ("web-abc-x1", reason));
         }
-        assert_eq!(pod_failure(&pod(None, 1, Some("OOMKilled")), 3).map(|f| f.reason), Some("OOMKilled".into()));
-        assert_eq!(pod_failure(&pod(None, 4, None), 3).map(|f| f.reason), Some("RestartLimit".into()));
+        assert_eq!(
+            pod_failure(&pod(None, 1, Some("OOMKilled")), 3).map(|f| f.reason),
+            Some("OOMKilled".into())
+        );
+        assert_eq!(
+            pod_failure(&pod(None, 4, None), 3).map(|f| f.reason),
+            Some("RestartLimit".into())
+        );
         assert_eq!(pod_failure(&pod(None, 3, None), 3), None);
-        assert_eq!(pod_failure(&pod(Some("ContainerCreating"), 0, None), 3), None);
+        assert_eq!(
+            pod_failure(&pod(Some("ContainerCreating"), 0, None), 3),
+            None
+        );
     }
 
     #[test]

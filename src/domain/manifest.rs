@@ -312,6 +312,33 @@ fn to_object(
     })
 }
 
+impl Object {
+    /// Rebuilds an object from its body (as stored in a release record).
+    pub fn from_body(body: Value, release_namespace: &str) -> Option<Object> {
+        to_object(body, None, 0, 0, release_namespace).ok()
+    }
+}
+
+/// The order objects are applied in: namespaces, CRDs, service accounts and RBAC, config,
+/// services, workloads, then the rest (HPAs, PDBs, Ingresses, custom resources).
+pub fn apply_rank(kind: &str) -> u8 {
+    match kind {
+        "Namespace" => 0,
+        "CustomResourceDefinition" => 1,
+        "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding" => 2,
+        "PriorityClass" | "StorageClass" | "PersistentVolume" | "PersistentVolumeClaim" => 3,
+        "ConfigMap" | "Secret" => 4,
+        "Service" => 5,
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" | "Pod" => 6,
+        _ => 7,
+    }
+}
+
+/// Sorts objects into apply order (stable within a rank).
+pub fn sort_for_apply(objects: &mut [Object]) {
+    objects.sort_by_key(|o| apply_rank(&o.kind));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,31 +397,4 @@ mod tests {
         assert_eq!(m.crds.len(), 1);
         assert_eq!(m.crds[0].namespace, None);
     }
-}
-
-impl Object {
-    /// Rebuilds an object from its body (as stored in a release record).
-    pub fn from_body(body: Value, release_namespace: &str) -> Option<Object> {
-        to_object(body, None, 0, 0, release_namespace).ok()
-    }
-}
-
-/// The order objects are applied in: namespaces, CRDs, service accounts and RBAC, config,
-/// services, workloads, then the rest (HPAs, PDBs, Ingresses, custom resources).
-pub fn apply_rank(kind: &str) -> u8 {
-    match kind {
-        "Namespace" => 0,
-        "CustomResourceDefinition" => 1,
-        "ServiceAccount" | "ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding" => 2,
-        "PriorityClass" | "StorageClass" | "PersistentVolume" | "PersistentVolumeClaim" => 3,
-        "ConfigMap" | "Secret" => 4,
-        "Service" => 5,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "CronJob" | "Pod" => 6,
-        _ => 7,
-    }
-}
-
-/// Sorts objects into apply order (stable within a rank).
-pub fn sort_for_apply(objects: &mut [Object]) {
-    objects.sort_by_key(|o| apply_rank(&o.kind));
 }

@@ -79,10 +79,16 @@ impl ReleaseRecord {
     pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
         let json = serde_json::to_vec(self).map_err(|e| RecordError::Corrupt(e.to_string()))?;
         let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&json).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-        let bytes = gz.finish().map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        gz.write_all(&json)
+            .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        let bytes = gz
+            .finish()
+            .map_err(|e| RecordError::Corrupt(e.to_string()))?;
         if bytes.len() > MAX_RECORD_BYTES {
-            return Err(RecordError::TooLarge { size: bytes.len(), max: MAX_RECORD_BYTES });
+            return Err(RecordError::TooLarge {
+                size: bytes.len(),
+                max: MAX_RECORD_BYTES,
+            });
         }
         Ok(bytes)
     }
@@ -153,7 +159,10 @@ mod tests {
             strategy: StrategyKind::Canary,
             revision: 3,
             previous: Some(2),
-            canary_steps: vec![PlannedCanaryStep::Pods(CanaryAmount::Replicas(1)), PlannedCanaryStep::Pause(None)],
+            canary_steps: vec![
+                PlannedCanaryStep::Pods(CanaryAmount::Replicas(1)),
+                PlannedCanaryStep::Pause(None),
+            ],
             live: None,
             auto_promote: false,
             scale_down_delay_ms: 0,
@@ -164,9 +173,16 @@ mod tests {
             revision: 3,
             service: "web".into(),
             environment: "staging".into(),
-            chart: ChartInfo { repository: "demo".into(), name: "web".into(), version: "1.2.0".into(), digest: "sha256:00".into() },
+            chart: ChartInfo {
+                repository: "demo".into(),
+                name: "web".into(),
+                version: "1.2.0".into(),
+                digest: "sha256:00".into(),
+            },
             values_layers: vec![],
-            manifests: vec![serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}})],
+            manifests: vec![
+                serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
+            ],
             strategy: StrategyKind::Canary,
             slot: None,
             previous: Some(2),
@@ -193,6 +209,9 @@ mod tests {
     fn corrupt_records_are_reported_not_panicked() {
         let mut s = record().to_secret().expect("secret");
         s["data"]["release"] = serde_json::json!("bm90IGd6aXA=");
-        assert!(matches!(ReleaseRecord::from_secret(&s), Err(RecordError::Corrupt(_))));
+        assert!(matches!(
+            ReleaseRecord::from_secret(&s),
+            Err(RecordError::Corrupt(_))
+        ));
     }
 }

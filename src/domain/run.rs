@@ -67,7 +67,9 @@ impl CanaryAmount {
     pub fn pods(self, primary_replicas: u32) -> u32 {
         match self {
             CanaryAmount::Replicas(n) => n,
-            CanaryAmount::Percent(p) => (u64::from(primary_replicas) * u64::from(p)).div_ceil(100).max(1) as u32,
+            CanaryAmount::Percent(p) => (u64::from(primary_replicas) * u64::from(p))
+                .div_ceil(100)
+                .max(1) as u32,
         }
     }
 }
@@ -78,7 +80,9 @@ pub enum Target {
     /// The primary workloads.
     Primaries,
     Canaries,
-    Slot { color: Color },
+    Slot {
+        color: Color,
+    },
 }
 
 impl Step {
@@ -87,20 +91,37 @@ impl Step {
         match self {
             Step::ApplyConfig { revision } => format!("apply config of r{revision}"),
             Step::ApplyAll { revision } => format!("apply r{revision}"),
-            Step::ApplyCanary { amount: CanaryAmount::Replicas(n), .. } => format!("canary to {n} pod{}", if *n == 1 { "" } else { "s" }),
-            Step::ApplyCanary { amount: CanaryAmount::Percent(p), .. } => format!("canary to {p}%"),
+            Step::ApplyCanary {
+                amount: CanaryAmount::Replicas(n),
+                ..
+            } => format!("canary to {n} pod{}", if *n == 1 { "" } else { "s" }),
+            Step::ApplyCanary {
+                amount: CanaryAmount::Percent(p),
+                ..
+            } => format!("canary to {p}%"),
             Step::WaitHealthy { target } => match target {
                 Target::Primaries => "wait healthy".into(),
                 Target::Canaries => "wait canary healthy".into(),
                 Target::Slot { color } => format!("wait {color} healthy"),
             },
             Step::Pause { duration_ms: None } => "pause (promote to continue)".into(),
-            Step::Pause { duration_ms: Some(ms) } => format!("pause {}", crate::domain::duration::HumanDuration(std::time::Duration::from_millis(*ms))),
+            Step::Pause {
+                duration_ms: Some(ms),
+            } => format!(
+                "pause {}",
+                crate::domain::duration::HumanDuration(std::time::Duration::from_millis(*ms))
+            ),
             Step::DeleteCanaries => "delete canaries".into(),
             Step::ApplySlot { color, .. } => format!("deploy to {color}"),
             Step::SwitchServices { color, .. } => format!("switch traffic to {color}"),
-            Step::ScaleSlot { color, replicas: Some(n) } => format!("scale {color} to {n}"),
-            Step::ScaleSlot { color, replicas: None } => format!("scale {color} back up"),
+            Step::ScaleSlot {
+                color,
+                replicas: Some(n),
+            } => format!("scale {color} to {n}"),
+            Step::ScaleSlot {
+                color,
+                replicas: None,
+            } => format!("scale {color} back up"),
         }
     }
 }
@@ -119,7 +140,10 @@ pub enum Status {
 
 impl Status {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Status::Healthy | Status::Degraded | Status::Aborted | Status::RolledBack)
+        matches!(
+            self,
+            Status::Healthy | Status::Degraded | Status::Aborted | Status::RolledBack
+        )
     }
 }
 
@@ -196,11 +220,21 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
     let first = input.previous.is_none();
     match input.strategy {
         S::Rolling => (
-            vec![Step::ApplyAll { revision: r }, Step::WaitHealthy { target: Target::Primaries }],
+            vec![
+                Step::ApplyAll { revision: r },
+                Step::WaitHealthy {
+                    target: Target::Primaries,
+                },
+            ],
             Some(0),
         ),
         S::Canary if first => (
-            vec![Step::ApplyAll { revision: r }, Step::WaitHealthy { target: Target::Primaries }],
+            vec![
+                Step::ApplyAll { revision: r },
+                Step::WaitHealthy {
+                    target: Target::Primaries,
+                },
+            ],
             Some(0),
         ),
         S::Canary => {
@@ -208,15 +242,22 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             for s in &input.canary_steps {
                 match s {
                     PlannedCanaryStep::Pods(amount) => {
-                        steps.push(Step::ApplyCanary { revision: r, amount: *amount });
-                        steps.push(Step::WaitHealthy { target: Target::Canaries });
+                        steps.push(Step::ApplyCanary {
+                            revision: r,
+                            amount: *amount,
+                        });
+                        steps.push(Step::WaitHealthy {
+                            target: Target::Canaries,
+                        });
                     }
                     PlannedCanaryStep::Pause(d) => steps.push(Step::Pause { duration_ms: *d }),
                 }
             }
             let promotion = steps.len();
             steps.push(Step::ApplyAll { revision: r });
-            steps.push(Step::WaitHealthy { target: Target::Primaries });
+            steps.push(Step::WaitHealthy {
+                target: Target::Primaries,
+            });
             steps.push(Step::DeleteCanaries);
             (steps, Some(promotion))
         }
@@ -225,7 +266,9 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             (
                 vec![
                     Step::ApplySlot { revision: r, color },
-                    Step::WaitHealthy { target: Target::Slot { color } },
+                    Step::WaitHealthy {
+                        target: Target::Slot { color },
+                    },
                     Step::SwitchServices { revision: r, color },
                 ],
                 Some(0),
@@ -236,16 +279,29 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             let idle = live.other();
             let mut steps = vec![
                 Step::ApplyConfig { revision: r },
-                Step::ApplySlot { revision: r, color: idle },
-                Step::WaitHealthy { target: Target::Slot { color: idle } },
+                Step::ApplySlot {
+                    revision: r,
+                    color: idle,
+                },
+                Step::WaitHealthy {
+                    target: Target::Slot { color: idle },
+                },
             ];
             if !input.auto_promote {
                 steps.push(Step::Pause { duration_ms: None });
             }
             let promotion = steps.len();
-            steps.push(Step::SwitchServices { revision: r, color: idle });
-            steps.push(Step::Pause { duration_ms: Some(input.scale_down_delay_ms) });
-            steps.push(Step::ScaleSlot { color: live, replicas: Some(0) });
+            steps.push(Step::SwitchServices {
+                revision: r,
+                color: idle,
+            });
+            steps.push(Step::Pause {
+                duration_ms: Some(input.scale_down_delay_ms),
+            });
+            steps.push(Step::ScaleSlot {
+                color: live,
+                replicas: Some(0),
+            });
             (steps, Some(promotion))
         }
     }
@@ -257,9 +313,13 @@ pub enum Event {
     /// The step under the cursor is done (applied, healthy, pause elapsed).
     StepDone,
     /// The step under the cursor failed and will not get better.
-    StepFailed { reason: String },
+    StepFailed {
+        reason: String,
+    },
     /// The operator promotes past a pause (`full`: skip every remaining step to promotion).
-    Promote { full: bool },
+    Promote {
+        full: bool,
+    },
     Abort,
     Rollback,
 }
@@ -277,7 +337,10 @@ pub struct ReverseInput {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RunError {
     #[error("the run is {status:?}: nothing to {action}")]
-    Finished { status: Status, action: &'static str },
+    Finished {
+        status: Status,
+        action: &'static str,
+    },
     #[error("the run is not paused (it is at: {at}); promote acts on a pause")]
     NotPaused { at: String },
     #[error("the run is already going back ({0:?})")]
@@ -317,7 +380,10 @@ impl Run {
 
     /// When the current step started (for timed pauses).
     pub fn current_started_ms(&self) -> Option<u64> {
-        self.phases.last().filter(|p| p.ended_ms.is_none()).map(|p| p.started_ms)
+        self.phases
+            .last()
+            .filter(|p| p.ended_ms.is_none())
+            .map(|p| p.started_ms)
     }
 
     fn enter(&mut self, now_ms: u64) {
@@ -371,7 +437,8 @@ impl Run {
     /// The steps that undo this run from where it stands.
     pub fn reverse_plan(&self, ctx: &ReverseInput) -> Vec<Step> {
         use StrategyKind as S;
-        let promoted = self.promotion_index.is_some_and(|p| self.cursor > p) && self.reverse.is_none();
+        let promoted =
+            self.promotion_index.is_some_and(|p| self.cursor > p) && self.reverse.is_none();
         match ctx.strategy {
             S::Canary if !promoted && self.promotion_index.is_some_and(|p| p > 0) => {
                 vec![Step::DeleteCanaries]
@@ -382,18 +449,34 @@ impl Run {
                 let mut steps = Vec::new();
                 if promoted {
                     // Instant: traffic back to the old slot, which is still up.
-                    steps.push(Step::ScaleSlot { color: live, replicas: None });
-                    steps.push(Step::WaitHealthy { target: Target::Slot { color: live } });
+                    steps.push(Step::ScaleSlot {
+                        color: live,
+                        replicas: None,
+                    });
+                    steps.push(Step::WaitHealthy {
+                        target: Target::Slot { color: live },
+                    });
                     if let Some(prev) = ctx.previous {
-                        steps.push(Step::SwitchServices { revision: prev, color: live });
+                        steps.push(Step::SwitchServices {
+                            revision: prev,
+                            color: live,
+                        });
                     }
                 }
-                steps.push(Step::ScaleSlot { color: idle, replicas: Some(0) });
+                steps.push(Step::ScaleSlot {
+                    color: idle,
+                    replicas: Some(0),
+                });
                 steps
             }
             _ => match ctx.previous {
                 Some(prev) => {
-                    let mut steps = vec![Step::ApplyAll { revision: prev }, Step::WaitHealthy { target: Target::Primaries }];
+                    let mut steps = vec![
+                        Step::ApplyAll { revision: prev },
+                        Step::WaitHealthy {
+                            target: Target::Primaries,
+                        },
+                    ];
                     if matches!(ctx.strategy, S::Canary) {
                         steps.push(Step::DeleteCanaries);
                     }
@@ -413,7 +496,10 @@ impl Run {
                 Event::Abort => "abort",
                 Event::Rollback => "roll back",
             };
-            return Err(RunError::Finished { status: self.status, action });
+            return Err(RunError::Finished {
+                status: self.status,
+                action,
+            });
         }
         match event {
             Event::StepDone => {
@@ -425,7 +511,10 @@ impl Run {
                 self.close(now_ms, &format!("failed: {reason}"));
                 if self.reverse.is_some() {
                     // Failing while going back: stop and say so; nothing more is safe to do.
-                    self.reason = Some(format!("{} — then the way back failed: {reason}", self.reason.clone().unwrap_or_default()));
+                    self.reason = Some(format!(
+                        "{} — then the way back failed: {reason}",
+                        self.reason.clone().unwrap_or_default()
+                    ));
                     self.status = Status::Degraded;
                     return Ok(());
                 }
@@ -460,19 +549,43 @@ impl Run {
                                 self.cursor = p;
                                 self.enter(now_ms);
                             }
-                            None => return Err(RunError::NotPaused { at: other.describe() }),
+                            None => {
+                                return Err(RunError::NotPaused {
+                                    at: other.describe(),
+                                })
+                            }
                         }
                     }
-                    Some(other) => return Err(RunError::NotPaused { at: other.describe() }),
-                    None => return Err(RunError::Finished { status: self.status, action: "promote" }),
+                    Some(other) => {
+                        return Err(RunError::NotPaused {
+                            at: other.describe(),
+                        })
+                    }
+                    None => {
+                        return Err(RunError::Finished {
+                            status: self.status,
+                            action: "promote",
+                        })
+                    }
                 }
             }
             Event::Abort | Event::Rollback => {
                 if let Some(r) = self.reverse {
                     return Err(RunError::Reversing(r));
                 }
-                let why = if event == Event::Abort { Reverse::Abort } else { Reverse::Rollback };
-                self.close(now_ms, if why == Reverse::Abort { "aborted" } else { "rolled back" });
+                let why = if event == Event::Abort {
+                    Reverse::Abort
+                } else {
+                    Reverse::Rollback
+                };
+                self.close(
+                    now_ms,
+                    if why == Reverse::Abort {
+                        "aborted"
+                    } else {
+                        "rolled back"
+                    },
+                );
                 let back = self.reverse_plan(ctx);
                 let reason = Some(match why {
                     Reverse::Abort => "aborted by the operator".to_string(),
@@ -508,7 +621,12 @@ mod tests {
     }
 
     fn ctx(strategy: S, previous: Option<u32>) -> ReverseInput {
-        ReverseInput { strategy, previous, auto_rollback: true, live_before: Some(Color::Blue) }
+        ReverseInput {
+            strategy,
+            previous,
+            auto_rollback: true,
+            live_before: Some(Color::Blue),
+        }
     }
 
     fn run_for(strategy: S, previous: Option<u32>) -> Run {
@@ -520,10 +638,24 @@ mod tests {
     fn first_revision_deploys_directly_whatever_the_strategy() {
         for s in [S::Rolling, S::Canary] {
             let (p, _) = plan(&input(s, None));
-            assert_eq!(p, vec![Step::ApplyAll { revision: 2 }, Step::WaitHealthy { target: Target::Primaries }]);
+            assert_eq!(
+                p,
+                vec![
+                    Step::ApplyAll { revision: 2 },
+                    Step::WaitHealthy {
+                        target: Target::Primaries
+                    }
+                ]
+            );
         }
         let (p, _) = plan(&input(S::Bluegreen, None));
-        assert!(matches!(p[0], Step::ApplySlot { color: Color::Blue, .. }));
+        assert!(matches!(
+            p[0],
+            Step::ApplySlot {
+                color: Color::Blue,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -535,9 +667,17 @@ mod tests {
         }
         assert_eq!(r.status, Status::Paused);
         assert!(!r.promoted(), "primary untouched before promotion");
-        r.apply(Event::Promote { full: false }, &c, 2).expect("promote");
-        assert_eq!(r.current(), Some(&Step::ApplyCanary { revision: 2, amount: CanaryAmount::Percent(50) }));
-        r.apply(Event::Promote { full: true }, &c, 3).expect("full promote skips the rest");
+        r.apply(Event::Promote { full: false }, &c, 2)
+            .expect("promote");
+        assert_eq!(
+            r.current(),
+            Some(&Step::ApplyCanary {
+                revision: 2,
+                amount: CanaryAmount::Percent(50)
+            })
+        );
+        r.apply(Event::Promote { full: true }, &c, 3)
+            .expect("full promote skips the rest");
         assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
         while !r.status.is_terminal() {
             r.apply(Event::StepDone, &c, 4).expect("advance");
@@ -551,13 +691,28 @@ mod tests {
         let c = ctx(S::Canary, Some(1));
         r.apply(Event::StepDone, &c, 1).expect("config");
         r.apply(Event::StepDone, &c, 2).expect("canary applied");
-        r.apply(Event::StepFailed { reason: "CrashLoopBackOff in web-canary-x".into() }, &c, 3).expect("fail");
+        r.apply(
+            Event::StepFailed {
+                reason: "CrashLoopBackOff in web-canary-x".into(),
+            },
+            &c,
+            3,
+        )
+        .expect("fail");
         assert_eq!(r.reverse, Some(Reverse::AutoRollback));
         assert_eq!(r.plan, vec![Step::DeleteCanaries]);
         r.apply(Event::StepDone, &c, 4).expect("deleted");
         assert_eq!(r.status, Status::RolledBack);
-        assert!(r.reason.as_deref().is_some_and(|s| s.contains("CrashLoopBackOff")));
-        assert!(!r.phases.iter().any(|p| matches!(p.step, Step::ApplyAll { .. })), "primary never applied");
+        assert!(r
+            .reason
+            .as_deref()
+            .is_some_and(|s| s.contains("CrashLoopBackOff")));
+        assert!(
+            !r.phases
+                .iter()
+                .any(|p| matches!(p.step, Step::ApplyAll { .. })),
+            "primary never applied"
+        );
     }
 
     #[test]
@@ -565,7 +720,14 @@ mod tests {
         let mut r = run_for(S::Rolling, Some(1));
         let c = ctx(S::Rolling, Some(1));
         r.apply(Event::StepDone, &c, 1).expect("applied");
-        r.apply(Event::StepFailed { reason: "ImagePullBackOff".into() }, &c, 2).expect("fail");
+        r.apply(
+            Event::StepFailed {
+                reason: "ImagePullBackOff".into(),
+            },
+            &c,
+            2,
+        )
+        .expect("fail");
         assert_eq!(r.plan[0], Step::ApplyAll { revision: 1 });
         r.apply(Event::StepDone, &c, 3).expect("applied");
         r.apply(Event::StepDone, &c, 4).expect("healthy");
@@ -578,9 +740,13 @@ mod tests {
         let mut c = ctx(S::Rolling, Some(1));
         c.auto_rollback = false;
         r.apply(Event::StepDone, &c, 1).expect("applied");
-        r.apply(Event::StepFailed { reason: "x".into() }, &c, 2).expect("fail");
+        r.apply(Event::StepFailed { reason: "x".into() }, &c, 2)
+            .expect("fail");
         assert_eq!(r.status, Status::Degraded);
-        assert!(r.apply(Event::StepDone, &c, 3).is_err(), "a finished run does not move");
+        assert!(
+            r.apply(Event::StepDone, &c, 3).is_err(),
+            "a finished run does not move"
+        );
     }
 
     #[test]
@@ -602,20 +768,47 @@ mod tests {
             r.apply(Event::StepDone, &c, 1).expect("advance");
         }
         assert_eq!(r.status, Status::Paused);
-        r.apply(Event::Promote { full: false }, &c, 2).expect("promote");
+        r.apply(Event::Promote { full: false }, &c, 2)
+            .expect("promote");
         r.apply(Event::StepDone, &c, 3).expect("switched");
         assert!(r.promoted());
-        assert!(matches!(r.current(), Some(Step::Pause { duration_ms: Some(600_000) })));
+        assert!(matches!(
+            r.current(),
+            Some(Step::Pause {
+                duration_ms: Some(600_000)
+            })
+        ));
         r.apply(Event::Rollback, &c, 4).expect("rollback");
-        assert!(r.plan.contains(&Step::SwitchServices { revision: 1, color: Color::Blue }));
-        assert!(!r.plan.iter().any(|s| matches!(s, Step::ApplySlot { .. } | Step::ApplyAll { .. })), "no pod created: {:?}", r.plan);
+        assert!(r.plan.contains(&Step::SwitchServices {
+            revision: 1,
+            color: Color::Blue
+        }));
+        assert!(
+            !r.plan
+                .iter()
+                .any(|s| matches!(s, Step::ApplySlot { .. } | Step::ApplyAll { .. })),
+            "no pod created: {:?}",
+            r.plan
+        );
     }
 
     #[test]
     fn canary_percent_rounds_up_and_keeps_one_pod() {
-        let cases = [(50, 4, 2), (50, 3, 2), (10, 3, 1), (1, 1, 1), (100, 5, 5), (34, 3, 2), (20, 0, 1)];
+        let cases = [
+            (50, 4, 2),
+            (50, 3, 2),
+            (10, 3, 1),
+            (1, 1, 1),
+            (100, 5, 5),
+            (34, 3, 2),
+            (20, 0, 1),
+        ];
         for (pct, primary, want) in cases {
-            assert_eq!(CanaryAmount::Percent(pct).pods(primary), want, "{pct}% of {primary}");
+            assert_eq!(
+                CanaryAmount::Percent(pct).pods(primary),
+                want,
+                "{pct}% of {primary}"
+            );
         }
         assert_eq!(CanaryAmount::Replicas(2).pods(10), 2);
     }
@@ -624,7 +817,10 @@ mod tests {
     fn promote_is_refused_when_not_paused() {
         let mut r = run_for(S::Rolling, Some(1));
         let c = ctx(S::Rolling, Some(1));
-        assert!(matches!(r.apply(Event::Promote { full: false }, &c, 1), Err(RunError::NotPaused { .. })));
+        assert!(matches!(
+            r.apply(Event::Promote { full: false }, &c, 1),
+            Err(RunError::NotPaused { .. })
+        ));
     }
 
     #[test]

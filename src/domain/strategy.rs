@@ -55,8 +55,14 @@ pub struct Transformed {
 }
 
 fn meta_map<'a>(o: &'a mut Value, field: &str) -> Option<&'a mut Map<String, Value>> {
-    let meta = o.as_object_mut()?.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-    let m = meta.as_object_mut()?.entry(field).or_insert_with(|| Value::Object(Map::new()));
+    let meta = o
+        .as_object_mut()?
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let m = meta
+        .as_object_mut()?
+        .entry(field)
+        .or_insert_with(|| Value::Object(Map::new()));
     if !m.is_object() {
         *m = Value::Object(Map::new());
     }
@@ -70,7 +76,9 @@ fn set_label(body: &mut Value, key: &str, value: &str) {
 }
 
 fn label<'a>(body: &'a Value, key: &str) -> Option<&'a str> {
-    body.pointer("/metadata/labels").and_then(|l| l.get(key)).and_then(Value::as_str)
+    body.pointer("/metadata/labels")
+        .and_then(|l| l.get(key))
+        .and_then(Value::as_str)
 }
 
 /// Marks an object as helmdeck's, for this release and revision.
@@ -78,7 +86,10 @@ fn stamp(o: &mut Object, release: &str, revision: u32) {
     set_label(&mut o.body, LABEL_RELEASE, release);
     set_label(&mut o.body, LABEL_MANAGED_BY, MANAGED_BY);
     if let Some(a) = meta_map(&mut o.body, "annotations") {
-        a.insert(ANNOTATION_REVISION.into(), Value::String(revision.to_string()));
+        a.insert(
+            ANNOTATION_REVISION.into(),
+            Value::String(revision.to_string()),
+        );
     }
 }
 
@@ -103,19 +114,29 @@ pub fn suffixed(base: &str, suffix: &str) -> String {
 
 /// Whether a Deployment takes part in canary / blue-green (`workloads` empty: all).
 pub fn takes_part(o: &Object, workloads: &[String]) -> bool {
-    o.kind == "Deployment" && o.group() == "apps" && (workloads.is_empty() || workloads.iter().any(|w| w == &o.name))
+    o.kind == "Deployment"
+        && o.group() == "apps"
+        && (workloads.is_empty() || workloads.iter().any(|w| w == &o.name))
 }
 
 fn template_labels(dep: &Value) -> BTreeMap<String, String> {
     dep.pointer("/spec/template/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn selector_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -127,10 +148,17 @@ fn service_selects(svc: &Object, dep: &Object) -> bool {
 }
 
 fn add_to_template(dep: &mut Value, key: &str, value: &str) {
-    if let Some(t) = dep.pointer_mut("/spec/template").and_then(Value::as_object_mut) {
-        let meta = t.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if let Some(t) = dep
+        .pointer_mut("/spec/template")
+        .and_then(Value::as_object_mut)
+    {
+        let meta = t
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(m) = meta.as_object_mut() {
-            let labels = m.entry("labels").or_insert_with(|| Value::Object(Map::new()));
+            let labels = m
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Some(l) = labels.as_object_mut() {
                 l.insert(key.into(), Value::String(value.into()));
             }
@@ -140,9 +168,13 @@ fn add_to_template(dep: &mut Value, key: &str, value: &str) {
 
 fn add_to_selector(dep: &mut Value, key: &str, value: &str) {
     if let Some(spec) = dep.get_mut("spec").and_then(Value::as_object_mut) {
-        let sel = spec.entry("selector").or_insert_with(|| Value::Object(Map::new()));
+        let sel = spec
+            .entry("selector")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Some(s) = sel.as_object_mut() {
-            let ml = s.entry("matchLabels").or_insert_with(|| Value::Object(Map::new()));
+            let ml = s
+                .entry("matchLabels")
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Some(m) = ml.as_object_mut() {
                 m.insert(key.into(), Value::String(value.into()));
             }
@@ -151,7 +183,10 @@ fn add_to_selector(dep: &mut Value, key: &str, value: &str) {
 }
 
 fn add_to_service_selector(svc: &mut Value, key: &str, value: &str) {
-    if let Some(sel) = svc.pointer_mut("/spec/selector").and_then(Value::as_object_mut) {
+    if let Some(sel) = svc
+        .pointer_mut("/spec/selector")
+        .and_then(Value::as_object_mut)
+    {
         sel.insert(key.into(), Value::String(value.into()));
     }
 }
@@ -162,7 +197,13 @@ fn service_copy(svc: &Object, suffix: &str, role: &str, key: &str, value: &str) 
     let mut c = svc.clone();
     rename(&mut c, &suffixed(&svc.name, suffix));
     if let Some(spec) = c.body.get_mut("spec").and_then(Value::as_object_mut) {
-        for f in ["clusterIP", "clusterIPs", "externalIPs", "loadBalancerIP", "healthCheckNodePort"] {
+        for f in [
+            "clusterIP",
+            "clusterIPs",
+            "externalIPs",
+            "loadBalancerIP",
+            "healthCheckNodePort",
+        ] {
             spec.remove(f);
         }
         spec.insert("type".into(), Value::String("ClusterIP".into()));
@@ -192,17 +233,37 @@ fn config_refs(pod_spec: &Value) -> BTreeSet<(String, String)> {
             out.insert((kind.to_string(), n.to_string()));
         }
     };
-    for vol in pod_spec.get("volumes").and_then(Value::as_array).into_iter().flatten() {
+    for vol in pod_spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         add("ConfigMap", vol.pointer("/configMap/name"));
         add("Secret", vol.pointer("/secret/secretName"));
-        for src in vol.pointer("/projected/sources").and_then(Value::as_array).into_iter().flatten() {
+        for src in vol
+            .pointer("/projected/sources")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             add("ConfigMap", src.pointer("/configMap/name"));
             add("Secret", src.pointer("/secret/name"));
         }
     }
     for list in ["containers", "initContainers"] {
-        for c in pod_spec.get(list).and_then(Value::as_array).into_iter().flatten() {
-            for ef in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+        for c in pod_spec
+            .get(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            for ef in c
+                .get("envFrom")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 add("ConfigMap", ef.pointer("/configMapRef/name"));
                 add("Secret", ef.pointer("/secretRef/name"));
             }
@@ -219,7 +280,10 @@ fn config_refs(pod_spec: &Value) -> BTreeSet<(String, String)> {
 fn rewrite_refs(pod_spec: &mut Value, renames: &BTreeMap<(String, String), String>) {
     let swap = |v: Option<&mut Value>, kind: &str| {
         if let Some(v) = v {
-            if let Some(new) = v.as_str().and_then(|n| renames.get(&(kind.to_string(), n.to_string()))) {
+            if let Some(new) = v
+                .as_str()
+                .and_then(|n| renames.get(&(kind.to_string(), n.to_string())))
+            {
                 *v = Value::String(new.clone());
             }
         }
@@ -228,7 +292,10 @@ fn rewrite_refs(pod_spec: &mut Value, renames: &BTreeMap<(String, String), Strin
         for vol in vols {
             swap(vol.pointer_mut("/configMap/name"), "ConfigMap");
             swap(vol.pointer_mut("/secret/secretName"), "Secret");
-            if let Some(srcs) = vol.pointer_mut("/projected/sources").and_then(Value::as_array_mut) {
+            if let Some(srcs) = vol
+                .pointer_mut("/projected/sources")
+                .and_then(Value::as_array_mut)
+            {
                 for src in srcs {
                     swap(src.pointer_mut("/configMap/name"), "ConfigMap");
                     swap(src.pointer_mut("/secret/name"), "Secret");
@@ -247,7 +314,10 @@ fn rewrite_refs(pod_spec: &mut Value, renames: &BTreeMap<(String, String), Strin
                 }
                 if let Some(envs) = c.get_mut("env").and_then(Value::as_array_mut) {
                     for e in envs {
-                        swap(e.pointer_mut("/valueFrom/configMapKeyRef/name"), "ConfigMap");
+                        swap(
+                            e.pointer_mut("/valueFrom/configMapKeyRef/name"),
+                            "ConfigMap",
+                        );
                         swap(e.pointer_mut("/valueFrom/secretKeyRef/name"), "Secret");
                     }
                 }
@@ -258,7 +328,9 @@ fn rewrite_refs(pod_spec: &mut Value, renames: &BTreeMap<(String, String), Strin
 
 fn pod_spec_ptr(kind: &str) -> Option<&'static str> {
     match kind {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => Some("/spec/template/spec"),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            Some("/spec/template/spec")
+        }
         "CronJob" => Some("/spec/jobTemplate/spec/template/spec"),
         "Pod" => Some("/spec"),
         _ => None,
@@ -280,7 +352,13 @@ fn content_hash(o: &Object) -> String {
 /// config that workloads read renamed per content, and — for canary services — the primary
 /// pods labelled `track: stable` (on the pod template only: a Deployment's selector cannot
 /// change).
-pub fn prepare_rolling(objs: &[Object], release: &str, revision: u32, workloads: &[String], track_labels: bool) -> Transformed {
+pub fn prepare_rolling(
+    objs: &[Object],
+    release: &str,
+    revision: u32,
+    workloads: &[String],
+    track_labels: bool,
+) -> Transformed {
     let mut out: Vec<Object> = objs.to_vec();
     let referenced: BTreeSet<(String, String)> = out
         .iter()
@@ -308,7 +386,10 @@ pub fn prepare_rolling(objs: &[Object], release: &str, revision: u32, workloads:
     }
     Transformed {
         objects: out,
-        config_renames: renames.into_iter().map(|((k, n), new)| (format!("{k}/{n}"), new)).collect(),
+        config_renames: renames
+            .into_iter()
+            .map(|((k, n), new)| (format!("{k}/{n}"), new))
+            .collect(),
     }
 }
 
@@ -318,9 +399,18 @@ pub fn prepare_rolling(objs: &[Object], release: &str, revision: u32, workloads:
 /// pods. The canary's selector adds `track: canary`, so its ReplicaSets never adopt primary
 /// pods; the primary's ReplicaSets select on their pod-template-hash, so they never adopt
 /// canary pods either.
-pub fn canary_objects(primaries: &[Object], release: &str, revision: u32, workloads: &[String], replicas_for: &dyn Fn(&str) -> u32) -> Vec<Object> {
+pub fn canary_objects(
+    primaries: &[Object],
+    release: &str,
+    revision: u32,
+    workloads: &[String],
+    replicas_for: &dyn Fn(&str) -> u32,
+) -> Vec<Object> {
     let mut out = Vec::new();
-    let deps: Vec<&Object> = primaries.iter().filter(|o| takes_part(o, workloads)).collect();
+    let deps: Vec<&Object> = primaries
+        .iter()
+        .filter(|o| takes_part(o, workloads))
+        .collect();
     for d in &deps {
         let mut c = (*d).clone();
         rename(&mut c, &suffixed(&d.name, "-canary"));
@@ -333,7 +423,10 @@ pub fn canary_objects(primaries: &[Object], release: &str, revision: u32, worklo
         stamp(&mut c, release, revision);
         out.push(c);
     }
-    for svc in primaries.iter().filter(|o| o.kind == "Service" && o.group().is_empty()) {
+    for svc in primaries
+        .iter()
+        .filter(|o| o.kind == "Service" && o.group().is_empty())
+    {
         if deps.iter().any(|d| service_selects(svc, d)) {
             let mut c = service_copy(svc, "-canary", "canary", LABEL_TRACK, "canary");
             set_label(&mut c.body, LABEL_TRACK, "canary");
@@ -348,10 +441,22 @@ pub fn canary_objects(primaries: &[Object], release: &str, revision: u32, worklo
 /// deploy, when `slot` goes live) takes the traffic: taking-part Deployments renamed
 /// `D-<slot>` with the slot in their pods and selector, the chart's Services selecting the
 /// live slot, `<svc>-stage` copies selecting `slot`, HPAs and PDBs following the live slot.
-pub fn bluegreen_objects(objs: &[Object], release: &str, revision: u32, workloads: &[String], slot: Color, live: Option<Color>) -> Transformed {
+pub fn bluegreen_objects(
+    objs: &[Object],
+    release: &str,
+    revision: u32,
+    workloads: &[String],
+    slot: Color,
+    live: Option<Color>,
+) -> Transformed {
     let t = prepare_rolling(objs, release, revision, workloads, false);
     let live = live.unwrap_or(slot);
-    let deps: Vec<Object> = t.objects.iter().filter(|o| takes_part(o, workloads)).cloned().collect();
+    let deps: Vec<Object> = t
+        .objects
+        .iter()
+        .filter(|o| takes_part(o, workloads))
+        .cloned()
+        .collect();
     let dep_names: BTreeSet<String> = deps.iter().map(|d| d.name.clone()).collect();
     let mut out = Vec::new();
     for o in t.objects {
@@ -364,7 +469,10 @@ pub fn bluegreen_objects(objs: &[Object], release: &str, revision: u32, workload
             out.push(d);
             continue;
         }
-        if o.kind == "Service" && o.group().is_empty() && deps.iter().any(|d| service_selects(&o, d)) {
+        if o.kind == "Service"
+            && o.group().is_empty()
+            && deps.iter().any(|d| service_selects(&o, d))
+        {
             let mut stage = service_copy(&o, "-stage", "stage", LABEL_SLOT, slot.as_str());
             stamp(&mut stage, release, revision);
             out.push(stage);
@@ -389,14 +497,21 @@ pub fn bluegreen_objects(objs: &[Object], release: &str, revision: u32, workload
                 !sel.is_empty() && sel.iter().all(|(k, v)| l.get(k) == Some(v))
             });
             if matches {
-                if let Some(m) = o.body.pointer_mut("/spec/selector/matchLabels").and_then(Value::as_object_mut) {
+                if let Some(m) = o
+                    .body
+                    .pointer_mut("/spec/selector/matchLabels")
+                    .and_then(Value::as_object_mut)
+                {
                     m.insert(LABEL_SLOT.into(), Value::String(live.as_str().into()));
                 }
             }
         }
         out.push(o);
     }
-    Transformed { objects: out, config_renames: t.config_renames }
+    Transformed {
+        objects: out,
+        config_renames: t.config_renames,
+    }
 }
 
 /// A blue/green Deployment of slot `color`.
@@ -425,23 +540,46 @@ mod tests {
 
     fn chart() -> Vec<Object> {
         vec![
-            obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}, "data": {"a": "1"}})),
-            obj(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web"}, "data": {"p": "eA=="}})),
-            obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unused"}, "data": {"b": "2"}})),
-            obj(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "10.0.0.9", "selector": {"app": "web"}, "ports": [{"port": 80}]}})),
-            obj(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+            obj(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}, "data": {"a": "1"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "web"}, "data": {"p": "eA=="}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unused"}, "data": {"b": "2"}}),
+            ),
+            obj(
+                json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}, "spec": {"clusterIP": "10.0.0.9", "selector": {"app": "web"}, "ports": [{"port": 80}]}}),
+            ),
+            obj(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
                 "replicas": 4,
                 "selector": {"matchLabels": {"app": "web"}},
                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
                     "volumes": [{"name": "c", "configMap": {"name": "web"}}],
-                    "containers": [{"name": "app", "image": "web:1", "envFrom": [{"secretRef": {"name": "web"}}], "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "web", "key": "a"}}}]}]}}}})),
-            obj(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}})),
-            obj(json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}})),
+                    "containers": [{"name": "app", "image": "web:1", "envFrom": [{"secretRef": {"name": "web"}}], "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "web", "key": "a"}}}]}]}}}}),
+            ),
+            obj(
+                json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}}}),
+            ),
+            obj(
+                json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}}}}),
+            ),
         ]
     }
 
     fn find<'a>(objs: &'a [Object], kind: &str, name: &str) -> &'a Object {
-        objs.iter().find(|o| o.kind == kind && o.name == name).unwrap_or_else(|| panic!("{kind} {name} in {:?}", objs.iter().map(|o| format!("{} {}", o.kind, o.name)).collect::<Vec<_>>()))
+        objs.iter()
+            .find(|o| o.kind == kind && o.name == name)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{kind} {name} in {:?}",
+                    objs.iter()
+                        .map(|o| format!("{} {}", o.kind, o.name))
+                        .collect::<Vec<_>>()
+                )
+            })
     }
 
     #[test]
@@ -449,11 +587,26 @@ mod tests {
         let t = prepare_rolling(&chart(), "web", 2, &[], false);
         let cm = t.config_renames["ConfigMap/web"].clone();
         let sec = t.config_renames["Secret/web"].clone();
-        assert!(cm.starts_with("web-") && cm.len() == "web-".len() + 8, "{cm}");
+        assert!(
+            cm.starts_with("web-") && cm.len() == "web-".len() + 8,
+            "{cm}"
+        );
         let d = find(&t.objects, "Deployment", "web");
-        assert_eq!(d.body.pointer("/spec/template/spec/volumes/0/configMap/name"), Some(&json!(cm)));
-        assert_eq!(d.body.pointer("/spec/template/spec/containers/0/envFrom/0/secretRef/name"), Some(&json!(sec)));
-        assert_eq!(d.body.pointer("/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef/name"), Some(&json!(cm)));
+        assert_eq!(
+            d.body
+                .pointer("/spec/template/spec/volumes/0/configMap/name"),
+            Some(&json!(cm))
+        );
+        assert_eq!(
+            d.body
+                .pointer("/spec/template/spec/containers/0/envFrom/0/secretRef/name"),
+            Some(&json!(sec))
+        );
+        assert_eq!(
+            d.body
+                .pointer("/spec/template/spec/containers/0/env/0/valueFrom/configMapKeyRef/name"),
+            Some(&json!(cm))
+        );
         find(&t.objects, "ConfigMap", "unused");
         assert!(!t.config_renames.contains_key("ConfigMap/unused"));
     }
@@ -466,8 +619,14 @@ mod tests {
         let mut changed = chart();
         changed[0].body["data"]["a"] = json!("2");
         let c = prepare_rolling(&changed, "web", 3, &[], false);
-        assert_ne!(a.config_renames["ConfigMap/web"], c.config_renames["ConfigMap/web"]);
-        assert_eq!(a.config_renames["Secret/web"], c.config_renames["Secret/web"]);
+        assert_ne!(
+            a.config_renames["ConfigMap/web"],
+            c.config_renames["ConfigMap/web"]
+        );
+        assert_eq!(
+            a.config_renames["Secret/web"],
+            c.config_renames["Secret/web"]
+        );
     }
 
     #[test]
@@ -475,7 +634,11 @@ mod tests {
         let t = prepare_rolling(&chart(), "web", 7, &[], false);
         for o in &t.objects {
             assert!(is_owned_by_helmdeck(&o.body, "web"), "{}", o.name);
-            assert_eq!(o.body.pointer("/metadata/annotations/helmdeck.io~1revision"), Some(&json!("7")));
+            assert_eq!(
+                o.body
+                    .pointer("/metadata/annotations/helmdeck.io~1revision"),
+                Some(&json!("7"))
+            );
         }
     }
 
@@ -483,8 +646,15 @@ mod tests {
     fn canary_primaries_get_a_stable_track_on_pods_but_not_on_the_selector() {
         let t = prepare_rolling(&chart(), "web", 2, &[], true);
         let d = find(&t.objects, "Deployment", "web");
-        assert_eq!(d.body.pointer("/spec/template/metadata/labels/helmdeck.io~1track"), Some(&json!("stable")));
-        assert_eq!(d.body.pointer("/spec/selector/matchLabels"), Some(&json!({"app": "web"})));
+        assert_eq!(
+            d.body
+                .pointer("/spec/template/metadata/labels/helmdeck.io~1track"),
+            Some(&json!("stable"))
+        );
+        assert_eq!(
+            d.body.pointer("/spec/selector/matchLabels"),
+            Some(&json!({"app": "web"}))
+        );
     }
 
     #[test]
@@ -493,11 +663,24 @@ mod tests {
         let c = canary_objects(&p, "web", 2, &[], &|name| if name == "web" { 2 } else { 0 });
         let d = find(&c, "Deployment", "web-canary");
         assert_eq!(d.body["spec"]["replicas"], 2);
-        assert_eq!(d.body.pointer("/spec/selector/matchLabels"), Some(&json!({"app": "web", "helmdeck.io/track": "canary"})));
-        assert_eq!(d.body.pointer("/spec/template/metadata/labels/helmdeck.io~1track"), Some(&json!("canary")));
+        assert_eq!(
+            d.body.pointer("/spec/selector/matchLabels"),
+            Some(&json!({"app": "web", "helmdeck.io/track": "canary"}))
+        );
+        assert_eq!(
+            d.body
+                .pointer("/spec/template/metadata/labels/helmdeck.io~1track"),
+            Some(&json!("canary"))
+        );
         let s = find(&c, "Service", "web-canary");
-        assert_eq!(s.body.pointer("/spec/selector"), Some(&json!({"app": "web", "helmdeck.io/track": "canary"})));
-        assert!(s.body.pointer("/spec/clusterIP").is_none(), "allocated fields are not copied");
+        assert_eq!(
+            s.body.pointer("/spec/selector"),
+            Some(&json!({"app": "web", "helmdeck.io/track": "canary"}))
+        );
+        assert!(
+            s.body.pointer("/spec/clusterIP").is_none(),
+            "allocated fields are not copied"
+        );
         assert_eq!(c.len(), 2, "the HPA, PDB and config are not copied");
     }
 
@@ -508,38 +691,89 @@ mod tests {
         let p = prepare_rolling(&objs, "web", 2, &["web".into()], true).objects;
         let c = canary_objects(&p, "web", 2, &["web".into()], &|_| 1);
         assert!(c.iter().all(|o| o.name != "redis-canary"));
-        assert!(find(&p, "Deployment", "redis").body.pointer("/spec/template/metadata/labels/helmdeck.io~1track").is_none());
+        assert!(find(&p, "Deployment", "redis")
+            .body
+            .pointer("/spec/template/metadata/labels/helmdeck.io~1track")
+            .is_none());
     }
 
     #[test]
     fn bluegreen_first_deploy_goes_live_in_blue() {
         let t = bluegreen_objects(&chart(), "web", 1, &[], Color::Blue, None);
         let d = find(&t.objects, "Deployment", "web-blue");
-        assert_eq!(d.body.pointer("/spec/selector/matchLabels/helmdeck.io~1slot"), Some(&json!("blue")));
+        assert_eq!(
+            d.body
+                .pointer("/spec/selector/matchLabels/helmdeck.io~1slot"),
+            Some(&json!("blue"))
+        );
         assert!(is_slot_workload(d, Color::Blue));
-        assert_eq!(find(&t.objects, "Service", "web").body.pointer("/spec/selector/helmdeck.io~1slot"), Some(&json!("blue")));
-        assert_eq!(find(&t.objects, "Service", "web-stage").body.pointer("/spec/selector/helmdeck.io~1slot"), Some(&json!("blue")));
-        assert_eq!(find(&t.objects, "HorizontalPodAutoscaler", "web").body.pointer("/spec/scaleTargetRef/name"), Some(&json!("web-blue")));
-        assert_eq!(find(&t.objects, "PodDisruptionBudget", "web").body.pointer("/spec/selector/matchLabels/helmdeck.io~1slot"), Some(&json!("blue")));
+        assert_eq!(
+            find(&t.objects, "Service", "web")
+                .body
+                .pointer("/spec/selector/helmdeck.io~1slot"),
+            Some(&json!("blue"))
+        );
+        assert_eq!(
+            find(&t.objects, "Service", "web-stage")
+                .body
+                .pointer("/spec/selector/helmdeck.io~1slot"),
+            Some(&json!("blue"))
+        );
+        assert_eq!(
+            find(&t.objects, "HorizontalPodAutoscaler", "web")
+                .body
+                .pointer("/spec/scaleTargetRef/name"),
+            Some(&json!("web-blue"))
+        );
+        assert_eq!(
+            find(&t.objects, "PodDisruptionBudget", "web")
+                .body
+                .pointer("/spec/selector/matchLabels/helmdeck.io~1slot"),
+            Some(&json!("blue"))
+        );
     }
 
     #[test]
     fn bluegreen_next_revision_stages_green_while_blue_stays_live() {
         let t = bluegreen_objects(&chart(), "web", 2, &[], Color::Green, Some(Color::Blue));
         find(&t.objects, "Deployment", "web-green");
-        assert!(!t.objects.iter().any(|o| o.name == "web-blue"), "the live slot is not touched");
-        assert_eq!(find(&t.objects, "Service", "web").body.pointer("/spec/selector/helmdeck.io~1slot"), Some(&json!("blue")));
-        assert_eq!(find(&t.objects, "Service", "web-stage").body.pointer("/spec/selector/helmdeck.io~1slot"), Some(&json!("green")));
+        assert!(
+            !t.objects.iter().any(|o| o.name == "web-blue"),
+            "the live slot is not touched"
+        );
+        assert_eq!(
+            find(&t.objects, "Service", "web")
+                .body
+                .pointer("/spec/selector/helmdeck.io~1slot"),
+            Some(&json!("blue"))
+        );
+        assert_eq!(
+            find(&t.objects, "Service", "web-stage")
+                .body
+                .pointer("/spec/selector/helmdeck.io~1slot"),
+            Some(&json!("green"))
+        );
         assert!(is_stage_service(find(&t.objects, "Service", "web-stage")));
         let switched = bluegreen_objects(&chart(), "web", 2, &[], Color::Green, Some(Color::Green));
-        assert_eq!(find(&switched.objects, "Service", "web").body.pointer("/spec/selector/helmdeck.io~1slot"), Some(&json!("green")));
+        assert_eq!(
+            find(&switched.objects, "Service", "web")
+                .body
+                .pointer("/spec/selector/helmdeck.io~1slot"),
+            Some(&json!("green"))
+        );
     }
 
     #[test]
     fn transforms_are_deterministic() {
-        assert_eq!(prepare_rolling(&chart(), "web", 2, &[], true), prepare_rolling(&chart(), "web", 2, &[], true));
+        assert_eq!(
+            prepare_rolling(&chart(), "web", 2, &[], true),
+            prepare_rolling(&chart(), "web", 2, &[], true)
+        );
         let bg = bluegreen_objects(&chart(), "web", 2, &[], Color::Green, Some(Color::Blue));
-        assert_eq!(bg, bluegreen_objects(&chart(), "web", 2, &[], Color::Green, Some(Color::Blue)));
+        assert_eq!(
+            bg,
+            bluegreen_objects(&chart(), "web", 2, &[], Color::Green, Some(Color::Blue))
+        );
     }
 
     #[test]
@@ -547,6 +781,9 @@ mod tests {
         let long = "x".repeat(260);
         let n = suffixed(&long, "-canary");
         assert!(n.len() <= 253 && n.ends_with("-canary"), "{}", n.len());
-        assert_ne!(suffixed(&long, "-canary"), suffixed(&"y".repeat(260), "-canary"));
+        assert_ne!(
+            suffixed(&long, "-canary"),
+            suffixed(&"y".repeat(260), "-canary")
+        );
     }
 }

@@ -38,7 +38,10 @@ pub fn append(entry: &AuditEntry<'_>) {
         if let Some(dir) = p.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&p)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)?;
         let mut line = serde_json::to_vec(entry).unwrap_or_default();
         line.push(b'\n');
         f.write_all(&line)

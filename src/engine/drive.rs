@@ -49,7 +49,10 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
 }
 
 /// Re-reads the record from the cluster and takes the requests other terminals left in it.
-async fn pick_up_requests(s: &Session, rec: &mut ReleaseRecord) -> Result<Option<Event>, EngineError> {
+async fn pick_up_requests(
+    s: &Session,
+    rec: &mut ReleaseRecord,
+) -> Result<Option<Event>, EngineError> {
     let Some(stored) = records::get(&s.cluster, &rec.release, rec.revision).await? else {
         return Ok(None);
     };
@@ -87,7 +90,10 @@ pub async fn drive(
             return Ok(DriveEnd::Finished(rec.run.status));
         };
         let index = rec.run.cursor;
-        progress(Progress::StepStarted { index, step: step.clone() });
+        progress(Progress::StepStarted {
+            index,
+            step: step.clone(),
+        });
         let event = match &step {
             Step::Pause { duration_ms } => {
                 let watched = match rec.run.plan[..index].iter().rev().find_map(|st| match st {
@@ -105,7 +111,9 @@ pub async fn drive(
                 } else if let Some(ev) = pick_up_requests(s, rec).await? {
                     ev
                 } else if rec.run.promote_requested {
-                    Event::Promote { full: rec.run.promote_full }
+                    Event::Promote {
+                        full: rec.run.promote_full,
+                    }
                 } else {
                     match duration_ms {
                         Some(ms) => {
@@ -115,8 +123,11 @@ pub async fn drive(
                             if now >= until {
                                 Event::StepDone
                             } else {
-                                progress(Progress::Waiting { what: format!("pause: {}s left", (until - now).div_ceil(1000)) });
-                                tokio::time::sleep(Duration::from_millis((until - now).min(1000))).await;
+                                progress(Progress::Waiting {
+                                    what: format!("pause: {}s left", (until - now).div_ceil(1000)),
+                                });
+                                tokio::time::sleep(Duration::from_millis((until - now).min(1000)))
+                                    .await;
                                 continue;
                             }
                         }
@@ -125,7 +136,9 @@ pub async fn drive(
                             return Ok(DriveEnd::Paused);
                         }
                         None => {
-                            progress(Progress::Waiting { what: "paused: waiting for a promote".into() });
+                            progress(Progress::Waiting {
+                                what: "paused: waiting for a promote".into(),
+                            });
                             watch.changed(Duration::from_secs(1)).await;
                             continue;
                         }
@@ -134,14 +147,20 @@ pub async fn drive(
             }
             Step::WaitHealthy { target } => {
                 let objs = objects::load(s, rec, &mut revisions, rec.revision).await?;
-                let names = objects::target_deployments(s, rec, &objs, target, &mut revisions).await?;
+                let names =
+                    objects::target_deployments(s, rec, &objs, target, &mut revisions).await?;
                 wait_healthy(s, rec, &mut watch, &names, progress).await?
             }
             other => match objects::execute(s, rec, &mut revisions, other).await {
                 Ok(()) => Event::StepDone,
-                Err(EngineError::Cluster(e @ (ClusterError::Invalid { .. } | ClusterError::Forbidden { .. } | ClusterError::UnknownKind { .. } | ClusterError::Conflict { .. }))) => {
-                    Event::StepFailed { reason: format!("{}: {e}", other.describe()) }
-                }
+                Err(EngineError::Cluster(
+                    e @ (ClusterError::Invalid { .. }
+                    | ClusterError::Forbidden { .. }
+                    | ClusterError::UnknownKind { .. }
+                    | ClusterError::Conflict { .. }),
+                )) => Event::StepFailed {
+                    reason: format!("{}: {e}", other.describe()),
+                },
                 Err(e) => return Err(e),
             },
         };
@@ -156,7 +175,9 @@ pub async fn drive(
         rec.run.apply(event, &ctx, now_ms())?;
         progress(Progress::StepEnded { step, outcome });
         if !was_reversing && rec.run.reverse.is_some() {
-            progress(Progress::Reversing { reason: rec.run.reason.clone().unwrap_or_default() });
+            progress(Progress::Reversing {
+                reason: rec.run.reason.clone().unwrap_or_default(),
+            });
         }
         rec.updated = now_rfc3339();
         records::put(&s.cluster, rec).await?;
@@ -169,7 +190,11 @@ fn new_pods(watch: &NamespaceWatch, dep: &Value) -> Vec<Value> {
     let selector: BTreeMap<String, String> = dep
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default();
     if selector.is_empty() {
         return Vec::new();
@@ -177,11 +202,19 @@ fn new_pods(watch: &NamespaceWatch, dep: &Value) -> Vec<Value> {
     let images = |v: &Value, ptr: &str| -> Vec<String> {
         v.pointer(ptr)
             .and_then(Value::as_array)
-            .map(|cs| cs.iter().filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_string)).collect())
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let want = images(dep, "/spec/template/spec/containers");
-    let template_labels = dep.pointer("/spec/template/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+    let template_labels = dep
+        .pointer("/spec/template/metadata/labels")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     watch
         .pods_matching(&selector)
         .into_iter()
@@ -189,9 +222,9 @@ fn new_pods(watch: &NamespaceWatch, dep: &Value) -> Vec<Value> {
         .filter(|p| {
             // A canary's pods carry a track label the primary's template lacks (and back).
             let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
-            ["helmdeck.io/track", "helmdeck.io/slot"].iter().all(|k| {
-                labels.and_then(|l| l.get(*k)) == template_labels.get(*k)
-            })
+            ["helmdeck.io/track", "helmdeck.io/slot"]
+                .iter()
+                .all(|k| labels.and_then(|l| l.get(*k)) == template_labels.get(*k))
         })
         .collect()
 }
@@ -211,7 +244,9 @@ async fn wait_healthy(
         let mut all = true;
         for name in names {
             let h = match watch.deployment(name) {
-                None => Health::InProgress { reason: "waiting for the Deployment to appear".into() },
+                None => Health::InProgress {
+                    reason: "waiting for the Deployment to appear".into(),
+                },
                 Some(dep) => {
                     let pods = new_pods(watch, &dep);
                     let refs: Vec<&Value> = pods.iter().collect();
@@ -219,7 +254,10 @@ async fn wait_healthy(
                 }
             };
             if last.get(name) != Some(&h) {
-                progress(Progress::Health { workload: name.clone(), health: h.clone() });
+                progress(Progress::Health {
+                    workload: name.clone(),
+                    health: h.clone(),
+                });
                 last.insert(name.clone(), h.clone());
             }
             match h {
@@ -227,7 +265,9 @@ async fn wait_healthy(
                 Health::InProgress { .. } => all = false,
                 Health::Failed { reason, pod } => {
                     let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
-                    return Ok(Event::StepFailed { reason: format!("{name}: {reason}{at}") });
+                    return Ok(Event::StepFailed {
+                        reason: format!("{name}: {reason}{at}"),
+                    });
                 }
             }
         }
@@ -243,7 +283,10 @@ async fn wait_healthy(
         }
         if std::time::Instant::now() > deadline {
             return Ok(Event::StepFailed {
-                reason: format!("no healthy rollout within the progress deadline ({})", s.env.policy.progress_deadline),
+                reason: format!(
+                    "no healthy rollout within the progress deadline ({})",
+                    s.env.policy.progress_deadline
+                ),
             });
         }
         if last_check.elapsed() > Duration::from_secs(2) && rec.run.reverse.is_none() {
@@ -266,7 +309,9 @@ fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
         if let Some(dep) = watch.deployment(name) {
             let pods = new_pods(watch, &dep);
             let refs: Vec<&Value> = pods.iter().collect();
-            if let Health::Failed { reason, pod } = health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD) {
+            if let Health::Failed { reason, pod } =
+                health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
+            {
                 let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
                 return Some(format!("{name}: {reason}{at}"));
             }

@@ -20,27 +20,61 @@ pub enum Against {
 
 fn options() -> DiffOptions {
     let mut o = DiffOptions::ignoring_server_fields();
-    if let Ok(with) = o.clone().ignore(&format!("/metadata/annotations/{}", strategy::ANNOTATION_REVISION.replace('/', "~1"))) {
+    if let Ok(with) = o.clone().ignore(&format!(
+        "/metadata/annotations/{}",
+        strategy::ANNOTATION_REVISION.replace('/', "~1")
+    )) {
         o = with;
     }
     o
 }
 
 /// Renders the service now and compares it with the live cluster or revision `n`.
-pub async fn diff(s: &Session, renderer: &Renderer, overrides: &Overrides, against: Against) -> Result<(ManifestDiff, prepare::Prepared), EngineError> {
-    let prepared = prepare::prepare(&s.cfg, &s.service.name, &s.env.name, overrides, crate::sources::no_progress()).await?;
-    let rendered = renderer.render(&prepared.render_request()).await.map_err(prepare::PrepareError::from)?;
-    let objs: Vec<Object> = rendered.manifests.crds.iter().chain(rendered.manifests.objects.iter()).cloned().collect();
+pub async fn diff(
+    s: &Session,
+    renderer: &Renderer,
+    overrides: &Overrides,
+    against: Against,
+) -> Result<(ManifestDiff, prepare::Prepared), EngineError> {
+    let prepared = prepare::prepare(
+        &s.cfg,
+        &s.service.name,
+        &s.env.name,
+        overrides,
+        crate::sources::no_progress(),
+    )
+    .await?;
+    let rendered = renderer
+        .render(&prepared.render_request())
+        .await
+        .map_err(prepare::PrepareError::from)?;
+    let objs: Vec<Object> = rendered
+        .manifests
+        .crds
+        .iter()
+        .chain(rendered.manifests.objects.iter())
+        .cloned()
+        .collect();
     let (recs, _) = records::list(&s.cluster, s.release()).await?;
     match against {
         Against::Revision(n) => {
             let rec = recs.iter().find(|r| r.revision == n).ok_or_else(|| {
                 EngineError::input(
                     format!("release {} has no revision {n}", s.release()),
-                    format!("kept revisions: {}", recs.iter().map(|r| r.revision.to_string()).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "kept revisions: {}",
+                        recs.iter()
+                            .map(|r| r.revision.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )
             })?;
-            let old: Vec<Object> = rec.manifests.iter().filter_map(|b| Object::from_body(b.clone(), &rec.namespace)).collect();
+            let old: Vec<Object> = rec
+                .manifests
+                .iter()
+                .filter_map(|b| Object::from_body(b.clone(), &rec.namespace))
+                .collect();
             Ok((diff::diff(&old, &objs, &options()), prepared))
         }
         Against::Live => {
@@ -53,14 +87,30 @@ pub async fn diff(s: &Session, renderer: &Renderer, overrides: &Overrides, again
                     let c = slot.unwrap_or(Color::Blue);
                     strategy::bluegreen_objects(&objs, &release, revision, &wl, c, Some(c)).objects
                 }
-                (strategy_kind, _) => strategy::prepare_rolling(&objs, &release, revision, &wl, strategy_kind == Some(StrategyKind::Canary)).objects,
+                (strategy_kind, _) => {
+                    strategy::prepare_rolling(
+                        &objs,
+                        &release,
+                        revision,
+                        &wl,
+                        strategy_kind == Some(StrategyKind::Canary),
+                    )
+                    .objects
+                }
             };
             let mut old = Vec::new();
             for d in &desired {
-                if let Some(mut l) = s.cluster.get(&d.api_version, &d.kind, d.namespace.as_deref(), &d.name).await? {
+                if let Some(mut l) = s
+                    .cluster
+                    .get(&d.api_version, &d.kind, d.namespace.as_deref(), &d.name)
+                    .await?
+                {
                     l = diff::project_onto(&l, &d.body);
                     if let Some(o) = Object::from_body(l, &s.cluster.namespace) {
-                        old.push(Object { source: d.source.clone(), ..o });
+                        old.push(Object {
+                            source: d.source.clone(),
+                            ..o
+                        });
                     }
                 }
             }

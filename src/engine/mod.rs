@@ -36,7 +36,10 @@ impl From<ConfigError> for EngineError {
 
 impl EngineError {
     pub fn input(message: impl Into<String>, hint: impl Into<String>) -> Self {
-        EngineError::Input { message: message.into(), hint: hint.into() }
+        EngineError::Input {
+            message: message.into(),
+            hint: hint.into(),
+        }
     }
 }
 

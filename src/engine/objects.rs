@@ -30,10 +30,18 @@ pub async fn load(
     } else {
         records::get(&s.cluster, &rec.release, revision)
             .await?
-            .ok_or_else(|| EngineError::input(format!("the record of revision {revision} is gone"), "`history` lists the kept revisions"))?
+            .ok_or_else(|| {
+                EngineError::input(
+                    format!("the record of revision {revision} is gone"),
+                    "`history` lists the kept revisions",
+                )
+            })?
             .manifests
     };
-    let objs: Vec<Object> = bodies.into_iter().filter_map(|b| Object::from_body(b, &rec.namespace)).collect();
+    let objs: Vec<Object> = bodies
+        .into_iter()
+        .filter_map(|b| Object::from_body(b, &rec.namespace))
+        .collect();
     cache.insert(revision, objs.clone());
     Ok(objs)
 }
@@ -44,16 +52,29 @@ fn workloads(rec: &ReleaseRecord) -> Vec<String> {
 
 /// The objects that make `revision` run on the primaries for this record's strategy.
 fn primary_objects(rec: &ReleaseRecord, objs: &[Object], revision: u32) -> Vec<Object> {
-    strategy::prepare_rolling(objs, &rec.release, revision, &workloads(rec), rec.strategy == StrategyKind::Canary).objects
+    strategy::prepare_rolling(
+        objs,
+        &rec.release,
+        revision,
+        &workloads(rec),
+        rec.strategy == StrategyKind::Canary,
+    )
+    .objects
 }
 
-async fn apply_all(s: &Session, mut objs: Vec<Object>) -> Result<BTreeSet<(String, String)>, EngineError> {
+async fn apply_all(
+    s: &Session,
+    mut objs: Vec<Object>,
+) -> Result<BTreeSet<(String, String)>, EngineError> {
     manifest::sort_for_apply(&mut objs);
     let mut applied = BTreeSet::new();
     let mut crds = false;
     for o in &objs {
         let mut body = o.body.clone();
-        if let (Some(ns), Some(meta)) = (&o.namespace, body.get_mut("metadata").and_then(Value::as_object_mut)) {
+        if let (Some(ns), Some(meta)) = (
+            &o.namespace,
+            body.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
             meta.insert("namespace".into(), Value::String(ns.clone()));
         }
         if crds && !o.is_crd() {
@@ -72,10 +93,25 @@ async fn apply_all(s: &Session, mut objs: Vec<Object>) -> Result<BTreeSet<(Strin
 
 async fn wait_established(s: &Session, name: &str) -> Result<(), EngineError> {
     for _ in 0..120 {
-        if let Some(crd) = s.cluster.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", None, name).await? {
-            let ok = crd.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|cs| {
-                cs.iter().any(|c| c.get("type").and_then(Value::as_str) == Some("Established") && c.get("status").and_then(Value::as_str) == Some("True"))
-            });
+        if let Some(crd) = s
+            .cluster
+            .get(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                None,
+                name,
+            )
+            .await?
+        {
+            let ok = crd
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c.get("type").and_then(Value::as_str) == Some("Established")
+                            && c.get("status").and_then(Value::as_str) == Some("True")
+                    })
+                });
             if ok {
                 return Ok(());
             }
@@ -91,8 +127,19 @@ async fn wait_established(s: &Session, name: &str) -> Result<(), EngineError> {
 /// Deletes objects of the release that `applied` no longer has, among the kinds any kept
 /// revision rendered. Canary and slot objects, release records, and the config of the
 /// revision a rollback would return to are kept.
-async fn prune(s: &Session, rec: &ReleaseRecord, kinds: &BTreeSet<(String, String)>, applied: &BTreeSet<(String, String)>) -> Result<(), EngineError> {
-    let selector = format!("{}={},{}={}", record::LABEL_RELEASE, rec.release, record::LABEL_MANAGED_BY, record::MANAGED_BY);
+async fn prune(
+    s: &Session,
+    rec: &ReleaseRecord,
+    kinds: &BTreeSet<(String, String)>,
+    applied: &BTreeSet<(String, String)>,
+) -> Result<(), EngineError> {
+    let selector = format!(
+        "{}={},{}={}",
+        record::LABEL_RELEASE,
+        rec.release,
+        record::LABEL_MANAGED_BY,
+        record::MANAGED_BY
+    );
     let keep_config_of = rec.previous.map(|p| p.to_string());
     for (api_version, kind) in kinds {
         let live = match s.cluster.list(api_version, kind, &selector).await {
@@ -101,39 +148,68 @@ async fn prune(s: &Session, rec: &ReleaseRecord, kinds: &BTreeSet<(String, Strin
             Err(e) => return Err(e.into()),
         };
         for obj in live {
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if applied.contains(&(kind.clone(), name.clone())) {
                 continue;
             }
             let labels = obj.pointer("/metadata/labels");
             let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-            if label(strategy::LABEL_TRACK) == Some("canary") || label(strategy::LABEL_SLOT).is_some() {
+            if label(strategy::LABEL_TRACK) == Some("canary")
+                || label(strategy::LABEL_SLOT).is_some()
+            {
                 continue;
             }
             if obj.get("type").and_then(Value::as_str) == Some(record::SECRET_TYPE) {
                 continue;
             }
-            let revision = obj.pointer("/metadata/annotations").and_then(|a| a.get(strategy::ANNOTATION_REVISION)).and_then(Value::as_str);
-            if (kind == "ConfigMap" || kind == "Secret") && revision.is_some() && revision == keep_config_of.as_deref() {
+            let revision = obj
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(strategy::ANNOTATION_REVISION))
+                .and_then(Value::as_str);
+            if (kind == "ConfigMap" || kind == "Secret")
+                && revision.is_some()
+                && revision == keep_config_of.as_deref()
+            {
                 continue;
             }
             tracing::info!(kind, name, "pruning");
-            s.cluster.delete(api_version, kind, obj.pointer("/metadata/namespace").and_then(Value::as_str), &name).await?;
+            s.cluster
+                .delete(
+                    api_version,
+                    kind,
+                    obj.pointer("/metadata/namespace").and_then(Value::as_str),
+                    &name,
+                )
+                .await?;
         }
     }
     Ok(())
 }
 
 fn kinds_of(objs: &[Object]) -> BTreeSet<(String, String)> {
-    objs.iter().map(|o| (o.api_version.clone(), o.kind.clone())).collect()
+    objs.iter()
+        .map(|o| (o.api_version.clone(), o.kind.clone()))
+        .collect()
 }
 
 fn primary_replicas(o: &Object) -> u32 {
-    o.body.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as u32
+    o.body
+        .pointer("/spec/replicas")
+        .and_then(Value::as_u64)
+        .unwrap_or(1) as u32
 }
 
 /// Executes one object-changing step.
-pub async fn execute(s: &Session, rec: &ReleaseRecord, cache: &mut HashMap<u32, RevisionObjects>, step: &Step) -> Result<(), EngineError> {
+pub async fn execute(
+    s: &Session,
+    rec: &ReleaseRecord,
+    cache: &mut HashMap<u32, RevisionObjects>,
+    step: &Step,
+) -> Result<(), EngineError> {
     let wl = workloads(rec);
     match step {
         Step::ApplyConfig { revision } => {
@@ -162,32 +238,58 @@ pub async fn execute(s: &Session, rec: &ReleaseRecord, cache: &mut HashMap<u32, 
             let primaries = primary_objects(rec, &objs, *revision);
             let live = load(s, rec, cache, rec.previous.unwrap_or(*revision)).await?;
             let replicas_for = |name: &str| -> u32 {
-                let base = live.iter().chain(objs.iter()).find(|o| o.kind == "Deployment" && o.name == name).map(primary_replicas).unwrap_or(1);
+                let base = live
+                    .iter()
+                    .chain(objs.iter())
+                    .find(|o| o.kind == "Deployment" && o.name == name)
+                    .map(primary_replicas)
+                    .unwrap_or(1);
                 amount.pods(base)
             };
-            let canaries = strategy::canary_objects(&primaries, &rec.release, *revision, &wl, &replicas_for);
+            let canaries =
+                strategy::canary_objects(&primaries, &rec.release, *revision, &wl, &replicas_for);
             apply_all(s, canaries).await?;
         }
         Step::DeleteCanaries => {
             let objs = load(s, rec, cache, rec.revision).await?;
             let primaries = primary_objects(rec, &objs, rec.revision);
             for o in strategy::canary_objects(&primaries, &rec.release, rec.revision, &wl, &|_| 0) {
-                s.cluster.delete(&o.api_version, &o.kind, o.namespace.as_deref(), &o.name).await?;
+                s.cluster
+                    .delete(&o.api_version, &o.kind, o.namespace.as_deref(), &o.name)
+                    .await?;
             }
         }
         Step::ApplySlot { revision, color } => {
             let objs = load(s, rec, cache, *revision).await?;
-            let t = strategy::bluegreen_objects(&objs, &rec.release, *revision, &wl, *color, rec.live_before);
+            let t = strategy::bluegreen_objects(
+                &objs,
+                &rec.release,
+                *revision,
+                &wl,
+                *color,
+                rec.live_before,
+            );
             let slot: Vec<Object> = t
                 .objects
                 .into_iter()
-                .filter(|o| strategy::is_slot_workload(o, *color) || strategy::is_stage_service(o) || (o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret")))
+                .filter(|o| {
+                    strategy::is_slot_workload(o, *color)
+                        || strategy::is_stage_service(o)
+                        || (o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret"))
+                })
                 .collect();
             apply_all(s, slot).await?;
         }
         Step::SwitchServices { revision, color } => {
             let objs = load(s, rec, cache, *revision).await?;
-            let t = strategy::bluegreen_objects(&objs, &rec.release, *revision, &wl, *color, Some(*color));
+            let t = strategy::bluegreen_objects(
+                &objs,
+                &rec.release,
+                *revision,
+                &wl,
+                *color,
+                Some(*color),
+            );
             let applied = apply_all(s, t.objects.clone()).await?;
             let mut kinds = kinds_of(&t.objects);
             kinds.extend(kinds_of(&objs));
@@ -195,13 +297,32 @@ pub async fn execute(s: &Session, rec: &ReleaseRecord, cache: &mut HashMap<u32, 
         }
         Step::ScaleSlot { color, replicas } => {
             let objs = load(s, rec, cache, rec.revision).await?;
-            let live_rev = if Some(*color) == rec.live_before { rec.previous.unwrap_or(rec.revision) } else { rec.revision };
+            let live_rev = if Some(*color) == rec.live_before {
+                rec.previous.unwrap_or(rec.revision)
+            } else {
+                rec.revision
+            };
             let live_objs = load(s, rec, cache, live_rev).await?;
-            let t = strategy::bluegreen_objects(&live_objs, &rec.release, live_rev, &wl, *color, rec.live_before);
-            for o in t.objects.iter().filter(|o| strategy::is_slot_workload(o, *color)) {
+            let t = strategy::bluegreen_objects(
+                &live_objs,
+                &rec.release,
+                live_rev,
+                &wl,
+                *color,
+                rec.live_before,
+            );
+            for o in t
+                .objects
+                .iter()
+                .filter(|o| strategy::is_slot_workload(o, *color))
+            {
                 let n = replicas.unwrap_or_else(|| primary_replicas(o));
                 let patch = serde_json::json!({"spec": {"replicas": n}});
-                match s.cluster.merge_patch(&o.api_version, &o.kind, &o.name, &patch).await {
+                match s
+                    .cluster
+                    .merge_patch(&o.api_version, &o.kind, &o.name, &patch)
+                    .await
+                {
                     Ok(_) | Err(ClusterError::NotFound { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -234,10 +355,22 @@ pub async fn target_deployments(
             | Step::ApplyCanary { revision, .. } => Some(*revision),
             _ => None,
         })
-        .unwrap_or(if rec.run.reverse.is_some() { rec.previous.unwrap_or(rec.revision) } else { rec.revision });
-    let objs = if revision == rec.revision { objs.to_vec() } else { load(s, rec, cache, revision).await? };
+        .unwrap_or(if rec.run.reverse.is_some() {
+            rec.previous.unwrap_or(rec.revision)
+        } else {
+            rec.revision
+        });
+    let objs = if revision == rec.revision {
+        objs.to_vec()
+    } else {
+        load(s, rec, cache, revision).await?
+    };
     Ok(match target {
-        Target::Primaries => primary_objects(rec, &objs, revision).into_iter().filter(|o| o.kind == "Deployment").map(|o| o.name).collect(),
+        Target::Primaries => primary_objects(rec, &objs, revision)
+            .into_iter()
+            .filter(|o| o.kind == "Deployment")
+            .map(|o| o.name)
+            .collect(),
         Target::Canaries => {
             let primaries = primary_objects(rec, &objs, revision);
             strategy::canary_objects(&primaries, &rec.release, revision, &wl, &|_| 1)
@@ -246,11 +379,13 @@ pub async fn target_deployments(
                 .map(|o| o.name)
                 .collect()
         }
-        Target::Slot { color } => strategy::bluegreen_objects(&objs, &rec.release, revision, &wl, *color, rec.live_before)
-            .objects
-            .into_iter()
-            .filter(|o| strategy::is_slot_workload(o, *color))
-            .map(|o| o.name)
-            .collect(),
+        Target::Slot { color } => {
+            strategy::bluegreen_objects(&objs, &rec.release, revision, &wl, *color, rec.live_before)
+                .objects
+                .into_iter()
+                .filter(|o| strategy::is_slot_workload(o, *color))
+                .map(|o| o.name)
+                .collect()
+        }
     })
 }

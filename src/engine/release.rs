@@ -51,7 +51,10 @@ pub fn active(recs: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
 
 fn canary_plan(steps: &[CanaryStep]) -> Vec<PlannedCanaryStep> {
     let steps: Vec<CanaryStep> = if steps.is_empty() {
-        vec![CanaryStep::Percent(20), CanaryStep::Pause(Default::default())]
+        vec![
+            CanaryStep::Percent(20),
+            CanaryStep::Pause(Default::default()),
+        ]
     } else {
         steps.to_vec()
     };
@@ -60,7 +63,9 @@ fn canary_plan(steps: &[CanaryStep]) -> Vec<PlannedCanaryStep> {
         .filter_map(|s| match s {
             CanaryStep::Replicas(n) => Some(PlannedCanaryStep::Pods(CanaryAmount::Replicas(*n))),
             CanaryStep::Percent(p) => Some(PlannedCanaryStep::Pods(CanaryAmount::Percent(*p))),
-            CanaryStep::Pause(p) => Some(PlannedCanaryStep::Pause(p.duration.map(|d| d.as_duration().as_millis() as u64))),
+            CanaryStep::Pause(p) => Some(PlannedCanaryStep::Pause(
+                p.duration.map(|d| d.as_duration().as_millis() as u64),
+            )),
             // Verification gates arrive with issue #7.
             CanaryStep::Verify(_) => None,
         })
@@ -68,17 +73,25 @@ fn canary_plan(steps: &[CanaryStep]) -> Vec<PlannedCanaryStep> {
 }
 
 /// Runs `f` holding the lease of the release; releases it afterwards whatever happened.
-async fn with_lease<T, F>(s: &Session, progress: &(dyn Fn(Progress) + Send + Sync), f: F) -> Result<T, EngineError>
+async fn with_lease<T, F>(
+    s: &Session,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+    f: F,
+) -> Result<T, EngineError>
 where
     F: std::future::Future<Output = Result<T, EngineError>>,
 {
     match lease::acquire(&s.cluster, s.release(), &s.operator).await? {
-        lease::Taken::TookOver { previous } => progress(Progress::Warning(format!("took over the expired lease of {previous}"))),
+        lease::Taken::TookOver { previous } => progress(Progress::Warning(format!(
+            "took over the expired lease of {previous}"
+        ))),
         lease::Taken::Fresh | lease::Taken::Reentered => {}
     }
     let out = f.await;
     if let Err(e) = lease::release(&s.cluster, s.release(), &s.operator).await {
-        progress(Progress::Warning(format!("could not release the lease: {e}")));
+        progress(Progress::Warning(format!(
+            "could not release the lease: {e}"
+        )));
     }
     out
 }
@@ -98,7 +111,12 @@ pub async fn deploy(
         if let Some(a) = active(&recs) {
             if !opts.resume {
                 return Err(EngineError::input(
-                    format!("release {} has a run of revision {} that is {:?}", s.release(), a.revision, a.run.status),
+                    format!(
+                        "release {} has a run of revision {} that is {:?}",
+                        s.release(),
+                        a.revision,
+                        a.run.status
+                    ),
                     "continue it with `deploy --resume`, or `promote`, `rollback` or `abort` it",
                 ));
             }
@@ -113,13 +131,25 @@ pub async fn deploy(
             ));
         }
         if !s.cluster.namespace_exists().await? {
-            return Err(EngineError::Cluster(ClusterError::NotFound { what: format!("namespace {}", s.cluster.namespace) }));
+            return Err(EngineError::Cluster(ClusterError::NotFound {
+                what: format!("namespace {}", s.cluster.namespace),
+            }));
         }
-        let prepared = prepare::prepare(&s.cfg, &s.service.name, &s.env.name, &opts.overrides, crate::sources::no_progress()).await?;
+        let prepared = prepare::prepare(
+            &s.cfg,
+            &s.service.name,
+            &s.env.name,
+            &opts.overrides,
+            crate::sources::no_progress(),
+        )
+        .await?;
         let mut req = prepared.render_request();
         let live = live_revision(&recs).cloned();
         req.is_upgrade = live.is_some();
-        let rendered = renderer.render(&req).await.map_err(prepare::PrepareError::from)?;
+        let rendered = renderer
+            .render(&req)
+            .await
+            .map_err(prepare::PrepareError::from)?;
         if !rendered.manifests.hooks.is_empty() {
             progress(Progress::Warning(format!(
                 "{} Helm hook object(s) are not applied (helmdeck runs no hooks)",
@@ -134,10 +164,19 @@ pub async fn deploy(
             strategy,
             revision,
             previous: live.as_ref().map(|l| l.revision),
-            canary_steps: canary_plan(s.service.canary.as_ref().map(|c| c.steps.as_slice()).unwrap_or(&[])),
+            canary_steps: canary_plan(
+                s.service
+                    .canary
+                    .as_ref()
+                    .map(|c| c.steps.as_slice())
+                    .unwrap_or(&[]),
+            ),
             live: live_slot,
             auto_promote: bg.as_ref().map(|b| b.auto_promote).unwrap_or(false),
-            scale_down_delay_ms: bg.as_ref().map(|b| b.scale_down_delay.as_duration().as_millis() as u64).unwrap_or(600_000),
+            scale_down_delay_ms: bg
+                .as_ref()
+                .map(|b| b.scale_down_delay.as_duration().as_millis() as u64)
+                .unwrap_or(600_000),
         };
         let (steps, promotion) = plan(&input);
         let slot = match strategy {
@@ -161,7 +200,13 @@ pub async fn deploy(
                 digest: prepared.chart.digest.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
-            manifests: rendered.manifests.crds.iter().chain(rendered.manifests.objects.iter()).map(|o| o.body.clone()).collect(),
+            manifests: rendered
+                .manifests
+                .crds
+                .iter()
+                .chain(rendered.manifests.objects.iter())
+                .map(|o| o.body.clone())
+                .collect(),
             strategy,
             slot,
             previous: live.as_ref().map(|l| l.revision),
@@ -174,9 +219,13 @@ pub async fn deploy(
         };
         records::put(&s.cluster, &rec).await?;
         match records::prune(&s.cluster, s.release(), s.env.policy.keep_revisions).await {
-            Ok(pruned) if !pruned.is_empty() => tracing::info!(?pruned, "pruned old release records"),
+            Ok(pruned) if !pruned.is_empty() => {
+                tracing::info!(?pruned, "pruned old release records")
+            }
             Ok(_) => {}
-            Err(e) => progress(Progress::Warning(format!("could not prune old records: {e}"))),
+            Err(e) => progress(Progress::Warning(format!(
+                "could not prune old records: {e}"
+            ))),
         }
         let end = drive::drive(s, &mut rec, DriveOptions { wait: opts.wait }, progress).await?;
         Ok((rec, end))
@@ -195,23 +244,39 @@ pub enum ActionResult {
 }
 
 /// Leaves a request in the active record when another process of this operator drives it.
-async fn request_from_driver(s: &Session, set: impl Fn(&mut Run)) -> Result<Option<ActionResult>, EngineError> {
+async fn request_from_driver(
+    s: &Session,
+    set: impl Fn(&mut Run),
+) -> Result<Option<ActionResult>, EngineError> {
     let Some((holder, _)) = lease::holder_of(&s.cluster, s.release()).await? else {
         return Ok(None);
     };
-    if holder == s.operator.identity() || !lease::same_operator(&holder, &s.operator) || !lease::holder_alive(&holder, &s.operator) {
+    if holder == s.operator.identity()
+        || !lease::same_operator(&holder, &s.operator)
+        || !lease::holder_alive(&holder, &s.operator)
+    {
         return Ok(None);
     }
     let (recs, _) = records::list(&s.cluster, s.release()).await?;
-    let Some(a) = active(&recs) else { return Ok(None) };
+    let Some(a) = active(&recs) else {
+        return Ok(None);
+    };
     let mut rec = a.clone();
     set(&mut rec.run);
     rec.updated = now_rfc3339();
     records::put(&s.cluster, &rec).await?;
-    Ok(Some(ActionResult::Requested { holder, revision: rec.revision }))
+    Ok(Some(ActionResult::Requested {
+        holder,
+        revision: rec.revision,
+    }))
 }
 
-async fn act(s: &Session, event: Event, wait: bool, progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<ActionResult, EngineError> {
+async fn act(
+    s: &Session,
+    event: Event,
+    wait: bool,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
     let set = {
         let event = event.clone();
         move |r: &mut Run| match &event {
@@ -249,11 +314,20 @@ async fn act(s: &Session, event: Event, wait: bool, progress: &(dyn Fn(Progress)
     .await
 }
 
-pub async fn promote(s: &Session, full: bool, wait: bool, progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<ActionResult, EngineError> {
+pub async fn promote(
+    s: &Session,
+    full: bool,
+    wait: bool,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
     act(s, Event::Promote { full }, wait, progress).await
 }
 
-pub async fn abort(s: &Session, wait: bool, progress: &(dyn Fn(Progress) + Send + Sync)) -> Result<ActionResult, EngineError> {
+pub async fn abort(
+    s: &Session,
+    wait: bool,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
     act(s, Event::Abort, wait, progress).await
 }
 
@@ -275,18 +349,32 @@ pub async fn rollback(
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         if let Some(a) = active(&recs) {
             return Err(EngineError::input(
-                format!("release {} has an active run of revision {}", s.release(), a.revision),
+                format!(
+                    "release {} has an active run of revision {}",
+                    s.release(),
+                    a.revision
+                ),
                 "roll it back first with `rollback` (without --to), or abort it",
             ));
         }
         let live = live_revision(&recs).cloned();
         let target = match to {
-            Some(n) => recs.iter().find(|r| r.revision == n).cloned().ok_or_else(|| {
-                EngineError::input(
-                    format!("release {} has no revision {n}", s.release()),
-                    format!("`history` lists the kept revisions: {}", recs.iter().map(|r| r.revision.to_string()).collect::<Vec<_>>().join(", ")),
-                )
-            })?,
+            Some(n) => recs
+                .iter()
+                .find(|r| r.revision == n)
+                .cloned()
+                .ok_or_else(|| {
+                    EngineError::input(
+                        format!("release {} has no revision {n}", s.release()),
+                        format!(
+                            "`history` lists the kept revisions: {}",
+                            recs.iter()
+                                .map(|r| r.revision.to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })?,
             None => {
                 let live_rev = live.as_ref().map(|l| l.revision);
                 recs.iter()
@@ -294,7 +382,12 @@ pub async fn rollback(
                     .filter(|r| Some(r.revision) != live_rev && r.run.status == Status::Healthy)
                     .find(|r| live_rev.is_none_or(|l| r.revision < l))
                     .cloned()
-                    .ok_or_else(|| EngineError::input("no earlier healthy revision to roll back to", "`history` lists the revisions; pass --to N"))?
+                    .ok_or_else(|| {
+                        EngineError::input(
+                            "no earlier healthy revision to roll back to",
+                            "`history` lists the revisions; pass --to N",
+                        )
+                    })?
             }
         };
         let revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
