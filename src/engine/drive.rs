@@ -238,7 +238,6 @@ async fn wait_healthy(
 ) -> Result<Event, EngineError> {
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
-    let mut healthy_since: Option<std::time::Instant> = None;
     let mut last_check = std::time::Instant::now();
     loop {
         let mut all = true;
@@ -272,14 +271,9 @@ async fn wait_healthy(
             }
         }
         if all {
-            // Healthy must hold for a moment: a container that starts and then crashes is
-            // Ready for a second before it shows CrashLoopBackOff.
-            let since = *healthy_since.get_or_insert_with(std::time::Instant::now);
-            if since.elapsed() >= SETTLE {
-                return Ok(Event::StepDone);
-            }
-        } else {
-            healthy_since = None;
+            // Availability already waited for `minReadySeconds`, Kubernetes' own guard against
+            // containers that start and then crash.
+            return Ok(Event::StepDone);
         }
         if std::time::Instant::now() > deadline {
             return Ok(Event::StepFailed {
@@ -298,9 +292,6 @@ async fn wait_healthy(
         watch.changed(Duration::from_millis(250)).await;
     }
 }
-
-/// How long a rollout must stay healthy before a wait is done.
-pub const SETTLE: Duration = Duration::from_secs(3);
 
 /// Health of the workloads a paused run keeps an eye on (the last waited-for target):
 /// the first failure, if any.

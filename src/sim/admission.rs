@@ -67,6 +67,25 @@ fn default_template(obj: &mut Value) {
     }
 }
 
+/// Drops `null` map entries, as decoding into the API types does (clients send
+/// `creationTimestamp: null` in templates; keeping it would change template hashes).
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            for x in m.values_mut() {
+                strip_nulls(x);
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                strip_nulls(x);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Fills in what the API server defaults for the built-in kinds.
 pub fn apply_defaults(def: &ResourceDef, obj: &mut Value) {
     if def.custom {
@@ -308,6 +327,27 @@ pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<(
         };
         if !ok {
             causes.push(invalid("metadata.name", &obj["metadata"]["name"], "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"));
+        }
+    }
+    for f in ["labels", "annotations"] {
+        let v = &obj["metadata"][f];
+        if !(v.is_null() || v.is_object()) {
+            causes.push(invalid(
+                &format!("metadata.{f}"),
+                v,
+                "must be a map of string keys and string values",
+            ));
+        }
+    }
+    if let Some(a) = obj["metadata"]["annotations"].as_object() {
+        for (k, v) in a {
+            if !v.is_string() {
+                causes.push(invalid(
+                    &format!("metadata.annotations.{k}"),
+                    v,
+                    "annotation values must be strings",
+                ));
+            }
         }
     }
     if let Some(labels) = obj["metadata"]["labels"].as_object() {

@@ -360,10 +360,10 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
 /// The object as this version of the resource presents it (CRDs with several versions
 /// share storage; only `apiVersion` differs).
 pub fn object_bytes(def: &ResourceDef, o: &StoredObject) -> Bytes {
-    if o.value["apiVersion"].as_str() == Some(def.api_version().as_str()) {
+    if o.api_version() == def.api_version() {
         return o.json.clone();
     }
-    let mut v = o.value.clone();
+    let mut v = o.value();
     v["apiVersion"] = json!(def.api_version());
     Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
@@ -426,7 +426,9 @@ impl RequestCtx {
     async fn get(&self) -> Result<Response, ApiError> {
         match self.target.subresource.as_deref() {
             Some("log") => return logs::serve(self).await,
-            Some("scale") => return Ok(self.respond_value(200, &scale_of(&self.current()?.value))),
+            Some("scale") => {
+                return Ok(self.respond_value(200, &scale_of(&self.current()?.value())))
+            }
             _ => {}
         }
         let o = self.current()?;
@@ -474,7 +476,7 @@ impl RequestCtx {
                     continue;
                 }
             }
-            if !labels.matches(o.labels()) || !fields.matches(&o.value) {
+            if !labels.matches(o.labels()) || !fields.matches_object(o) {
                 continue;
             }
             if limit.is_some_and(|l| selected.len() >= l) {
@@ -572,6 +574,12 @@ impl RequestCtx {
     /// Defaults, Secret `stringData`, validation.
     fn admit(&self, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         let def = &self.target.def;
+        let status = obj.as_object_mut().and_then(|m| m.remove("status"));
+        admission::strip_nulls(obj);
+        if let Some(st) = status {
+            // Status keeps its nulls (`lastProbeTime: null` is what the kubelet reports).
+            obj["status"] = st;
+        }
         admission::apply_defaults(def, obj);
         if def.kind == "Secret" && def.group.is_empty() {
             if let Some(sd) = obj.as_object_mut().and_then(|m| m.remove("stringData")) {
@@ -700,6 +708,9 @@ impl RequestCtx {
             }
             Some("finalize") => {
                 let mut out = old.clone();
+                if !out["spec"].is_object() {
+                    out["spec"] = json!({});
+                }
                 out["spec"]["finalizers"] = new["spec"]["finalizers"].clone();
                 out
             }
@@ -787,12 +798,15 @@ impl RequestCtx {
                 }
             }
             let mut new = old.clone();
+            if !new["spec"].is_object() {
+                new["spec"] = json!({});
+            }
             new["spec"]["replicas"] = json!(n);
             record_update(Some(old), &mut new, &manager, &def.api_version(), "scale", def.status);
             Ok(new)
         })?;
         let stored = self.cluster.after_write(&def, stored);
-        Ok(self.respond_value(200, &scale_of(&stored.value)))
+        Ok(self.respond_value(200, &scale_of(&stored.value())))
     }
 
     fn patch(&self) -> Result<Response, ApiError> {
@@ -827,7 +841,7 @@ impl RequestCtx {
         };
         if sub == "scale" {
             let cur = self.current()?;
-            let scaled = apply_patch(&scale_of(&cur.value))?;
+            let scaled = apply_patch(&scale_of(&cur.value()))?;
             return self.write_scale(
                 scaled["spec"]["replicas"].clone(),
                 scaled["metadata"]["resourceVersion"]
@@ -840,6 +854,9 @@ impl RequestCtx {
         let mut dry_result = None;
         let stored = self.store().update(&def, self.target.ns(), self.name(), |old| {
             let mut new = apply_patch(old)?;
+            if !new.is_object() || !new["metadata"].is_object() {
+                return Err(ApiError::new(422, "Invalid", "the patched object and its metadata must be JSON objects"));
+            }
             if let Some(want) = new["metadata"]["resourceVersion"].as_str().filter(|s| !s.is_empty()) {
                 if want != meta(old, "resourceVersion") {
                     return Err(ApiError::conflict(&self.target.subject(self.name()), "the object has been modified; please apply your changes to the latest version and try again"));
@@ -1020,7 +1037,7 @@ impl RequestCtx {
         let mut deleted = Vec::new();
         for o in items
             .iter()
-            .filter(|o| labels.matches(o.labels()) && fields.matches(&o.value))
+            .filter(|o| labels.matches(o.labels()) && fields.matches_object(o))
         {
             if let Ok(d) = self.cluster.delete_object(
                 &self.target.def,
@@ -1029,7 +1046,7 @@ impl RequestCtx {
                 policy.as_deref(),
                 grace,
             ) {
-                deleted.push(d.value.clone());
+                deleted.push(d.value());
             }
         }
         let def = &self.target.def;

@@ -23,9 +23,12 @@ impl SimClock {
     pub fn speed(&self) -> f64 {
         self.speed
     }
-    /// Real time to wait for `sim` seconds of simulated time.
+    /// Real time to wait for `sim` seconds of simulated time (capped at [`MAX_WAIT`], so that
+    /// absurd inputs can never overflow an `Instant`).
     pub fn real(&self, sim: Duration) -> Duration {
-        Duration::from_secs_f64(sim.as_secs_f64() / self.speed)
+        Duration::try_from_secs_f64(sim.as_secs_f64() / self.speed)
+            .unwrap_or(MAX_WAIT)
+            .min(MAX_WAIT)
     }
     /// The instant at which `sim` simulated seconds from now have passed.
     pub fn after(&self, sim: Duration) -> Instant {
@@ -33,9 +36,12 @@ impl SimClock {
     }
     /// Simulated seconds elapsed since `since`.
     pub fn sim_elapsed(&self, since: Instant) -> Duration {
-        Duration::from_secs_f64(since.elapsed().as_secs_f64() * self.speed)
+        Duration::try_from_secs_f64(since.elapsed().as_secs_f64() * self.speed).unwrap_or(MAX_WAIT)
     }
 }
+
+/// The longest wait the sim ever schedules (about ten years).
+pub const MAX_WAIT: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// Seconds since the Unix epoch as RFC 3339 (`2024-05-01T12:00:00Z`), the form Kubernetes uses.
 pub fn rfc3339(t: SystemTime) -> String {
@@ -189,7 +195,7 @@ fn glob_at(p: &[char], t: &[char]) -> bool {
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
     if let Ok(n) = s.parse::<f64>() {
-        return (n >= 0.0).then(|| Duration::from_secs_f64(n));
+        return Duration::try_from_secs_f64(n).ok();
     }
     let mut total = 0.0f64;
     let mut rest = s;
@@ -212,7 +218,7 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
         total += n * mult;
         rest = &rest[unit_end..];
     }
-    Some(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).ok()
 }
 
 #[cfg(test)]

@@ -353,7 +353,7 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         return;
     };
     let Some(def) = ctl.def("/pods") else { return };
-    let pv = pod.value.clone();
+    let pv = pod.value();
     let uid = pod.uid().to_string();
     let work = Work::Pod(ns.to_string(), name.to_string());
     let clock = ctl.c.clock;

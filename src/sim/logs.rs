@@ -221,7 +221,7 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
     let pod = store
         .get(&key, &ns, &name)
         .ok_or_else(|| ApiError::not_found(&ctx.target.subject(&name)))?;
-    let names: Vec<String> = pod.value["spec"]["containers"]
+    let names: Vec<String> = pod.value()["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
@@ -249,20 +249,43 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
     let tail = q("tailLines").and_then(|t| t.parse::<usize>().ok());
     let speed = ctx.cluster.clock.speed();
     let scenario = ctx.cluster.scenario.clone();
-    let fault = scenario.pod_fault(&pod.value);
-    let lines = container_lines(&pod.value, &container, previous, fault, speed)?;
-    let skip = tail.map(|t| lines.len().saturating_sub(t)).unwrap_or(0);
-    let first: String = lines[skip..]
+    let fault = scenario.pod_fault(&pod.value());
+    let lines = container_lines(&pod.value(), &container, previous, fault, speed)?;
+    let since = q("sinceSeconds")
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|s| {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            now.saturating_sub(s)
+        });
+    let limit = q("limitBytes").and_then(|t| t.parse::<usize>().ok());
+    let recent: Vec<&LogLine> = lines
+        .iter()
+        .filter(|l| since.is_none_or(|t| l.at >= t))
+        .collect();
+    let skip = tail.map(|t| recent.len().saturating_sub(t)).unwrap_or(0);
+    let mut first: String = recent[skip..]
         .iter()
         .map(|l| format_line(l, timestamps))
         .collect();
+    if let Some(limit) = limit {
+        // limitBytes cuts the output; a follow stream then ends, as the kubelet's does.
+        let mut cut = limit.min(first.len());
+        while !first.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        first.truncate(cut);
+        return Ok(bytes_response(200, Bytes::from(first), "text/plain"));
+    }
     if !follow || previous {
         return Ok(bytes_response(200, Bytes::from(first), "text/plain"));
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let _ = tx.try_send(Bytes::from(first));
     let mut shutdown = ctx.cluster.shutdown.clone();
-    let start_id = container_start(&pod.value, &container);
+    let start_id = container_start(&pod.value(), &container);
     tokio::spawn(async move {
         let mut sent = lines.len();
         let poll = Duration::from_secs_f64((LINE_EVERY_SECS as f64 / speed).clamp(0.05, 1.0));
@@ -275,11 +298,11 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
             let Some(p) = store.get(&key, &ns, &name) else {
                 return;
             };
-            let Ok(now) = container_lines(&p.value, &container, false, fault, speed) else {
+            let Ok(now) = container_lines(&p.value(), &container, false, fault, speed) else {
                 return;
             };
             // A new container instance (restart) ends the stream, as the kubelet's does.
-            if container_start(&p.value, &container) != start_id {
+            if container_start(&p.value(), &container) != start_id {
                 let rest: String = now
                     .iter()
                     .skip(sent)

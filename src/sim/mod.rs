@@ -93,7 +93,7 @@ impl Cluster {
     }
 
     fn establish_crd(&self, def: &ResourceDef, stored: Arc<StoredObject>) -> Arc<StoredObject> {
-        let defs = KindRegistry::defs_from_crd(&stored.value);
+        let defs = KindRegistry::defs_from_crd(&stored.value());
         {
             let mut kinds = self.store.kinds_mut();
             for d in defs {
@@ -101,8 +101,8 @@ impl Cluster {
             }
         }
         let now = clock::now_rfc3339();
-        let names = stored.value["spec"]["names"].clone();
-        let stored_versions: Vec<Value> = stored.value["spec"]["versions"]
+        let names = stored.value()["spec"]["names"].clone();
+        let stored_versions: Vec<Value> = stored.value()["spec"]["versions"]
             .as_array()
             .into_iter()
             .flatten()
@@ -117,10 +117,10 @@ impl Cluster {
             ],
             "storedVersions": stored_versions,
         });
-        if stored.value["status"]["conditions"]
+        if stored.value()["status"]["conditions"]
             .as_array()
             .is_some_and(|c| c.len() == 2)
-            && stored.value["status"]["acceptedNames"] == status["acceptedNames"]
+            && stored.value()["status"]["acceptedNames"] == status["acceptedNames"]
         {
             return stored;
         }
@@ -156,21 +156,21 @@ impl Cluster {
                     name,
                 })
             })?;
-        let deleting = !cur.value["metadata"]["deletionTimestamp"].is_null();
-        let has_finalizers = cur.value["metadata"]["finalizers"]
+        let deleting = !cur.value()["metadata"]["deletionTimestamp"].is_null();
+        let has_finalizers = cur.value()["metadata"]["finalizers"]
             .as_array()
             .is_some_and(|a| !a.is_empty());
         match (def.group.as_str(), def.kind.as_str()) {
             ("", "Pod") => {
-                let scheduled = cur.value["spec"]["nodeName"]
+                let scheduled = cur.value()["spec"]["nodeName"]
                     .as_str()
                     .is_some_and(|n| !n.is_empty());
                 let terminal = matches!(
-                    cur.value["status"]["phase"].as_str(),
+                    cur.value()["status"]["phase"].as_str(),
                     Some("Succeeded" | "Failed")
                 );
                 let g = grace
-                    .or(cur.value["spec"]["terminationGracePeriodSeconds"].as_i64())
+                    .or(cur.value()["spec"]["terminationGracePeriodSeconds"].as_i64())
                     .unwrap_or(30);
                 if scheduled && !terminal && g > 0 && !deleting {
                     return self.store.mark_deleting(def, ns, name, None, Some(g));
@@ -194,11 +194,11 @@ impl Cluster {
                 })
             }
             ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-                let group = cur.value["spec"]["group"]
+                let group = cur.value()["spec"]["group"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
-                let plural = cur.value["spec"]["names"]["plural"]
+                let plural = cur.value()["spec"]["names"]["plural"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();

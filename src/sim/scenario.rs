@@ -19,10 +19,7 @@ impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
         let parsed = match &v {
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|f| *f >= 0.0)
-                .map(Duration::from_secs_f64),
+            Value::Number(n) => n.as_f64().and_then(|f| Duration::try_from_secs_f64(f).ok()),
             Value::String(s) => parse_duration(s),
             _ => None,
         };

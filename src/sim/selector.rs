@@ -271,6 +271,32 @@ impl FieldSelector {
             .map(|(_, _, v)| v.as_str())
     }
 
+    /// Matches a stored object from its indexed fields, parsing it only for other paths.
+    pub fn matches_object(&self, o: &crate::sim::store::StoredObject) -> bool {
+        if self.reqs.is_empty() {
+            return true;
+        }
+        let mut parsed: Option<Value> = None;
+        self.reqs.iter().all(|(path, eq, want)| {
+            let have = match o.selectable(path) {
+                Some(v) => v.unwrap_or_default().to_string(),
+                None => {
+                    let v = parsed.get_or_insert_with(|| o.value());
+                    let mut cur = &*v;
+                    for p in path.split('.') {
+                        cur = &cur[p];
+                    }
+                    match cur {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    }
+                }
+            };
+            (have == *want) == *eq
+        })
+    }
+
     pub fn matches(&self, obj: &Value) -> bool {
         self.reqs.iter().all(|(path, eq, want)| {
             let mut cur = obj;

@@ -10,34 +10,156 @@ use axum::body::Bytes;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{mpsc, watch};
 
-/// One stored version of an object.
+/// Field paths that field selectors may use without parsing the object (the ones the
+/// API server indexes for pods, events, secrets and nodes).
+pub const SELECTABLE_FIELDS: &[&str] = &[
+    "status.phase",
+    "status.podIP",
+    "status.nominatedNodeName",
+    "spec.nodeName",
+    "spec.restartPolicy",
+    "spec.schedulerName",
+    "spec.serviceAccountName",
+    "spec.unschedulable",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
+/// One owner reference, as the controllers and the garbage collector read it.
+#[derive(Debug, Clone)]
+pub struct OwnerRef {
+    pub uid: Box<str>,
+    pub kind: Box<str>,
+    pub name: Box<str>,
+    pub controller: bool,
+}
+
+/// One stored version of an object: its serialized JSON (what clients get and what the
+/// store keeps — a parsed `Value` costs ten times the memory) and the metadata that
+/// selectors, watches and the owner index need without parsing.
 #[derive(Debug)]
 pub struct StoredObject {
-    pub value: Value,
     pub json: Bytes,
     pub rv: u64,
+    api_version: Box<str>,
+    name: Box<str>,
+    namespace: Box<str>,
+    uid: Box<str>,
+    labels: Value,
+    owners: Vec<OwnerRef>,
+    deleting: bool,
+    fields: Vec<(&'static str, Box<str>)>,
+}
+
+fn field_text(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for p in path.split('.') {
+        cur = cur.get(p)?;
+    }
+    match cur {
+        Value::String(s) => Some(s.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
 }
 
 impl StoredObject {
     fn new(value: Value, rv: u64) -> Arc<Self> {
         let json = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-        Arc::new(StoredObject { value, json, rv })
+        let md = &value["metadata"];
+        let s = |k: &str| md[k].as_str().unwrap_or_default().into();
+        let owners = md["ownerReferences"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|o| OwnerRef {
+                        uid: o["uid"].as_str().unwrap_or_default().into(),
+                        kind: o["kind"].as_str().unwrap_or_default().into(),
+                        name: o["name"].as_str().unwrap_or_default().into(),
+                        controller: o["controller"].as_bool() == Some(true),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let fields = SELECTABLE_FIELDS
+            .iter()
+            .filter_map(|p| field_text(&value, p).map(|t| (*p, t.into_boxed_str())))
+            .collect();
+        Arc::new(StoredObject {
+            api_version: value["apiVersion"].as_str().unwrap_or_default().into(),
+            name: s("name"),
+            namespace: s("namespace"),
+            uid: s("uid"),
+            labels: if md["labels"].is_object() {
+                md["labels"].clone()
+            } else {
+                Value::Null
+            },
+            owners,
+            deleting: !md["deletionTimestamp"].is_null(),
+            fields,
+            json,
+            rv,
+        })
+    }
+    /// The object, parsed from its stored JSON.
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
     pub fn name(&self) -> &str {
-        self.value["metadata"]["name"].as_str().unwrap_or_default()
+        &self.name
+    }
+    pub fn api_version(&self) -> &str {
+        &self.api_version
     }
     pub fn namespace(&self) -> &str {
-        self.value["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or_default()
+        &self.namespace
     }
     pub fn uid(&self) -> &str {
-        self.value["metadata"]["uid"].as_str().unwrap_or_default()
+        &self.uid
     }
     pub fn labels(&self) -> &Value {
-        &self.value["metadata"]["labels"]
+        &self.labels
+    }
+    pub fn owners(&self) -> &[OwnerRef] {
+        &self.owners
+    }
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub fn deleting(&self) -> bool {
+        self.deleting
+    }
+    /// The name of the controlling owner of `kind`.
+    pub fn controller_of(&self, kind: &str) -> Option<&str> {
+        self.owners
+            .iter()
+            .find(|o| o.controller && &*o.kind == kind)
+            .map(|o| &*o.name)
+    }
+    /// A field-selector value: `metadata.name`, `metadata.namespace` or one of
+    /// [`SELECTABLE_FIELDS`]; `None` for other paths (the caller parses the object).
+    pub fn selectable(&self, path: &str) -> Option<Option<&str>> {
+        match path {
+            "metadata.name" => Some(Some(&self.name)),
+            "metadata.namespace" => Some(Some(&self.namespace)),
+            _ if SELECTABLE_FIELDS.contains(&path) => Some(
+                self.fields
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, v)| &**v),
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -84,7 +206,7 @@ impl Default for SimLimits {
         SimLimits {
             max_body_bytes: 3 * 1024 * 1024,
             max_objects_per_namespace: 50_000,
-            watch_window: 20_000,
+            watch_window: 10_000,
         }
     }
 }
@@ -104,14 +226,15 @@ struct Inner {
 /// What a watcher starts from: the events after its resourceVersion, plus a live feed.
 pub struct Subscription {
     pub backlog: Vec<Arc<StoreEvent>>,
-    pub feed: broadcast::Receiver<Arc<StoreEvent>>,
+    /// Wakes when the store's resourceVersion moves; read the events with [`Store::events_after`].
+    pub feed: watch::Receiver<u64>,
     pub rv: u64,
 }
 
 pub struct Store {
     inner: Mutex<Inner>,
     pub kinds: RwLock<KindRegistry>,
-    watch_tx: broadcast::Sender<Arc<StoreEvent>>,
+    watch_tx: watch::Sender<u64>,
     ctrl_tx: Mutex<Option<mpsc::UnboundedSender<Arc<StoreEvent>>>>,
     pub limits: SimLimits,
     rng: Mutex<SimRng>,
@@ -131,17 +254,6 @@ fn subject<'a>(def: &'a ResourceDef, name: &'a str) -> Subject<'a> {
     }
 }
 
-fn owner_uids(v: &Value) -> Vec<String> {
-    v["metadata"]["ownerReferences"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|o| o["uid"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Whether anything outside `metadata` and `status` differs (what bumps `generation`).
 fn spec_changed(old: &Value, new: &Value) -> bool {
     let (Some(o), Some(n)) = (old.as_object(), new.as_object()) else {
@@ -155,9 +267,10 @@ fn spec_changed(old: &Value, new: &Value) -> bool {
 
 impl Store {
     pub fn new(limits: SimLimits, seed: u64) -> Arc<Self> {
-        // A watcher that falls further behind than the retained window is expired (410), as the
-        // API server expires watchers that the watch cache has moved past.
-        let (watch_tx, _) = broadcast::channel(limits.watch_window.clamp(16, 1 << 20));
+        // Watchers read events from the retained window (like the API server's watch cache);
+        // this channel only says that there is something new. A watcher that falls further
+        // behind than the window is expired (410).
+        let (watch_tx, _) = watch::channel(1u64);
         Arc::new(Store {
             inner: Mutex::new(Inner {
                 rv: 1,
@@ -290,6 +403,17 @@ impl Store {
         })
     }
 
+    /// The retained events after `rv`, or `Err(oldest)` when `rv` has left the window.
+    pub fn events_after(&self, rv: u64) -> Result<Vec<Arc<StoreEvent>>, u64> {
+        let inner = self.lock();
+        let oldest = inner.window.front().map(|e| e.rv).unwrap_or(inner.rv + 1);
+        if rv + 1 < oldest && rv < inner.rv {
+            return Err(oldest.saturating_sub(1));
+        }
+        let start = inner.window.partition_point(|e| e.rv <= rv);
+        Ok(inner.window.iter().skip(start).cloned().collect())
+    }
+
     /// A snapshot of a kind plus a feed of what follows it (for watches from "now").
     pub fn snapshot_and_subscribe(
         &self,
@@ -333,7 +457,7 @@ impl Store {
         let name = ev.object.name().to_string();
         let r: ObjRef = (key.clone(), ns.clone(), name);
         if let Some(p) = &ev.prev {
-            for uid in owner_uids(&p.value) {
+            for uid in p.owners().iter().map(|o| o.uid.to_string()) {
                 if let Some(set) = inner.owners.get_mut(&uid) {
                     set.remove(&r);
                     if set.is_empty() {
@@ -343,7 +467,7 @@ impl Store {
             }
         }
         if kind != EventType::Deleted {
-            for uid in owner_uids(&ev.object.value) {
+            for uid in ev.object.owners().iter().map(|o| o.uid.to_string()) {
                 inner.owners.entry(uid).or_default().insert(r.clone());
             }
         }
@@ -360,7 +484,7 @@ impl Store {
         while inner.window.len() > self.limits.watch_window.max(1) {
             inner.window.pop_front();
         }
-        let _ = self.watch_tx.send(ev.clone());
+        self.watch_tx.send_replace(ev.rv);
         if let Some(tx) = self
             .ctrl_tx
             .lock()
@@ -401,7 +525,7 @@ impl Store {
                 None => {
                     return Err(ApiError::not_found(&Subject { group: "", resource: "namespaces", kind: "Namespace", name: &ns }))
                 }
-                Some(n) if !n.value["metadata"]["deletionTimestamp"].is_null() => {
+                Some(n) if n.deleting() => {
                     return Err(ApiError::forbidden(format!(
                         "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
                         def.plural
@@ -482,7 +606,13 @@ impl Store {
             .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&subject(def, name)))?;
-        let mut new = f(&old.value)?;
+        let old_v = old.value();
+        let mut new = f(&old_v)?;
+        if !new.is_object() || !new["metadata"].is_object() {
+            return Err(ApiError::bad_request(
+                "the object and its metadata must be JSON objects",
+            ));
+        }
         for field in [
             "uid",
             "creationTimestamp",
@@ -491,7 +621,7 @@ impl Store {
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
         ] {
-            match old.value["metadata"].get(field) {
+            match old_v["metadata"].get(field) {
                 Some(v) => new["metadata"][field] = v.clone(),
                 None => {
                     if let Some(m) = new["metadata"].as_object_mut() {
@@ -501,20 +631,20 @@ impl Store {
                 }
             }
         }
-        new["metadata"]["resourceVersion"] = old.value["metadata"]["resourceVersion"].clone();
-        new["metadata"]["generation"] = old.value["metadata"]["generation"].clone();
+        new["metadata"]["resourceVersion"] = old_v["metadata"]["resourceVersion"].clone();
+        new["metadata"]["generation"] = old_v["metadata"]["generation"].clone();
         if new["metadata"]["generation"].is_null() {
             if let Some(m) = new["metadata"].as_object_mut() {
                 m.remove("generation");
             }
         }
-        new["apiVersion"] = old.value["apiVersion"].clone();
-        new["kind"] = old.value["kind"].clone();
-        if new == old.value {
+        new["apiVersion"] = old_v["apiVersion"].clone();
+        new["kind"] = old_v["kind"].clone();
+        if new == old_v {
             return Ok(old);
         }
-        if spec_changed(&old.value, &new) {
-            if let Some(g) = old.value["metadata"]["generation"].as_i64() {
+        if spec_changed(&old_v, &new) {
+            if let Some(g) = old_v["metadata"]["generation"].as_i64() {
                 new["metadata"]["generation"] = json!(g + 1);
             }
         }
@@ -572,10 +702,11 @@ impl Store {
             .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
             .cloned()
             .ok_or_else(|| ApiError::not_found(&subject(def, name)))?;
-        let mut new = old.value.clone();
+        let old_v = old.value();
+        let mut new = old_v.clone();
         if new["metadata"]["deletionTimestamp"].is_null() {
             let when = std::time::SystemTime::now()
-                + std::time::Duration::from_secs(grace.unwrap_or(0).max(0) as u64);
+                + std::time::Duration::from_secs(grace.unwrap_or(0).clamp(0, 86_400 * 365) as u64);
             new["metadata"]["deletionTimestamp"] = json!(crate::sim::clock::rfc3339(when));
             if let Some(g) = grace {
                 new["metadata"]["deletionGracePeriodSeconds"] = json!(g);
@@ -592,7 +723,7 @@ impl Store {
                 new["metadata"]["finalizers"] = Value::Array(fins);
             }
         }
-        if new == old.value {
+        if new == old_v {
             return Ok(old);
         }
         inner.rv += 1;
@@ -642,7 +773,7 @@ impl Store {
         }
         inner.rv += 1;
         let rv = inner.rv;
-        let mut v = old.value.clone();
+        let mut v = old.value();
         v["metadata"]["resourceVersion"] = json!(rv.to_string());
         let stored = StoredObject::new(v, rv);
         self.commit(
@@ -681,4 +812,133 @@ fn uuid_from(a: u64, b: u64) -> String {
         b >> 48,
         b & 0xffff_ffff_ffff
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(window: usize) -> Arc<Store> {
+        let s = Store::new(
+            SimLimits {
+                watch_window: window,
+                max_objects_per_namespace: 3,
+                ..SimLimits::default()
+            },
+            7,
+        );
+        let ns = s.kinds().lookup("", "v1", "namespaces").expect("ns kind");
+        s.create(&ns, json!({"metadata": {"name": "default"}}))
+            .expect("ns");
+        s
+    }
+
+    fn def(s: &Store, g: &str, v: &str, plural: &str) -> Arc<ResourceDef> {
+        s.kinds().lookup(g, v, plural).expect("kind")
+    }
+
+    #[test]
+    fn create_fills_identity_and_rejects_duplicates() {
+        let s = store(100);
+        let d = def(&s, "apps", "v1", "deployments");
+        let o = s.create(&d, json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"replicas": 1}})).expect("create");
+        assert_eq!(o.value()["metadata"]["generation"], 1);
+        assert_eq!(o.value()["apiVersion"], "apps/v1");
+        assert_eq!(o.uid().len(), 36);
+        let e = s
+            .create(
+                &d,
+                json!({"metadata": {"name": "web", "namespace": "default"}}),
+            )
+            .expect_err("dup");
+        assert_eq!((e.code, e.reason), (409, "AlreadyExists"));
+        let e = s
+            .create(&d, json!({"metadata": {"name": "x", "namespace": "nope"}}))
+            .expect_err("no ns");
+        assert_eq!(e.code, 404);
+    }
+
+    #[test]
+    fn generation_follows_spec_and_noop_updates_commit_nothing() {
+        let s = store(100);
+        let d = def(&s, "apps", "v1", "deployments");
+        s.create(
+            &d,
+            json!({"metadata": {"name": "web", "namespace": "default"}, "spec": {"replicas": 1}}),
+        )
+        .expect("create");
+        let rv = s.current_rv();
+        let same = s
+            .update(&d, "default", "web", |o| Ok(o.clone()))
+            .expect("noop");
+        assert_eq!(s.current_rv(), rv);
+        assert_eq!(same.value()["metadata"]["generation"], 1);
+        let labeled = s.update(&d, "default", "web", |o| {
+            let mut n = o.clone();
+            n["metadata"]["labels"] = json!({"a": "b"});
+            Ok(n)
+        });
+        assert_eq!(
+            labeled.expect("label").value()["metadata"]["generation"],
+            1,
+            "metadata does not bump generation"
+        );
+        let scaled = s.update(&d, "default", "web", |o| {
+            let mut n = o.clone();
+            n["spec"]["replicas"] = json!(3);
+            Ok(n)
+        });
+        assert_eq!(scaled.expect("scale").value()["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn watch_window_expires_old_versions() {
+        let s = store(4);
+        let cm = def(&s, "", "v1", "configmaps");
+        for i in 0..3 {
+            s.create(
+                &cm,
+                json!({"metadata": {"name": format!("c{i}"), "namespace": "default"}}),
+            )
+            .expect("cm");
+        }
+        let d = def(&s, "", "v1", "configmaps");
+        for i in 0..3 {
+            s.remove(&d, "default", &format!("c{i}"), None).expect("rm");
+        }
+        assert!(s.subscribe(1).is_err(), "rv 1 is older than the window");
+        let now = s.current_rv();
+        let sub = s
+            .subscribe(now - 2)
+            .map_err(|_| "expired")
+            .expect("recent rv resumes");
+        assert_eq!(sub.backlog.len(), 2);
+    }
+
+    #[test]
+    fn owner_index_and_namespace_limit() {
+        let s = store(100);
+        let cm = def(&s, "", "v1", "configmaps");
+        let owner = s
+            .create(
+                &cm,
+                json!({"metadata": {"name": "owner", "namespace": "default"}}),
+            )
+            .expect("owner");
+        s.create(&cm, json!({"metadata": {"name": "dep", "namespace": "default", "ownerReferences": [{"uid": owner.uid(), "kind": "ConfigMap", "name": "owner", "apiVersion": "v1"}]}})).expect("dep");
+        assert_eq!(s.dependents(owner.uid()).len(), 1);
+        s.create(
+            &cm,
+            json!({"metadata": {"name": "third", "namespace": "default"}}),
+        )
+        .expect("third");
+        let e = s
+            .create(
+                &cm,
+                json!({"metadata": {"name": "fourth", "namespace": "default"}}),
+            )
+            .expect_err("limit");
+        assert_eq!(e.code, 403);
+        assert!(e.message.contains("limit of 3 objects"), "{}", e.message);
+    }
 }

@@ -471,12 +471,14 @@ pub fn table(
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
+            let v = o.value();
+            let cells = row(def, &v);
             let object = match include {
                 "None" => Value::Null,
-                "Object" => o.value.clone(),
-                _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.value["metadata"]}),
+                "Object" => v,
+                _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": v["metadata"]}),
             };
-            json!({"cells": row(def, &o.value), "object": object})
+            json!({"cells": cells, "object": object})
         })
         .collect();
     let mut md = json!({"resourceVersion": rv});

@@ -16,7 +16,7 @@ use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 /// How often an idle watch that asked for bookmarks gets one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -34,7 +34,7 @@ impl Filter {
             .as_deref()
             .is_none_or(|ns| ns == o.namespace())
             && self.labels.matches(o.labels())
-            && self.fields.matches(&o.value)
+            && self.fields.matches_object(o)
     }
 
     /// The event this watcher sees for a store event, if any.
@@ -160,7 +160,7 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
     let timeout = q
         .get("timeoutSeconds")
         .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .map(|t| Duration::from_secs(t).min(crate::sim::clock::MAX_WAIT));
     let rv_param = q.get("resourceVersion").cloned().unwrap_or_default();
     let store = ctx.cluster.store.clone();
     let (tx, rx) = mpsc::channel::<Bytes>(256);
@@ -215,11 +215,18 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
         tick.tick().await;
         loop {
             tokio::select! {
-                ev = feed.recv() => match ev {
-                    Ok(ev) => {
-                        if ev.rv <= last_rv {
-                            continue;
+                changed = feed.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let events = match store.events_after(last_rv) {
+                        Ok(events) => events,
+                        Err(oldest) => {
+                            let _ = tx.send(expired_line(&format!("too old resource version: {last_rv} ({oldest})"))).await;
+                            return;
                         }
+                    };
+                    for ev in events {
                         last_rv = ev.rv;
                         if let Some((ty, o)) = filter.translate(&ev) {
                             if tx.send(enc.line(ty, o)).await.is_err() {
@@ -227,12 +234,7 @@ pub async fn serve(ctx: &RequestCtx) -> Result<Response, ApiError> {
                             }
                         }
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let _ = tx.send(expired_line(&format!("too old resource version: {last_rv}: the watcher fell behind"))).await;
-                        return;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+                }
                 _ = tick.tick(), if bookmarks => {
                     if tx.send(enc.bookmark(last_rv, false)).await.is_err() {
                         return;

@@ -23,9 +23,9 @@ pub fn scaled_value(v: &Value, total: i64, round_up: bool) -> i64 {
         Value::String(s) => match s.strip_suffix('%') {
             Some(p) => {
                 let pct: i64 = p.trim().parse().unwrap_or(0);
-                let x = pct * total;
+                let x = pct.saturating_mul(total);
                 if round_up {
-                    (x + 99) / 100
+                    x.saturating_add(99) / 100
                 } else {
                     x / 100
                 }
@@ -55,6 +55,128 @@ pub struct RsSize {
     pub available: i64,
     /// Creation order (oldest first); ties broken by name.
     pub created: String,
+    /// The `desired-replicas` annotation (the Deployment size it was last scaled for).
+    pub desired: Option<i64>,
+    /// The `max-replicas` annotation (replicas + maxSurge when it was last scaled).
+    pub max_replicas: Option<i64>,
+}
+
+/// A scaling event: some active ReplicaSet was sized for another Deployment size.
+pub fn is_scaling_event(replicas: i64, sets: &[&RsSize]) -> bool {
+    sets.iter()
+        .any(|r| r.spec > 0 && r.desired.is_some_and(|d| d != replicas))
+}
+
+/// The Deployment controller's `scale`: one active ReplicaSet takes the whole size; a
+/// saturated new ReplicaSet retires the old ones; otherwise (RollingUpdate) the change is
+/// spread over the active ReplicaSets in proportion to their size, leftovers to the
+/// largest. `new` is the new ReplicaSet if any. Mutates sizes in place.
+pub fn proportional_scale(
+    replicas: i64,
+    max_surge: i64,
+    rolling: bool,
+    status_replicas: i64,
+    new: Option<&mut RsSize>,
+    old: &mut [RsSize],
+) {
+    let mut all: Vec<&mut RsSize> = old.iter_mut().collect();
+    let new_name = new.as_ref().map(|n| n.name.clone());
+    if let Some(n) = new {
+        all.push(n);
+    }
+    let active: Vec<usize> = (0..all.len()).filter(|i| all[*i].spec > 0).collect();
+    match active.len() {
+        0 => {
+            // No active set: the newest one takes the whole size.
+            let newest = match &new_name {
+                Some(n) => all.iter().position(|r| &r.name == n),
+                None => (0..all.len()).max_by(|a, b| {
+                    (&all[*a].created, &all[*a].name).cmp(&(&all[*b].created, &all[*b].name))
+                }),
+            };
+            if let Some(i) = newest {
+                all[i].spec = replicas;
+            }
+            return;
+        }
+        1 => {
+            all[active[0]].spec = replicas;
+            return;
+        }
+        _ => {}
+    }
+    if let Some(i) = new_name
+        .as_ref()
+        .and_then(|n| all.iter().position(|r| &r.name == n))
+    {
+        let n = &all[i];
+        if n.desired == Some(replicas) && n.spec == replicas && n.available == replicas {
+            for (j, r) in all.iter_mut().enumerate() {
+                if j != i {
+                    r.spec = 0;
+                }
+            }
+            return;
+        }
+    }
+    if !rolling {
+        return;
+    }
+    let total: i64 = active.iter().map(|i| all[*i].spec).sum();
+    let allowed = if replicas > 0 {
+        replicas + max_surge
+    } else {
+        0
+    };
+    let to_add = allowed - total;
+    let mut order = active.clone();
+    // Largest first; ties: newer first when growing, older first when shrinking.
+    order.sort_by(|a, b| {
+        let (ra, rb) = (&all[*a], &all[*b]);
+        rb.spec.cmp(&ra.spec).then_with(|| {
+            let age = (&ra.created, &ra.name).cmp(&(&rb.created, &rb.name));
+            if to_add > 0 {
+                age.reverse()
+            } else {
+                age
+            }
+        })
+    });
+    let mut added = 0i64;
+    let mut sizes: Vec<i64> = order.iter().map(|i| all[*i].spec).collect();
+    if to_add != 0 {
+        for (k, i) in order.iter().enumerate() {
+            let rs = &all[*i];
+            if rs.spec == 0 || to_add == added {
+                continue;
+            }
+            let fraction = if replicas == 0 {
+                -rs.spec
+            } else {
+                let before = rs
+                    .max_replicas
+                    .filter(|m| *m > 0)
+                    .unwrap_or(status_replicas);
+                if before == 0 {
+                    0
+                } else {
+                    ((rs.spec * allowed) as f64 / before as f64).round() as i64 - rs.spec
+                }
+            };
+            let left = to_add - added;
+            let p = if to_add > 0 {
+                fraction.min(left)
+            } else {
+                fraction.max(left)
+            };
+            sizes[k] += p;
+            added += p;
+        }
+        sizes[0] = (sizes[0] + to_add - added).max(0);
+    }
+    for (k, i) in order.iter().enumerate() {
+        all[*i].spec = sizes[k];
+    }
 }
 
 /// One reconcile of a RollingUpdate: scale the new ReplicaSet up within maxSurge, or else
@@ -183,11 +305,19 @@ fn int(v: &Value) -> i64 {
 }
 
 fn size_of(rs: &StoredObject) -> RsSize {
+    let v = rs.value();
+    let ann = |k: &str| {
+        v["metadata"]["annotations"][k]
+            .as_str()
+            .and_then(|x| x.parse::<i64>().ok())
+    };
     RsSize {
+        desired: ann(DESIRED),
+        max_replicas: ann(MAX_REPLICAS),
         name: rs.name().to_string(),
-        spec: int(&rs.value["spec"]["replicas"]),
-        available: int(&rs.value["status"]["availableReplicas"]),
-        created: rs.value["metadata"]["creationTimestamp"]
+        spec: int(&v["spec"]["replicas"]),
+        available: int(&v["status"]["availableReplicas"]),
+        created: v["metadata"]["creationTimestamp"]
             .as_str()
             .unwrap_or_default()
             .to_string(),
@@ -200,7 +330,7 @@ fn scale_rs(ctl: &mut Controllers, d: &Value, rs: &StoredObject, to: i64, max_su
         return;
     };
     let replicas = int(&d["spec"]["replicas"]);
-    let from = int(&rs.value["spec"]["replicas"]);
+    let from = int(&rs.value()["spec"]["replicas"]);
     let r = ctl.c.store.update(&def, rs.namespace(), rs.name(), |old| {
         let mut new = old.clone();
         new["spec"]["replicas"] = json!(to);
@@ -231,10 +361,10 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
     let Some(d) = ctl.c.store.get("apps/deployments", ns, name) else {
         return;
     };
-    if !d.value["metadata"]["deletionTimestamp"].is_null() {
+    if d.deleting() {
         return;
     }
-    let dv = d.value.clone();
+    let dv = d.value();
     let spec = &dv["spec"];
     let replicas = spec["replicas"].as_i64().unwrap_or(1);
     let paused = spec["paused"].as_bool() == Some(true);
@@ -251,25 +381,33 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
 
     let all: Vec<Arc<StoredObject>> = owned(&ctl.c, d.uid(), "apps/replicasets")
         .into_iter()
-        .filter(|r| r.value["metadata"]["deletionTimestamp"].is_null())
+        .filter(|r| !r.deleting())
         .collect();
     let target = without_hash(&template);
     let mut new_rs = all
         .iter()
-        .find(|r| without_hash(&r.value["spec"]["template"]) == target)
+        .find(|r| without_hash(&r.value()["spec"]["template"]) == target)
         .cloned();
     let old: Vec<Arc<StoredObject>> = all
         .iter()
         .filter(|r| new_rs.as_ref().is_none_or(|n| n.name() != r.name()))
         .cloned()
         .collect();
-    let max_old_rev = old.iter().map(|r| revision_of(&r.value)).max().unwrap_or(0);
+    let max_old_rev = old
+        .iter()
+        .map(|r| revision_of(&r.value()))
+        .max()
+        .unwrap_or(0);
     let mut progress: Option<(&str, String)> = None;
 
-    let old_pods_left = old
-        .iter()
-        .any(|r| int(&r.value["spec"]["replicas"]) > 0 || int(&r.value["status"]["replicas"]) > 0);
-    let may_create = !paused && (!recreate || !old_pods_left);
+    let old_pods_left = old.iter().any(|r| {
+        int(&r.value()["spec"]["replicas"]) > 0 || int(&r.value()["status"]["replicas"]) > 0
+    });
+    // A resize of a Deployment in the middle of a rollout is spread over its ReplicaSets
+    // before anything else happens (and creates nothing new).
+    let sizes_now: Vec<RsSize> = all.iter().map(|r| size_of(r)).collect();
+    let scaling = is_scaling_event(replicas, &sizes_now.iter().collect::<Vec<_>>());
+    let may_create = !paused && !scaling && (!recreate || !old_pods_left);
     if new_rs.is_none() && may_create {
         let hash = template_hash(&template, collision);
         let rs_name = format!("{name}-{hash}");
@@ -281,6 +419,8 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
                 spec: 0,
                 available: 0,
                 created: String::new(),
+                desired: None,
+                max_replicas: None,
             };
             let mut o: Vec<RsSize> = old.iter().map(|r| size_of(r)).collect();
             let mut start = 0;
@@ -351,7 +491,7 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         }
     } else if let Some(n) = &new_rs {
         // A rollback to an older template makes its ReplicaSet the newest revision.
-        if revision_of(&n.value) <= max_old_rev {
+        if revision_of(&n.value()) <= max_old_rev {
             let rev = max_old_rev + 1;
             if let Ok(updated) = ctl.c.store.update(&rsdef, ns, n.name(), |o| {
                 let mut x = o.clone();
@@ -365,7 +505,7 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
 
     // Keep the Deployment's revision annotation on its new ReplicaSet's.
     if let Some(n) = &new_rs {
-        let rev = n.value["metadata"]["annotations"][REVISION].clone();
+        let rev = n.value()["metadata"]["annotations"][REVISION].clone();
         if dv["metadata"]["annotations"][REVISION] != rev {
             let _ = ctl.c.store.update(&ddef, ns, name, |o| {
                 let mut x = o.clone();
@@ -379,24 +519,43 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
     }
 
     // Scale.
-    if paused {
-        if let Some(n) = &new_rs {
-            let others_active = old.iter().any(|r| int(&r.value["spec"]["replicas"]) > 0);
-            if !others_active && int(&n.value["spec"]["replicas"]) != replicas {
-                scale_rs(ctl, &dv, n, replicas, max_surge);
+    if paused || scaling {
+        let mut nsz = new_rs.as_ref().map(|n| size_of(n));
+        let mut osz: Vec<RsSize> = old.iter().map(|r| size_of(r)).collect();
+        let before: Vec<(String, i64)> = nsz
+            .iter()
+            .chain(osz.iter())
+            .map(|r| (r.name.clone(), r.spec))
+            .collect();
+        let status_replicas = int(&dv["status"]["replicas"]);
+        proportional_scale(
+            replicas,
+            max_surge,
+            !recreate,
+            status_replicas,
+            nsz.as_mut(),
+            &mut osz,
+        );
+        for r in nsz.iter().chain(osz.iter()) {
+            // Resized sets, and active sets still annotated for the old size, are written.
+            let resized = before.iter().any(|(nm, s)| *nm == r.name && *s != r.spec);
+            if resized || (r.spec > 0 && r.desired != Some(replicas)) {
+                if let Some(obj) = all.iter().find(|o| o.name() == r.name) {
+                    scale_rs(ctl, &dv, obj, r.spec, max_surge);
+                }
             }
         }
     } else if recreate {
         let mut scaled = false;
         for r in &old {
-            if int(&r.value["spec"]["replicas"]) > 0 {
+            if int(&r.value()["spec"]["replicas"]) > 0 {
                 scale_rs(ctl, &dv, r, 0, 0);
                 scaled = true;
             }
         }
         if !scaled && !old_pods_left {
             if let Some(n) = &new_rs {
-                if int(&n.value["spec"]["replicas"]) != replicas {
+                if int(&n.value()["spec"]["replicas"]) != replicas {
                     scale_rs(ctl, &dv, n, replicas, 0);
                 }
             }
@@ -426,21 +585,26 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
     // Re-read the ReplicaSets after scaling and compute status.
     let all: Vec<Arc<StoredObject>> = owned(&ctl.c, d.uid(), "apps/replicasets");
     let new_name = new_rs.as_ref().map(|n| n.name().to_string());
-    let sum = |f: &dyn Fn(&Value) -> i64| all.iter().map(|r| f(&r.value)).sum::<i64>();
+    let all_v: Vec<Value> = all.iter().map(|r| r.value()).collect();
+    let sum = |f: &dyn Fn(&Value) -> i64| all_v.iter().map(f).sum::<i64>();
     let total_spec = sum(&|v| int(&v["spec"]["replicas"]));
     let available = sum(&|v| int(&v["status"]["availableReplicas"]));
     let actual = sum(&|v| int(&v["status"]["replicas"]));
     let ready = sum(&|v| int(&v["status"]["readyReplicas"]));
     let updated = all
         .iter()
-        .filter(|r| Some(r.name()) == new_name.as_deref())
-        .map(|r| int(&r.value["status"]["replicas"]))
+        .zip(&all_v)
+        .filter(|(r, _)| Some(r.name()) == new_name.as_deref())
+        .map(|(_, v)| int(&v["status"]["replicas"]))
         .sum::<i64>();
     let Some(cur) = ctl.c.store.get("apps/deployments", ns, name) else {
         return;
     };
-    let generation = int(&cur.value["metadata"]["generation"]);
-    let old_status = cur.value["status"].clone();
+    let cur_v = cur.value();
+    // observedGeneration is the generation this pass acted on, not a newer one that landed
+    // meanwhile (that one gets its own pass).
+    let generation = int(&dv["metadata"]["generation"]);
+    let old_status = cur_v["status"].clone();
     let mut status = omit_empty(json!({
         "observedGeneration": generation,
         "replicas": actual,
@@ -626,12 +790,12 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
             .iter()
             .filter(|r| {
                 Some(r.name()) != new_name.as_deref()
-                    && int(&r.value["spec"]["replicas"]) == 0
-                    && int(&r.value["status"]["replicas"]) == 0
+                    && int(&r.value()["spec"]["replicas"]) == 0
+                    && int(&r.value()["status"]["replicas"]) == 0
             })
             .collect();
         if empty.len() > limit {
-            empty.sort_by_key(|r| revision_of(&r.value));
+            empty.sort_by_key(|r| revision_of(&r.value()));
             let n = empty.len() - limit;
             for r in empty.into_iter().take(n) {
                 let _ = ctl.c.delete_object(&rsdef, ns, r.name(), None, None);
@@ -658,12 +822,16 @@ mod tests {
             spec: 0,
             available: 0,
             created: "2".into(),
+            desired: None,
+            max_replicas: None,
         };
         let mut old = vec![RsSize {
             name: "old".into(),
             spec: replicas,
             available: replicas,
             created: "1".into(),
+            desired: None,
+            max_replicas: None,
         }];
         let mut seq = vec![];
         for _ in 0..100 {
@@ -743,6 +911,44 @@ mod tests {
                 "replicas={replicas} maxSurge={surge} maxUnavailable={unavail} stuck={stuck}"
             );
         }
+    }
+
+    fn rs(name: &str, spec: i64, available: i64, created: &str, max: i64) -> RsSize {
+        RsSize {
+            name: name.into(),
+            spec,
+            available,
+            created: created.into(),
+            desired: Some(10),
+            max_replicas: Some(max),
+        }
+    }
+
+    #[test]
+    fn scaling_mid_rollout_is_proportional() {
+        // The Kubernetes docs' example: 10 replicas, maxSurge 3, a stuck rollout with the new
+        // ReplicaSet at 5 and the old at 8; scaled to 15, old gets 3 more and new gets 2.
+        let mut new = rs("new", 5, 0, "2", 13);
+        let mut old = vec![rs("old", 8, 8, "1", 13)];
+        assert!(is_scaling_event(15, &[&new, &old[0]]));
+        proportional_scale(15, 3, true, 13, Some(&mut new), &mut old);
+        assert_eq!((old[0].spec, new.spec), (11, 7));
+        // Scaling down spreads the removal the same way.
+        let mut new = rs("new", 5, 0, "2", 13);
+        let mut old = vec![rs("old", 8, 8, "1", 13)];
+        proportional_scale(5, 2, true, 13, Some(&mut new), &mut old);
+        assert_eq!(old[0].spec + new.spec, 7);
+        assert!(old[0].spec >= new.spec);
+        // One active ReplicaSet simply takes the new size.
+        let mut new = rs("new", 10, 10, "2", 13);
+        let mut old = vec![rs("old", 0, 0, "1", 13)];
+        proportional_scale(4, 1, true, 10, Some(&mut new), &mut old);
+        assert_eq!((old[0].spec, new.spec), (0, 4));
+        // To zero: everything goes.
+        let mut new = rs("new", 5, 0, "2", 13);
+        let mut old = vec![rs("old", 8, 8, "1", 13)];
+        proportional_scale(0, 0, true, 13, Some(&mut new), &mut old);
+        assert_eq!((old[0].spec, new.spec), (0, 0));
     }
 
     #[test]

@@ -13,14 +13,14 @@ use super::replicaset::is_ready;
 pub fn services_selecting(
     store: &Store,
     ns: &str,
-    pod: &Value,
+    pod: &StoredObject,
     prev: Option<&StoredObject>,
 ) -> Vec<String> {
     let (svcs, _) = store.list("/services", Some(ns));
     svcs.iter()
         .filter(|s| {
-            let sel = LabelSelector::from_map(&s.value["spec"]["selector"]);
-            sel.matches(&pod["metadata"]["labels"]) || prev.is_some_and(|p| sel.matches(p.labels()))
+            let sel = LabelSelector::from_map(&s.value()["spec"]["selector"]);
+            sel.matches(pod.labels()) || prev.is_some_and(|p| sel.matches(p.labels()))
         })
         .map(|s| s.name().to_string())
         .collect()
@@ -64,8 +64,8 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         let _ = ctl.c.store.remove(&slicedef, ns, &slice_name, None);
         return;
     };
-    let sel = LabelSelector::from_map(&svc.value["spec"]["selector"]);
-    if svc.value["spec"]["selector"]
+    let sel = LabelSelector::from_map(&svc.value()["spec"]["selector"]);
+    if svc.value()["spec"]["selector"]
         .as_object()
         .is_none_or(|m| m.is_empty())
     {
@@ -76,25 +76,25 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         .iter()
         .filter(|p| {
             sel.matches(p.labels())
-                && p.value["status"]["podIP"]
+                && p.value()["status"]["podIP"]
                     .as_str()
                     .is_some_and(|ip| !ip.is_empty())
         })
         .collect();
-    let svc_ports: Vec<Value> = svc.value["spec"]["ports"]
+    let svc_ports: Vec<Value> = svc.value()["spec"]["ports"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let addr = |p: &StoredObject| {
-        json!({"ip": p.value["status"]["podIP"], "nodeName": p.value["spec"]["nodeName"],
+        json!({"ip": p.value()["status"]["podIP"], "nodeName": p.value()["spec"]["nodeName"],
                "targetRef": {"kind": "Pod", "namespace": ns, "name": p.name(), "uid": p.uid()}})
     };
     let mut ready = Vec::new();
     let mut not_ready = Vec::new();
     let mut slice_eps = Vec::new();
     for p in &selected {
-        let terminating = !p.value["metadata"]["deletionTimestamp"].is_null();
-        let r = is_ready(&p.value) && !terminating;
+        let terminating = !p.value()["metadata"]["deletionTimestamp"].is_null();
+        let r = is_ready(&p.value()) && !terminating;
         if !terminating {
             if r {
                 ready.push(addr(p));
@@ -103,15 +103,15 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
             }
         }
         slice_eps.push(json!({
-            "addresses": [p.value["status"]["podIP"]],
-            "conditions": {"ready": r, "serving": is_ready(&p.value), "terminating": terminating},
-            "nodeName": p.value["spec"]["nodeName"],
+            "addresses": [p.value()["status"]["podIP"]],
+            "conditions": {"ready": r, "serving": is_ready(&p.value()), "terminating": terminating},
+            "nodeName": p.value()["spec"]["nodeName"],
             "targetRef": {"kind": "Pod", "namespace": ns, "name": p.name(), "uid": p.uid()},
         }));
     }
     let first_pod = selected
         .first()
-        .map(|p| p.value.clone())
+        .map(|p| p.value().clone())
         .unwrap_or(Value::Null);
     let ports: Vec<Value> = svc_ports
         .iter()
@@ -135,7 +135,7 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
     } else {
         json!([subset])
     };
-    let labels = svc.value["metadata"]["labels"].clone();
+    let labels = svc.value()["metadata"]["labels"].clone();
     let ep = json!({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": name, "namespace": ns, "labels": if labels.is_object() { labels.clone() } else { json!({}) }}, "subsets": subsets});
     upsert(ctl, &epdef, ns, name, ep, |o| o["subsets"].clone());
     let mut slice_labels = if labels.is_object() {
@@ -148,7 +148,7 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         json!("endpointslice-controller.k8s.io");
     let slice = json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": slice_name, "namespace": ns, "labels": slice_labels, "ownerReferences": [super::owner_ref(&svc.value)]},
+        "metadata": {"name": slice_name, "namespace": ns, "labels": slice_labels, "ownerReferences": [super::owner_ref(&svc.value())]},
         "addressType": "IPv4", "endpoints": slice_eps, "ports": ports,
     });
     upsert(ctl, &slicedef, ns, &slice_name, slice, |o| {
@@ -169,7 +169,7 @@ fn upsert(
             let _ = ctl.c.store.create(def, obj);
         }
         Some(cur) => {
-            if content(&cur.value) != content(&obj) {
+            if content(&cur.value()) != content(&obj) {
                 let _ = ctl.c.store.update(def, ns, name, |old| {
                     let mut new = old.clone();
                     for k in ["subsets", "endpoints", "ports", "addressType"] {

@@ -24,7 +24,7 @@ pub fn collect(ctl: &mut Controllers, uid: &str, key: &str, ns: &str, name: &str
     let owner = ctl.c.store.get(key, ns, name).filter(|o| o.uid() == uid);
     let fins: Vec<String> = owner
         .as_ref()
-        .and_then(|o| o.value["metadata"]["finalizers"].as_array().cloned())
+        .and_then(|o| o.value()["metadata"]["finalizers"].as_array().cloned())
         .unwrap_or_default()
         .iter()
         .filter_map(|f| f.as_str().map(str::to_string))
@@ -55,7 +55,7 @@ pub fn collect(ctl: &mut Controllers, uid: &str, key: &str, ns: &str, name: &str
     let mut waiting = false;
     for (dkey, d) in &deps {
         let Some(def) = ctl.def(dkey) else { continue };
-        let other_owner_alive = d.value["metadata"]["ownerReferences"]
+        let other_owner_alive = d.value()["metadata"]["ownerReferences"]
             .as_array()
             .into_iter()
             .flatten()
@@ -76,7 +76,7 @@ pub fn collect(ctl: &mut Controllers, uid: &str, key: &str, ns: &str, name: &str
             continue;
         }
         waiting = true;
-        if d.value["metadata"]["deletionTimestamp"].is_null() {
+        if d.value()["metadata"]["deletionTimestamp"].is_null() {
             let policy = if foreground { Some("Foreground") } else { None };
             let _ = ctl
                 .c
@@ -124,7 +124,7 @@ pub fn sync_namespace(ctl: &mut Controllers, name: &str) {
     let Some(ns) = ctl.c.store.get("/namespaces", "", name) else {
         return;
     };
-    if ns.value["metadata"]["deletionTimestamp"].is_null() {
+    if ns.value()["metadata"]["deletionTimestamp"].is_null() {
         // A live namespace gets what the service-account and root-CA controllers add.
         if let Some(sa) = ctl.def("/serviceaccounts") {
             if ctl
@@ -156,9 +156,9 @@ pub fn sync_namespace(ctl: &mut Controllers, name: &str) {
     for (key, obj) in contents {
         let Some(def) = ctl.def(&key) else { continue };
         if let Some(o) = ctl.c.store.get(&key, name, &obj) {
-            if o.value["metadata"]["deletionTimestamp"].is_null() {
+            if o.value()["metadata"]["deletionTimestamp"].is_null() {
                 let _ = ctl.c.delete_object(&def, name, &obj, None, None);
-            } else if o.value["metadata"]["finalizers"]
+            } else if o.value()["metadata"]["finalizers"]
                 .as_array()
                 .is_some_and(|f| !f.is_empty())
                 && key.as_ref() != "/pods"

@@ -51,6 +51,7 @@ pub struct Controllers {
     /// Pod uid → when it became Ready (for minReadySeconds / availability).
     pub ready_since: HashMap<String, Instant>,
     events: HashMap<String, VecDeque<String>>,
+    last_event_nanos: u64,
     next_ip: u32,
 }
 
@@ -91,10 +92,16 @@ impl Controllers {
             .filter(|n| !n.is_empty())
             .unwrap_or("default")
             .to_string();
+        // Like the real recorder: `<object>.<hex nanoseconds>`, so names sort by time.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        self.last_event_nanos = nanos.max(self.last_event_nanos + 1);
         let name = format!(
-            "{}.{:016x}",
+            "{}.{:x}",
             obj["metadata"]["name"].as_str().unwrap_or("object"),
-            self.rng.next_u64()
+            self.last_event_nanos
         );
         let now = now_rfc3339();
         let ev = json!({
@@ -125,8 +132,7 @@ impl Controllers {
         let o = &ev.object;
         let ns = o.namespace().to_string();
         let name = o.name().to_string();
-        let deleting = !o.value["metadata"]["deletionTimestamp"].is_null();
-        if ev.kind == EventType::Deleted || (deleting && has_gc_finalizer(&o.value)) {
+        if ev.kind == EventType::Deleted || (o.deleting() && has_gc_finalizer(&o.value())) {
             self.enqueue(Work::Collect(
                 o.uid().to_string(),
                 ev.key.to_string(),
@@ -137,8 +143,8 @@ impl Controllers {
         match &*ev.key {
             "apps/deployments" => self.enqueue(Work::Deployment(ns, name)),
             "apps/replicasets" => {
-                if let Some(owner) = controller_of(&o.value, "Deployment") {
-                    self.enqueue(Work::Deployment(ns.clone(), owner));
+                if let Some(owner) = o.controller_of("Deployment") {
+                    self.enqueue(Work::Deployment(ns.clone(), owner.to_string()));
                 }
                 self.enqueue(Work::ReplicaSet(ns, name));
             }
@@ -152,8 +158,8 @@ impl Controllers {
                     ("DaemonSet", Work::DaemonSet),
                     ("Job", Work::Job),
                 ] {
-                    if let Some(owner) = controller_of(&o.value, kind) {
-                        self.enqueue(w(ns.clone(), owner));
+                    if let Some(owner) = o.controller_of(kind) {
+                        self.enqueue(w(ns.clone(), owner.to_string()));
                     }
                 }
                 if ev.kind != EventType::Deleted {
@@ -162,22 +168,22 @@ impl Controllers {
                     self.kubelet.forget(o.uid());
                     self.ready_since.remove(o.uid());
                 }
-                // Services whose selector matches the pod now or before.
-                let endpoints_relevant = ev.kind != EventType::Modified
-                    || ev.prev.as_ref().is_none_or(|p| {
-                        p.value["status"]["conditions"] != o.value["status"]["conditions"]
-                            || p.value["metadata"]["labels"] != o.value["metadata"]["labels"]
-                            || p.value["status"]["podIP"] != o.value["status"]["podIP"]
-                            || p.value["metadata"]["deletionTimestamp"]
-                                != o.value["metadata"]["deletionTimestamp"]
-                    });
+                // Services whose selector matches the pod now or before (parsed only when
+                // the namespace has Services at all).
+                let services =
+                    endpoints::services_selecting(&self.c.store, &ns, o, ev.prev.as_deref());
+                let endpoints_relevant = !services.is_empty()
+                    && (ev.kind != EventType::Modified
+                        || ev.prev.as_ref().is_none_or(|p| {
+                            let (pv, ov) = (p.value(), o.value());
+                            pv["status"]["conditions"] != ov["status"]["conditions"]
+                                || pv["metadata"]["labels"] != ov["metadata"]["labels"]
+                                || pv["status"]["podIP"] != ov["status"]["podIP"]
+                                || pv["metadata"]["deletionTimestamp"]
+                                    != ov["metadata"]["deletionTimestamp"]
+                        }));
                 if endpoints_relevant {
-                    for svc in endpoints::services_selecting(
-                        &self.c.store,
-                        &ns,
-                        &o.value,
-                        ev.prev.as_deref(),
-                    ) {
+                    for svc in services {
                         self.enqueue(Work::Endpoints(ns.clone(), svc));
                     }
                 }
@@ -209,15 +215,6 @@ fn has_gc_finalizer(v: &Value) -> bool {
         .is_some_and(|f| f.iter().any(|x| x == "foregroundDeletion" || x == "orphan"))
 }
 
-/// The name of the controlling owner of `kind`, from ownerReferences.
-pub fn controller_of(v: &Value, kind: &str) -> Option<String> {
-    v["metadata"]["ownerReferences"]
-        .as_array()?
-        .iter()
-        .find(|r| r["kind"] == kind && r["controller"].as_bool() == Some(true))
-        .and_then(|r| r["name"].as_str().map(str::to_string))
-}
-
 /// The owner reference a controller puts on what it creates.
 pub fn owner_ref(owner: &Value) -> Value {
     json!({
@@ -231,15 +228,7 @@ pub fn owned(c: &Cluster, uid: &str, key: &str) -> Vec<Arc<StoredObject>> {
     c.store
         .dependents(uid)
         .into_iter()
-        .filter(|(k, o)| {
-            &**k == key
-                && o.value["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|a| {
-                        a.iter()
-                            .any(|r| r["uid"] == uid && r["controller"].as_bool() == Some(true))
-                    })
-        })
+        .filter(|(k, o)| &**k == key && o.owners().iter().any(|r| &*r.uid == uid && r.controller))
         .map(|(_, o)| o)
         .collect()
 }
@@ -308,6 +297,7 @@ pub async fn run(c: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<Arc<StoreEvent
         progress_at: HashMap::new(),
         ready_since: HashMap::new(),
         events: HashMap::new(),
+        last_event_nanos: 0,
         next_ip: 0,
     };
     // Namespaces that exist at start get their default service account.

@@ -30,9 +30,10 @@ pub fn is_ready(p: &Value) -> bool {
 pub fn available_at(
     ctl: &Controllers,
     p: &StoredObject,
+    pv: &Value,
     min_ready: i64,
 ) -> Result<(), Option<Instant>> {
-    if !is_ready(&p.value) {
+    if !is_ready(pv) {
         return Err(None);
     }
     if min_ready <= 0 {
@@ -114,26 +115,31 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
     let Some(rs) = ctl.c.store.get("apps/replicasets", ns, name) else {
         return;
     };
-    if !rs.value["metadata"]["deletionTimestamp"].is_null() {
+    if rs.deleting() {
         return;
     }
-    let rv = rs.value.clone();
+    let rv = rs.value();
     let want = rv["spec"]["replicas"].as_i64().unwrap_or(1);
     let min_ready = int(&rv["spec"]["minReadySeconds"]);
-    let pods: Vec<Arc<StoredObject>> = owned(&ctl.c, rs.uid(), "/pods");
-    let mut active: Vec<Arc<StoredObject>> = pods
-        .iter()
-        .filter(|p| is_active(&p.value))
-        .cloned()
+    // Each pod parsed once per pass.
+    let pods: Vec<(Arc<StoredObject>, Value)> = owned(&ctl.c, rs.uid(), "/pods")
+        .into_iter()
+        .map(|p| {
+            let v = p.value();
+            (p, v)
+        })
         .collect();
-    let diff = active.len() as i64 - want;
+    let active_now: Vec<&(Arc<StoredObject>, Value)> =
+        pods.iter().filter(|(_, v)| is_active(v)).collect();
+    let active_count = active_now.len();
+    let diff = active_count as i64 - want;
     if diff < 0 {
         for _ in 0..(-diff) {
             let pod_name = format!("{name}-{}", ctl.rng.name_suffix());
             let mut pod = pod_from_template(&rv, &rv["spec"]["template"], &pod_name, &[]);
             pod["metadata"]["generateName"] = json!(format!("{name}-"));
             match ctl.c.store.create(&poddef, pod) {
-                Ok(p) => {
+                Ok(_) => {
                     ctl.event(
                         &rv,
                         "Normal",
@@ -141,7 +147,6 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
                         &format!("Created pod: {pod_name}"),
                         "replicaset-controller",
                     );
-                    active.push(p);
                 }
                 Err(e) => {
                     ctl.event(
@@ -160,9 +165,9 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
             }
         }
     } else if diff > 0 {
-        let mut victims = active.clone();
-        victims.sort_by_key(|p| deletion_rank(&p.value));
-        for p in victims.into_iter().take(diff as usize) {
+        let mut victims = active_now.clone();
+        victims.sort_by_key(|(_, v)| deletion_rank(v));
+        for (p, _) in victims.into_iter().take(diff as usize) {
             if ctl
                 .c
                 .delete_object(&poddef, ns, p.name(), None, None)
@@ -179,12 +184,12 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         }
     }
     // Status from the pods as they are now (the counts follow on the next pass).
-    let active: Vec<&Arc<StoredObject>> = pods.iter().filter(|p| is_active(&p.value)).collect();
-    let ready = active.iter().filter(|p| is_ready(&p.value)).count() as i64;
+    let active = active_now;
+    let ready = active.iter().filter(|(_, v)| is_ready(v)).count() as i64;
     let mut available = 0;
     let mut next_check: Option<Instant> = None;
-    for p in &active {
-        match available_at(ctl, p, min_ready) {
+    for (p, v) in &active {
+        match available_at(ctl, p, v, min_ready) {
             Ok(()) => available += 1,
             Err(Some(at)) => next_check = Some(next_check.map_or(at, |n: Instant| n.min(at))),
             Err(None) => {}
@@ -197,7 +202,10 @@ pub fn sync(ctl: &mut Controllers, ns: &str, name: &str) {
         );
     }
     let sel = crate::sim::selector::LabelSelector::from_object(&rv["spec"]["selector"]);
-    let labeled = active.iter().filter(|p| sel.matches(p.labels())).count() as i64;
+    let labeled = active
+        .iter()
+        .filter(|(p, _)| sel.matches(p.labels()))
+        .count() as i64;
     let status = omit_empty(json!({
         "replicas": active.len() as i64,
         "fullyLabeledReplicas": labeled,

@@ -18,10 +18,10 @@ pub fn sync_statefulset(ctl: &mut Controllers, ns: &str, name: &str) {
     let Some(sts) = ctl.c.store.get("apps/statefulsets", ns, name) else {
         return;
     };
-    if !sts.value["metadata"]["deletionTimestamp"].is_null() {
+    if !sts.value()["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
-    let sv = sts.value.clone();
+    let sv = sts.value().clone();
     let want = sv["spec"]["replicas"].as_i64().unwrap_or(1);
     let revision = format!("{name}-{}", template_hash(&sv["spec"]["template"], 0));
     let pods = owned(&ctl.c, sts.uid(), "/pods");
@@ -35,10 +35,10 @@ pub fn sync_statefulset(ctl: &mut Controllers, ns: &str, name: &str) {
     let parallel = sv["spec"]["podManagementPolicy"] == "Parallel";
     // Create missing ordinals in order (OrderedReady waits for the previous to be Ready).
     for i in 0..want {
-        let existing = pods.iter().find(|p| ordinal(&p.value) == i);
+        let existing = pods.iter().find(|p| ordinal(&p.value()) == i);
         match existing {
             Some(p) => {
-                let up = is_ready(&p.value) && is_active(&p.value);
+                let up = is_ready(&p.value()) && is_active(&p.value());
                 if !parallel && !up {
                     break;
                 }
@@ -74,12 +74,12 @@ pub fn sync_statefulset(ctl: &mut Controllers, ns: &str, name: &str) {
     // once all are ready.
     let all_ready = pods
         .iter()
-        .filter(|p| is_active(&p.value))
-        .all(|p| is_ready(&p.value));
+        .filter(|p| is_active(&p.value()))
+        .all(|p| is_ready(&p.value()));
     let mut sorted = pods.clone();
-    sorted.sort_by_key(|p| std::cmp::Reverse(ordinal(&p.value)));
+    sorted.sort_by_key(|p| std::cmp::Reverse(ordinal(&p.value())));
     for p in &sorted {
-        if ordinal(&p.value) >= want && is_active(&p.value) {
+        if ordinal(&p.value()) >= want && is_active(&p.value()) {
             let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
             ctl.event(
                 &sv,
@@ -93,20 +93,22 @@ pub fn sync_statefulset(ctl: &mut Controllers, ns: &str, name: &str) {
     }
     if all_ready {
         if let Some(p) = sorted.iter().find(|p| {
-            is_active(&p.value)
-                && p.value["metadata"]["labels"]["controller-revision-hash"] != revision.as_str()
+            is_active(&p.value())
+                && p.value()["metadata"]["labels"]["controller-revision-hash"] != revision.as_str()
         }) {
             let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
         }
     }
     let active: Vec<_> = pods
         .iter()
-        .filter(|p| is_active(&p.value) && ordinal(&p.value) < want)
+        .filter(|p| is_active(&p.value()) && ordinal(&p.value()) < want)
         .collect();
-    let ready = active.iter().filter(|p| is_ready(&p.value)).count() as i64;
+    let ready = active.iter().filter(|p| is_ready(&p.value())).count() as i64;
     let updated = active
         .iter()
-        .filter(|p| p.value["metadata"]["labels"]["controller-revision-hash"] == revision.as_str())
+        .filter(|p| {
+            p.value()["metadata"]["labels"]["controller-revision-hash"] == revision.as_str()
+        })
         .count() as i64;
     let mut status = omit_empty(json!({
         "observedGeneration": int(&sv["metadata"]["generation"]),
@@ -134,29 +136,29 @@ pub fn sync_daemonset(ctl: &mut Controllers, ns: &str, name: &str) {
     let Some(ds) = ctl.c.store.get("apps/daemonsets", ns, name) else {
         return;
     };
-    if !ds.value["metadata"]["deletionTimestamp"].is_null() {
+    if !ds.value()["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
-    let dv = ds.value.clone();
+    let dv = ds.value().clone();
     let hash = template_hash(&dv["spec"]["template"], 0);
     let pods: Vec<_> = owned(&ctl.c, ds.uid(), "/pods")
         .into_iter()
-        .filter(|p| is_active(&p.value))
+        .filter(|p| is_active(&p.value()))
         .collect();
     let current: Vec<_> = pods
         .iter()
-        .filter(|p| p.value["metadata"]["labels"]["controller-revision-hash"] == hash.as_str())
+        .filter(|p| p.value()["metadata"]["labels"]["controller-revision-hash"] == hash.as_str())
         .collect();
     for p in pods
         .iter()
-        .filter(|p| p.value["metadata"]["labels"]["controller-revision-hash"] != hash.as_str())
+        .filter(|p| p.value()["metadata"]["labels"]["controller-revision-hash"] != hash.as_str())
     {
         let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
     }
     if current.is_empty()
         && pods
             .iter()
-            .all(|p| p.value["metadata"]["labels"]["controller-revision-hash"] == hash.as_str())
+            .all(|p| p.value()["metadata"]["labels"]["controller-revision-hash"] == hash.as_str())
     {
         let pod_name = format!("{name}-{}", ctl.rng.name_suffix());
         let mut pod = pod_from_template(
@@ -182,7 +184,7 @@ pub fn sync_daemonset(ctl: &mut Controllers, ns: &str, name: &str) {
             );
         }
     }
-    let ready = current.iter().filter(|p| is_ready(&p.value)).count() as i64;
+    let ready = current.iter().filter(|p| is_ready(&p.value())).count() as i64;
     let status = json!({
         "currentNumberScheduled": current.len().max(pods.len()) as i64,
         "desiredNumberScheduled": 1,
@@ -211,23 +213,23 @@ pub fn sync_job(ctl: &mut Controllers, ns: &str, name: &str) {
     let Some(job) = ctl.c.store.get("batch/jobs", ns, name) else {
         return;
     };
-    if !job.value["metadata"]["deletionTimestamp"].is_null() {
+    if !job.value()["metadata"]["deletionTimestamp"].is_null() {
         return;
     }
-    let jv = job.value.clone();
+    let jv = job.value().clone();
     let completions = jv["spec"]["completions"].as_i64().unwrap_or(1);
     let parallelism = jv["spec"]["parallelism"].as_i64().unwrap_or(1);
     let backoff_limit = jv["spec"]["backoffLimit"].as_i64().unwrap_or(6);
     let pods = owned(&ctl.c, job.uid(), "/pods");
     let succeeded = pods
         .iter()
-        .filter(|p| p.value["status"]["phase"] == "Succeeded")
+        .filter(|p| p.value()["status"]["phase"] == "Succeeded")
         .count() as i64;
     let failed = pods
         .iter()
-        .filter(|p| p.value["status"]["phase"] == "Failed")
+        .filter(|p| p.value()["status"]["phase"] == "Failed")
         .count() as i64;
-    let active = pods.iter().filter(|p| is_active(&p.value)).count() as i64;
+    let active = pods.iter().filter(|p| is_active(&p.value())).count() as i64;
     let done = jv["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()
             .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
@@ -296,7 +298,7 @@ pub fn sync_job(ctl: &mut Controllers, ns: &str, name: &str) {
     }
     let active_now = owned(&ctl.c, job.uid(), "/pods")
         .iter()
-        .filter(|p| is_active(&p.value))
+        .filter(|p| is_active(&p.value()))
         .count() as i64;
     for (k, v) in [
         ("active", active_now),
