@@ -10,6 +10,7 @@
 use crate::domain::yaml::{child_pointer, Pos};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Where a layer comes from; the order of the variants is the order of precedence.
 #[derive(
@@ -44,7 +45,7 @@ pub struct Layer {
     pub source: String,
     pub values: Map<String, Value>,
     /// JSON Pointer → position in `source` (empty for `--set` and secrets).
-    pub positions: HashMap<String, Pos>,
+    pub positions: Arc<HashMap<String, Pos>>,
     /// Secret layers never show their values.
     pub secret: bool,
     /// For chart defaults of a subchart: where its tree hangs (`/redis`); empty otherwise.
@@ -57,14 +58,14 @@ impl Layer {
             kind,
             source: source.into(),
             values,
-            positions: HashMap::new(),
+            positions: Arc::new(HashMap::new()),
             secret: false,
             mount: String::new(),
         }
     }
 
     pub fn with_positions(mut self, positions: HashMap<String, Pos>) -> Self {
-        self.positions = positions;
+        self.positions = Arc::new(positions);
         self
     }
 }
@@ -83,6 +84,79 @@ pub struct Origin {
     pub pos: Option<Pos>,
 }
 
+/// Which layer set each node, kept as a tree shaped like the values; a subtree that one
+/// layer set whole is one node, so merging costs a walk of where layers overlap, not of
+/// every key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OriginTree {
+    /// Set by one origin (a `--set`, or unknown).
+    Leaf(Option<Origin>),
+    /// Everything below was set by `layer`; positions are looked up in that layer's file
+    /// with the first `base` bytes of the pointer dropped (a subchart's mount point).
+    Whole {
+        layer: usize,
+        base: usize,
+    },
+    Map(HashMap<String, OriginTree>),
+    List(Vec<OriginTree>),
+}
+
+static UNKNOWN: OriginTree = OriginTree::Leaf(None);
+
+impl OriginTree {
+    /// Splits a `Whole` node into one `Whole` per child of `v`, so that a later layer can
+    /// take some of them over.
+    fn expand(&mut self, v: &Value) {
+        if let OriginTree::Whole { layer, base } = *self {
+            *self = match v {
+                Value::Object(m) => OriginTree::Map(
+                    m.keys()
+                        .map(|k| (k.clone(), OriginTree::Whole { layer, base }))
+                        .collect(),
+                ),
+                Value::Array(a) => OriginTree::List(
+                    a.iter()
+                        .map(|_| OriginTree::Whole { layer, base })
+                        .collect(),
+                ),
+                _ => return,
+            };
+        }
+    }
+
+    fn as_map(&mut self) -> &mut HashMap<String, OriginTree> {
+        if !matches!(self, OriginTree::Map(_)) {
+            *self = OriginTree::Map(HashMap::new());
+        }
+        match self {
+            OriginTree::Map(m) => m,
+            _ => unreachable!("just made a map"),
+        }
+    }
+
+    fn as_list(&mut self) -> &mut Vec<OriginTree> {
+        if !matches!(self, OriginTree::List(_)) {
+            *self = OriginTree::List(Vec::new());
+        }
+        match self {
+            OriginTree::List(l) => l,
+            _ => unreachable!("just made a list"),
+        }
+    }
+
+    /// Takes the child `k` out of a node (a `Whole` node's children are `Whole` too).
+    fn take_child(&mut self, k: &str) -> OriginTree {
+        match self {
+            OriginTree::Map(m) => m.remove(k).unwrap_or(OriginTree::Leaf(None)),
+            OriginTree::Whole { layer, base } => OriginTree::Whole {
+                layer: *layer,
+                base: *base,
+            },
+            _ => OriginTree::Leaf(None),
+        }
+    }
+}
+
 /// What the release receives, and why.
 #[derive(Debug, Clone)]
 pub struct Effective {
@@ -90,9 +164,10 @@ pub struct Effective {
     pub values: Value,
     /// The user-supplied tree handed to Helm (`-f -`): everything but the chart defaults.
     pub user_values: Value,
-    /// Leaf pointer → origin. Leaves are scalars, empty maps and empty lists; list items
-    /// are leaves of their own (`/hosts/0/name`).
-    pub origins: BTreeMap<String, Origin>,
+    /// Which layer set each node.
+    pub origin_tree: OriginTree,
+    /// Each layer's positions (empty for `--set`), by layer index.
+    pub positions: Vec<Arc<HashMap<String, Pos>>>,
     pub layers: Vec<LayerSummary>,
     /// Warnings Helm would print (e.g. a table replaced by a scalar).
     pub warnings: Vec<String>,
@@ -141,12 +216,12 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
 
     // 1. User layers: Helm's mergeMaps, in order.
     let mut user = Value::Object(Map::new());
-    let mut user_origins = BTreeMap::new();
+    let mut user_origins = OriginTree::Map(HashMap::new());
     for (i, layer) in layers.iter().enumerate() {
         if layer.kind == LayerKind::ChartDefaults {
             continue;
         }
-        merge_maps(&mut user, &mut user_origins, &layer.values, "", i, layer);
+        merge_maps(&mut user, &mut user_origins, &layer.values, i);
     }
     // 2. --set expressions parsed into the merged user values.
     for set in sets {
@@ -176,137 +251,166 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
                 }
             })?;
         for p in set_ptrs {
-            drop_under(&mut user_origins, &p);
-            let sub = lookup(&user, &p).cloned().unwrap_or(Value::Null);
-            for leaf in leaves(&sub, &p) {
-                user_origins.insert(
-                    leaf,
-                    Origin {
-                        layer: idx,
-                        pos: None,
-                    },
-                );
-            }
+            mark_set(&user, &mut user_origins, &p, idx);
         }
     }
 
     // 3. Chart defaults: the parent's, then each subchart's under its mount point, the
     //    parent's values winning over the subchart's own defaults.
     let mut defaults = Value::Object(Map::new());
-    let mut default_origins = BTreeMap::new();
+    let mut default_origins = OriginTree::Map(HashMap::new());
     for (i, layer) in layers.iter().enumerate() {
         if layer.kind != LayerKind::ChartDefaults {
             continue;
         }
         let tree = Value::Object(layer.values.clone());
-        let mut origins = BTreeMap::new();
-        for leaf in leaves(&tree, "") {
-            let pos = nearest_pos(&layer.positions, &leaf);
-            origins.insert(format!("{}{}", layer.mount, leaf), Origin { layer: i, pos });
+        let origins = OriginTree::Whole {
+            layer: i,
+            base: layer.mount.len(),
+        };
+        let segs = crate::domain::yaml::pointer_segments(&layer.mount);
+        // Walk (creating) to the mount point in both trees, then coalesce there.
+        let (mut slot_v, mut slot_o) = (&mut defaults, &mut default_origins);
+        for seg in &segs {
+            if !slot_v.is_object() {
+                *slot_v = Value::Object(Map::new());
+            }
+            let Value::Object(m) = slot_v else {
+                unreachable!("made a map")
+            };
+            slot_o.expand(&Value::Object(m.clone()));
+            slot_v = m
+                .entry(seg.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            slot_o = slot_o
+                .as_map()
+                .entry(seg.clone())
+                .or_insert_with(|| OriginTree::Map(HashMap::new()));
         }
-        if layer.mount.is_empty() {
-            coalesce(
-                &mut defaults,
-                &mut default_origins,
-                &tree,
-                &origins,
-                "",
-                &mut warnings,
-            );
-        } else {
-            let mut slot = lookup(&defaults, &layer.mount)
-                .cloned()
-                .unwrap_or_else(|| Value::Object(Map::new()));
-            coalesce(
-                &mut slot,
-                &mut default_origins,
-                &tree,
-                &origins,
-                &layer.mount,
-                &mut warnings,
-            );
-            set_at(&mut defaults, &layer.mount, slot);
+        if !slot_v.is_object() {
+            *slot_v = Value::Object(Map::new());
         }
+        coalesce(slot_v, slot_o, tree, origins, &layer.mount, &mut warnings);
     }
 
     // 4. Coalesce the defaults underneath the user values.
     let mut values = user.clone();
-    let mut origins = user_origins;
+    let mut origin_tree = user_origins;
     coalesce(
         &mut values,
-        &mut origins,
-        &defaults,
-        &default_origins,
+        &mut origin_tree,
+        defaults,
+        default_origins,
         "",
         &mut warnings,
     );
-    origins.retain(|p, _| is_leaf_at(&values, p));
+    let mut positions: Vec<Arc<HashMap<String, Pos>>> =
+        layers.iter().map(|l| l.positions.clone()).collect();
+    positions.resize_with(summaries.len(), || Arc::new(HashMap::new()));
     Ok(Effective {
         values,
         user_values: user,
-        origins,
+        origin_tree,
+        positions,
         layers: summaries,
         warnings,
     })
 }
 
+/// Records that a `--set` wrote the node at `ptr`, shaping the origin tree like the values.
+fn mark_set(values: &Value, origins: &mut OriginTree, ptr: &str, layer: usize) {
+    let set = OriginTree::Leaf(Some(Origin { layer, pos: None }));
+    let segs = crate::domain::yaml::pointer_segments(ptr);
+    let mut v = values;
+    let mut o = origins;
+    for seg in &segs {
+        o.expand(v);
+        match v {
+            Value::Object(m) => {
+                let Some(next) = m.get(seg) else { return };
+                v = next;
+                o = o.as_map().entry(seg.clone()).or_insert_with(|| set.clone());
+            }
+            Value::Array(a) => {
+                let Some(i) = seg.parse::<usize>().ok().filter(|i| *i < a.len()) else {
+                    return;
+                };
+                v = &a[i];
+                let list = o.as_list();
+                // Helm pads with nulls; the padding is the --set's doing.
+                list.resize_with(a.len(), || set.clone());
+                o = &mut list[i];
+            }
+            _ => return,
+        }
+    }
+    *o = set;
+}
+
 /// Helm's mergeMaps: maps merge recursively, anything else replaces (a `null` is kept).
 fn merge_maps(
     dst: &mut Value,
-    origins: &mut BTreeMap<String, Origin>,
+    origins: &mut OriginTree,
     src: &Map<String, Value>,
-    ptr: &str,
     layer_idx: usize,
-    layer: &Layer,
 ) {
+    origins.expand(dst);
     let Value::Object(dmap) = dst else { return };
+    let omap = origins.as_map();
     for (k, v) in src {
-        let child = child_pointer(ptr, k);
         if let (Value::Object(sv), Some(existing @ Value::Object(_))) = (v, dmap.get_mut(k)) {
-            merge_maps(existing, origins, sv, &child, layer_idx, layer);
-            continue;
-        }
-        drop_under(origins, &child);
-        for leaf in leaves(v, &child) {
-            origins.insert(
-                leaf.clone(),
-                Origin {
+            let child = omap
+                .entry(k.clone())
+                .or_insert_with(|| OriginTree::Map(HashMap::new()));
+            merge_maps(existing, child, sv, layer_idx);
+        } else {
+            omap.insert(
+                k.clone(),
+                OriginTree::Whole {
                     layer: layer_idx,
-                    pos: nearest_pos(&layer.positions, &leaf),
+                    base: 0,
                 },
             );
+            dmap.insert(k.clone(), v.clone());
         }
-        dmap.insert(k.clone(), v.clone());
     }
 }
 
 /// Helm's coalesce: `src` (defaults) fills in what `dst` (user values) lacks; a `null` in
-/// `dst` deletes the default; maps merge; otherwise `dst` wins.
+/// `dst` deletes the default; maps merge; otherwise `dst` wins. Takes the defaults by value
+/// so that their subtrees move instead of being copied.
 fn coalesce(
     dst: &mut Value,
-    dst_origins: &mut BTreeMap<String, Origin>,
-    src: &Value,
-    src_origins: &BTreeMap<String, Origin>,
+    dst_origins: &mut OriginTree,
+    src: Value,
+    src_origins: OriginTree,
     ptr: &str,
     warnings: &mut Vec<String>,
 ) {
+    dst_origins.expand(dst);
     let (Value::Object(dmap), Value::Object(smap)) = (&mut *dst, src) else {
         return;
     };
+    let mut src_origins = src_origins;
+    let omap = dst_origins.as_map();
     for (k, sv) in smap {
-        let child = child_pointer(ptr, k);
-        match dmap.get_mut(k) {
+        let src_child = src_origins.take_child(&k);
+        match dmap.get_mut(&k) {
             Some(Value::Null) => {
-                dmap.remove(k);
-                drop_under(dst_origins, &child);
+                dmap.shift_remove(&k);
+                omap.remove(&k);
             }
             Some(dv @ Value::Object(_)) => {
                 if sv.is_object() {
-                    coalesce(dv, dst_origins, sv, src_origins, &child, warnings);
+                    let child_o = omap
+                        .entry(k.clone())
+                        .or_insert_with(|| OriginTree::Map(HashMap::new()));
+                    let child_ptr = child_pointer(ptr, &k);
+                    coalesce(dv, child_o, sv, src_child, &child_ptr, warnings);
                 } else if !sv.is_null() {
                     warnings.push(format!(
                         "{}: a table overrides the chart's non-table default",
-                        display_key(&child)
+                        display_key(&child_pointer(ptr, &k))
                     ));
                 }
             }
@@ -314,22 +418,24 @@ fn coalesce(
                 if sv.is_object() {
                     warnings.push(format!(
                         "skipped value for {}: not a table",
-                        display_key(&child)
+                        display_key(&child_pointer(ptr, &k))
                     ));
                 }
             }
             None => {
-                dmap.insert(k.clone(), sv.clone());
-                let prefix = format!("{child}/");
-                for (p, o) in src_origins.range(child.clone()..) {
-                    if p == &child || p.starts_with(&prefix) {
-                        dst_origins.insert(p.clone(), *o);
-                    } else if !p.starts_with(&child) {
-                        break;
-                    }
-                }
+                omap.insert(k.clone(), src_child);
+                dmap.insert(k, sv);
             }
         }
+    }
+}
+
+/// "/a/b/c" → ("a", "/b/c").
+fn split_first(ptr: &str) -> (&str, &str) {
+    let p = ptr.strip_prefix('/').unwrap_or(ptr);
+    match p.find('/') {
+        Some(i) => (&p[..i], &p[i..]),
+        None => (p, ""),
     }
 }
 
@@ -338,6 +444,9 @@ fn display_key(ptr: &str) -> String {
 }
 
 fn nearest_pos(positions: &HashMap<String, Pos>, ptr: &str) -> Option<Pos> {
+    if positions.is_empty() {
+        return None;
+    }
     let mut p = ptr;
     loop {
         if let Some(pos) = positions.get(p) {
@@ -347,25 +456,6 @@ fn nearest_pos(positions: &HashMap<String, Pos>, ptr: &str) -> Option<Pos> {
             Some(i) => p = &p[..i],
             None => return None,
         }
-    }
-}
-
-fn drop_under(origins: &mut BTreeMap<String, Origin>, ptr: &str) {
-    let prefix = format!("{ptr}/");
-    let doomed: Vec<String> = origins
-        .range(ptr.to_string()..)
-        .take_while(|(p, _)| p.starts_with(ptr))
-        .filter(|(p, _)| *p == ptr || p.starts_with(&prefix))
-        .map(|(p, _)| p.clone())
-        .collect();
-    for p in doomed {
-        origins.remove(&p);
-    }
-    // An ancestor that was a leaf (a scalar replaced by a map) is no leaf any more.
-    let mut p = ptr;
-    while let Some(i) = p.rfind('/') {
-        p = &p[..i];
-        origins.remove(p);
     }
 }
 
@@ -392,37 +482,9 @@ fn collect_leaves(v: &Value, ptr: &str, out: &mut Vec<String>) {
     }
 }
 
-fn is_leaf_at(root: &Value, ptr: &str) -> bool {
-    match lookup(root, ptr) {
-        Some(Value::Object(m)) => m.is_empty(),
-        Some(Value::Array(a)) => a.is_empty(),
-        Some(_) => true,
-        None => false,
-    }
-}
-
 /// The node at a JSON Pointer.
 pub fn lookup<'a>(root: &'a Value, ptr: &str) -> Option<&'a Value> {
     root.pointer(ptr)
-}
-
-fn set_at(root: &mut Value, ptr: &str, v: Value) {
-    let segs = crate::domain::yaml::pointer_segments(ptr);
-    let mut cur = root;
-    for (i, s) in segs.iter().enumerate() {
-        if !cur.is_object() {
-            *cur = Value::Object(Map::new());
-        }
-        let Value::Object(m) = cur else { return };
-        if i + 1 == segs.len() {
-            m.insert(s.clone(), v);
-            return;
-        }
-        cur = m
-            .entry(s.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
-    }
-    *cur = v;
 }
 
 /// Builds a map holding `value` at a dotted `path` (`database.password`, `a\.b.c`).
@@ -460,8 +522,48 @@ pub fn split_dotted(path: &str) -> Vec<String> {
 }
 
 impl Effective {
-    pub fn origin(&self, ptr: &str) -> Option<&Origin> {
-        self.origins.get(ptr)
+    /// Which layer set the node at `ptr` (and on which line of its file).
+    pub fn origin(&self, ptr: &str) -> Option<Origin> {
+        let mut cur = &self.origin_tree;
+        let mut rest = ptr;
+        loop {
+            match cur {
+                OriginTree::Leaf(o) => return *o,
+                OriginTree::Whole { layer, base } => {
+                    let positions = self.positions.get(*layer)?;
+                    let local = ptr.get(*base..).unwrap_or("");
+                    return Some(Origin {
+                        layer: *layer,
+                        pos: nearest_pos(positions, local),
+                    });
+                }
+                OriginTree::Map(_) | OriginTree::List(_) if rest.is_empty() => return None,
+                OriginTree::Map(m) => {
+                    let (seg, tail) = split_first(rest);
+                    cur = m
+                        .get(&crate::domain::yaml::unescape_segment(seg))
+                        .unwrap_or(&UNKNOWN);
+                    rest = tail;
+                }
+                OriginTree::List(l) => {
+                    let (seg, tail) = split_first(rest);
+                    cur = seg
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| l.get(i))
+                        .unwrap_or(&UNKNOWN);
+                    rest = tail;
+                }
+            }
+        }
+    }
+
+    /// Leaf pointer → origin, for every leaf of the values.
+    pub fn origins(&self) -> BTreeMap<String, Origin> {
+        leaves(&self.values, "")
+            .into_iter()
+            .filter_map(|p| self.origin(&p).map(|o| (p, o)))
+            .collect()
     }
 
     fn is_secret_origin(&self, o: &Origin) -> bool {
@@ -471,7 +573,7 @@ impl Effective {
     /// The effective values with every leaf set by a secret layer replaced by `********`.
     pub fn masked_values(&self) -> Value {
         let mut v = self.values.clone();
-        for (p, o) in &self.origins {
+        for (p, o) in &self.origins() {
             if self.is_secret_origin(o) {
                 if let Some(slot) = v.pointer_mut(p) {
                     *slot = Value::String(MASK.into());
@@ -488,7 +590,7 @@ impl Effective {
             .into_iter()
             .filter(|p| !p.is_empty())
             .map(|p| {
-                let origin = self.origins.get(&p);
+                let origin = self.origin(&p);
                 let layer = origin.and_then(|o| self.layers.get(o.layer));
                 Explained {
                     key: crate::domain::yaml::pointer_to_dotted(&p, &self.values),
@@ -505,7 +607,7 @@ impl Effective {
 
     /// The raw strings of every secret value in force, for redacting any output.
     pub fn secret_strings(&self) -> Vec<String> {
-        self.origins
+        self.origins()
             .iter()
             .filter(|(_, o)| self.is_secret_origin(o))
             .filter_map(|(p, _)| self.values.pointer(p))
@@ -559,10 +661,10 @@ mod tests {
             e.values,
             json!({"image": {"tag": "1.1", "repo": "web"}, "replicas": 3})
         );
-        assert_eq!(e.origins["/image/tag"].layer, 1);
-        assert_eq!(e.origins["/image/repo"].layer, 0);
-        assert_eq!(e.origins["/replicas"].layer, 2);
-        assert_eq!(e.origins["/replicas"].pos.map(|p| p.line), Some(1));
+        assert_eq!(e.origins()["/image/tag"].layer, 1);
+        assert_eq!(e.origins()["/image/repo"].layer, 0);
+        assert_eq!(e.origins()["/replicas"].layer, 2);
+        assert_eq!(e.origins()["/replicas"].pos.map(|p| p.line), Some(1));
         assert_eq!(
             e.user_values,
             json!({"image": {"tag": "1.1"}, "replicas": 3})
@@ -585,13 +687,13 @@ mod tests {
         .expect("merges");
         assert_eq!(e.values["hosts"], json!(["x"]));
         assert_eq!(
-            e.origins["/hosts/0"],
+            e.origins()["/hosts/0"],
             Origin {
                 layer: 1,
                 pos: Some(Pos { line: 2, col: 5 })
             }
         );
-        assert!(!e.origins.contains_key("/hosts/1"));
+        assert!(!e.origins().contains_key("/hosts/1"));
     }
 
     #[test]
@@ -671,10 +773,10 @@ mod tests {
         // --set indexes into the *user* values, where `hosts` does not exist yet: Helm pads
         // with null and the user list replaces the chart's default list whole.
         assert_eq!(e.values["hosts"], json!([null, "z"]));
-        let tag_origin = e.origins["/image/tag"];
+        let tag_origin = e.origins()["/image/tag"];
         assert_eq!(e.layers[tag_origin.layer].source, "--set image.tag=2.0");
         assert_eq!(
-            e.layers[e.origins["/hosts/1"].layer].source,
+            e.layers[e.origins()["/hosts/1"].layer].source,
             "--set hosts[1]=z"
         );
     }
@@ -727,8 +829,8 @@ mod tests {
         )
         .expect("merges");
         assert_eq!(e.values, json!({"redis": {"enabled": true, "port": 6379}}));
-        assert_eq!(e.origins["/redis/port"].layer, 1);
-        assert_eq!(e.origins["/redis/enabled"].layer, 0);
+        assert_eq!(e.origins()["/redis/port"].layer, 1);
+        assert_eq!(e.origins()["/redis/enabled"].layer, 0);
     }
 
     #[test]

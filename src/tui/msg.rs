@@ -1,0 +1,136 @@
+//! Messages in (keys, ticks, I/O results) and effects out (work for the executor).
+//! Results carry the generation of their request; stale ones are dropped by `update`.
+
+use super::keymap::Key;
+use super::state::{
+    Connection, DiffView, EventKind, HistoryEntry, Preview, ReleaseRow, RolloutSnapshot,
+};
+use crate::domain::run::{Status, StrategyKind};
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(Key),
+    Resize(u16, u16),
+    /// Once a second (and on start): the wall clock.
+    Tick {
+        now_ms: u64,
+        clock: String,
+    },
+    Connection(Connection),
+    PreviewLoaded {
+        gen: u64,
+        result: Result<Preview, String>,
+    },
+    DiffLoaded {
+        gen: u64,
+        result: Result<DiffView, String>,
+    },
+    HistoryLoaded {
+        gen: u64,
+        result: Result<Vec<HistoryEntry>, String>,
+    },
+    ReleasesLoaded {
+        gen: u64,
+        result: Result<Vec<ReleaseRow>, String>,
+    },
+    /// A line of a drive's progress (already redacted).
+    RunProgress {
+        gen: u64,
+        kind: EventKind,
+        text: String,
+    },
+    /// A drive stopped: finished, at a manual pause, or with an error.
+    RunEnded {
+        gen: u64,
+        result: Result<RunEnd, String>,
+    },
+    /// New lines of the followed pod's log (or why it stopped).
+    LogLines {
+        gen: u64,
+        lines: Vec<String>,
+        error: Option<String>,
+    },
+    RolloutUpdated {
+        gen: u64,
+        snapshot: RolloutSnapshot,
+    },
+    /// Releases changed elsewhere (the demo's first deploys): reload the release list.
+    Reload,
+    /// Something worth a line in the status bar.
+    Notice {
+        text: String,
+        error: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEnd {
+    pub revision: Option<u32>,
+    pub status: Option<Status>,
+    pub paused: bool,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadPreview {
+        gen: u64,
+        service: String,
+        env: String,
+    },
+    LoadDiff {
+        gen: u64,
+        service: String,
+        env: String,
+        /// Against this recorded revision; None: against the live cluster.
+        against: Option<u32>,
+    },
+    LoadHistory {
+        gen: u64,
+        service: String,
+        env: String,
+    },
+    LoadReleases {
+        gen: u64,
+        env: String,
+    },
+    /// Start (and keep) the live watch of a release for the rollout view.
+    WatchRelease {
+        gen: u64,
+        service: String,
+        env: String,
+    },
+    Launch {
+        gen: u64,
+        service: String,
+        env: String,
+        strategy: StrategyKind,
+        sets: Vec<String>,
+    },
+    /// Follow the log of `pod` (replacing any followed log).
+    FollowLogs {
+        gen: u64,
+        service: String,
+        env: String,
+        pod: String,
+    },
+    StopLogs,
+    Promote {
+        gen: u64,
+        service: String,
+        env: String,
+    },
+    Rollback {
+        gen: u64,
+        service: String,
+        env: String,
+        /// Re-apply this past revision (`rollback --to N`).
+        to: Option<u32>,
+    },
+    Abort {
+        gen: u64,
+        service: String,
+        env: String,
+    },
+    Quit,
+}

@@ -1,0 +1,628 @@
+//! What the screen shows: plain data, filled by `update` from messages, read by `ui`.
+//! Fixture states for tests are built from these types directly.
+
+use crate::domain::diff::LineTag;
+use crate::domain::run::{Status, StrategyKind};
+use crate::domain::values::LayerKind;
+use tui_input::Input;
+
+/// A configured service, as the navigation lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub release: String,
+    pub chart: String,
+    pub strategy: StrategyKind,
+    /// The canary steps, described (`canary to 1 pod`, `pause`, …).
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvInfo {
+    pub name: String,
+    pub context: String,
+    pub namespace: String,
+    pub protected: bool,
+    pub auto_rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoInfo {
+    pub name: String,
+    pub kind: String,
+    pub location: String,
+}
+
+/// One release of the selected environment: where its newest run stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReleaseRow {
+    pub service: String,
+    pub revision: Option<u32>,
+    pub live_revision: Option<u32>,
+    pub status: Option<Status>,
+    pub strategy: Option<StrategyKind>,
+    pub current_step: Option<String>,
+    pub lease_holder: Option<String>,
+}
+
+/// The left navigation's sections, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    Services,
+    Environments,
+    Releases,
+    Repositories,
+}
+
+impl Section {
+    pub const ALL: [Section; 4] = [
+        Section::Services,
+        Section::Environments,
+        Section::Releases,
+        Section::Repositories,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Section::Services => "Services",
+            Section::Environments => "Environments",
+            Section::Releases => "Releases",
+            Section::Repositories => "Repositories",
+        }
+    }
+}
+
+/// Where the keyboard goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Nav(Section),
+    Main,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Manifests,
+    Values,
+    Diff,
+    History,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Manifests, Tab::Values, Tab::Diff, Tab::History];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Manifests => "Manifests",
+            Tab::Values => "Values",
+            Tab::Diff => "Diff",
+            Tab::History => "History",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// Something loaded in the background: its request generation and where it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Loadable<T> {
+    Idle,
+    Loading { gen: u64 },
+    Ready { gen: u64, value: T },
+    Failed { gen: u64, error: String },
+}
+
+impl<T> Loadable<T> {
+    pub fn gen(&self) -> Option<u64> {
+        match self {
+            Loadable::Idle => None,
+            Loadable::Loading { gen }
+            | Loadable::Ready { gen, .. }
+            | Loadable::Failed { gen, .. } => Some(*gen),
+        }
+    }
+
+    pub fn value(&self) -> Option<&T> {
+        match self {
+            Loadable::Ready { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn is_loading(&self) -> bool {
+        matches!(self, Loadable::Loading { .. })
+    }
+
+    /// Takes a result if it answers the request in flight; a stale one is dropped.
+    pub fn settle(&mut self, gen: u64, result: Result<T, String>) -> bool {
+        if self.gen() != Some(gen) {
+            return false;
+        }
+        *self = match result {
+            Ok(value) => Loadable::Ready { gen, value },
+            Err(error) => Loadable::Failed { gen, error },
+        };
+        true
+    }
+}
+
+/// One rendered object, safe to show (Secret data masked, secrets redacted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectEntry {
+    pub kind: String,
+    pub name: String,
+    pub source: Option<String>,
+    pub yaml: String,
+}
+
+/// One row of the Manifests list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestRow {
+    Kind {
+        kind: String,
+        count: usize,
+        folded: bool,
+    },
+    /// An index into `Preview::objects`.
+    Object(usize),
+}
+
+/// One line of the Values tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueRow {
+    pub key: String,
+    pub value: String,
+    pub layer: LayerKind,
+    pub source: String,
+    pub line: Option<usize>,
+    pub secret: bool,
+}
+
+/// The preview of a service in an environment: its objects and values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Preview {
+    pub chart: String,
+    pub objects: Vec<ObjectEntry>,
+    pub values: Vec<ValueRow>,
+    pub warnings: Vec<String>,
+}
+
+/// The Diff tab: changed objects, each with its unified diff lines (already masked).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DiffView {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub lines: Vec<(LineTag, String)>,
+    /// `live` or `r3`.
+    pub against: String,
+}
+
+/// One revision in the History tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub revision: u32,
+    pub status: Status,
+    pub strategy: StrategyKind,
+    pub chart: String,
+    pub operator: String,
+    pub updated: String,
+    pub reason: Option<String>,
+}
+
+/// The launch dialog.
+#[derive(Debug, Clone)]
+pub struct LaunchDialog {
+    pub service: String,
+    pub env: String,
+    pub protected: bool,
+    pub strategy: StrategyKind,
+    pub steps: Vec<String>,
+    pub field: LaunchField,
+    /// One-off `--set` expressions, separated by spaces.
+    pub sets: Input,
+    /// The environment's name, typed, when it is protected.
+    pub confirm: Input,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchField {
+    Strategy,
+    Sets,
+    Confirm,
+}
+
+/// What a confirmation would start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunAction {
+    Promote,
+    Rollback,
+    Abort,
+}
+
+impl RunAction {
+    pub fn verb(self) -> &'static str {
+        match self {
+            RunAction::Promote => "promote",
+            RunAction::Rollback => "roll back",
+            RunAction::Abort => "abort",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmDialog {
+    pub action: RunAction,
+    pub service: String,
+    pub env: String,
+    /// What will happen, in one or two sentences.
+    pub consequence: String,
+    /// Rollback to this revision (chosen in the History tab) rather than of the active run.
+    pub to: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Popup {
+    Launch(Box<LaunchDialog>),
+    Confirm(ConfirmDialog),
+    Help,
+}
+
+/// A step of the run's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Done,
+    Current,
+    Failed,
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    pub text: String,
+    pub state: StepState,
+    pub outcome: Option<String>,
+}
+
+/// The run as read from its record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub revision: u32,
+    pub strategy: StrategyKind,
+    pub status: Status,
+    pub steps: Vec<StepRow>,
+    pub reason: Option<String>,
+    /// `auto-rollback`, `rollback`, `abort` when the run goes backwards.
+    pub reverse: Option<String>,
+    pub started_ms: u64,
+    /// End of the timed pause in progress.
+    pub pause_until_ms: Option<u64>,
+    pub operator: String,
+}
+
+/// One progress bar: a Deployment's ready pods out of desired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadBar {
+    pub name: String,
+    /// `primary`, `canary`, `blue`, `green`.
+    pub track: String,
+    pub ready: u32,
+    pub desired: u32,
+    pub updated: u32,
+}
+
+/// One row of the pod table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodRow {
+    pub name: String,
+    pub track: String,
+    pub phase: String,
+    pub ready: (u32, u32),
+    pub restarts: u32,
+    pub created_ms: u64,
+    /// Why the pod is not well: CrashLoopBackOff, ImagePullBackOff, …
+    pub reason: Option<String>,
+}
+
+/// What the live watch of a release saw.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RolloutSnapshot {
+    pub pods: Vec<PodRow>,
+    pub workloads: Vec<WorkloadBar>,
+    pub run: Option<RunView>,
+    pub lease_holder: Option<String>,
+    pub watch_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Step,
+    Info,
+    Health,
+    Reversing,
+    Warning,
+    Error,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventLine {
+    pub at_ms: u64,
+    pub kind: EventKind,
+    pub text: String,
+}
+
+/// The rollout view of one release.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub service: String,
+    pub env: String,
+    /// Generation of the watch and of the drive started from this view.
+    pub gen: u64,
+    pub snapshot: RolloutSnapshot,
+    pub events: Vec<EventLine>,
+    /// A drive of this console is running (a task holds the lease).
+    pub driving: bool,
+    pub pod_selected: usize,
+    /// The log pane, following one pod (`L`).
+    pub logs: Option<LogPane>,
+}
+
+/// The last lines of one pod's log, followed live.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogPane {
+    pub pod: String,
+    pub gen: u64,
+    pub lines: Vec<String>,
+    pub error: Option<String>,
+}
+
+pub const MAX_LOG_LINES: usize = 500;
+
+pub const MAX_EVENTS: usize = 200;
+
+/// Cluster connection as last seen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Unknown,
+    Connected,
+    Failing(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusLine {
+    pub text: String,
+    pub error: bool,
+}
+
+/// Everything the console shows.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub services: Vec<ServiceInfo>,
+    pub environments: Vec<EnvInfo>,
+    pub repositories: Vec<RepoInfo>,
+    pub releases: Loadable<Vec<ReleaseRow>>,
+    /// Cursor per navigation section.
+    pub cursor: [usize; 4],
+    pub service: usize,
+    pub env: usize,
+    pub focus: Focus,
+    pub tab: Tab,
+    pub preview: Loadable<Preview>,
+    pub diff: Loadable<DiffView>,
+    pub history: Loadable<Vec<HistoryEntry>>,
+    /// The Diff tab compares with the release's newest recorded revision, not the cluster.
+    pub diff_against_revision: bool,
+    /// Selected row of the Manifests list (kind headers and objects), and scroll of the
+    /// main pane.
+    pub object: usize,
+    /// Kinds folded in the Manifests list.
+    pub folded: Vec<String>,
+    pub scroll: usize,
+    pub filter: String,
+    /// The filter narrows the services (typed in the navigation) rather than the open
+    /// tab's list (typed in the main pane).
+    pub filter_services: bool,
+    /// The filter line is being typed.
+    pub filtering: Option<Input>,
+    /// The command palette (`:`) is being typed.
+    pub palette: Option<Input>,
+    pub popup: Option<Popup>,
+    pub rollout: Option<Rollout>,
+    /// The rollout view is on screen (it may exist behind the browse screen).
+    pub show_rollout: bool,
+    pub connection: Connection,
+    pub status: Option<StatusLine>,
+    pub now_ms: u64,
+    pub clock: String,
+    pub spinner: usize,
+    pub next_gen: u64,
+    pub quit: bool,
+    pub color: bool,
+}
+
+impl State {
+    pub fn new(
+        services: Vec<ServiceInfo>,
+        environments: Vec<EnvInfo>,
+        repositories: Vec<RepoInfo>,
+    ) -> State {
+        State {
+            services,
+            environments,
+            repositories,
+            releases: Loadable::Idle,
+            cursor: [0; 4],
+            service: 0,
+            env: 0,
+            focus: Focus::Nav(Section::Services),
+            tab: Tab::Manifests,
+            preview: Loadable::Idle,
+            diff: Loadable::Idle,
+            history: Loadable::Idle,
+            diff_against_revision: false,
+            object: 0,
+            folded: Vec::new(),
+            scroll: 0,
+            filter: String::new(),
+            filter_services: false,
+            filtering: None,
+            palette: None,
+            popup: None,
+            rollout: None,
+            show_rollout: false,
+            connection: Connection::Unknown,
+            status: None,
+            now_ms: 0,
+            clock: String::new(),
+            spinner: 0,
+            next_gen: 1,
+            quit: false,
+            color: true,
+        }
+    }
+
+    pub fn gen(&mut self) -> u64 {
+        self.next_gen += 1;
+        self.next_gen
+    }
+
+    pub fn selected_service(&self) -> Option<&ServiceInfo> {
+        self.services.get(self.service)
+    }
+
+    pub fn selected_env(&self) -> Option<&EnvInfo> {
+        self.environments.get(self.env)
+    }
+
+    /// Indices of the services that pass the filter.
+    pub fn visible_services(&self) -> Vec<usize> {
+        let pattern = if self.filter_services {
+            self.filter.as_str()
+        } else {
+            ""
+        };
+        filtered(pattern, self.services.iter().map(|s| s.name.as_str()))
+    }
+
+    /// Indices of the objects that pass the filter.
+    pub fn visible_objects(&self) -> Vec<usize> {
+        match self.preview.value() {
+            Some(p) => filtered(
+                self.main_filter(),
+                p.objects.iter().map(|o| format!("{} {}", o.kind, o.name)),
+            ),
+            None => Vec::new(),
+        }
+    }
+
+    fn main_filter(&self) -> &str {
+        if self.filter_services {
+            ""
+        } else {
+            &self.filter
+        }
+    }
+
+    /// The Manifests list: objects that pass the filter, grouped under their kind (in order
+    /// of first appearance), folded kinds showing their header only.
+    pub fn manifest_rows(&self) -> Vec<ManifestRow> {
+        let Some(p) = self.preview.value() else {
+            return Vec::new();
+        };
+        let vis = self.visible_objects();
+        let mut kinds: Vec<&str> = Vec::new();
+        for i in &vis {
+            if let Some(o) = p.objects.get(*i) {
+                if !kinds.contains(&o.kind.as_str()) {
+                    kinds.push(&o.kind);
+                }
+            }
+        }
+        let mut rows = Vec::new();
+        for kind in kinds {
+            let members: Vec<usize> = vis
+                .iter()
+                .copied()
+                .filter(|i| p.objects.get(*i).is_some_and(|o| o.kind == kind))
+                .collect();
+            let folded = self.folded.iter().any(|k| k == kind);
+            rows.push(ManifestRow::Kind {
+                kind: kind.to_string(),
+                count: members.len(),
+                folded,
+            });
+            if !folded {
+                rows.extend(members.into_iter().map(ManifestRow::Object));
+            }
+        }
+        rows
+    }
+
+    /// The object shown in the YAML pane: the selected one, or the first of the selected
+    /// kind.
+    pub fn selected_object(&self) -> Option<usize> {
+        let rows = self.manifest_rows();
+        match rows.get(self.object.min(rows.len().saturating_sub(1)))? {
+            ManifestRow::Object(i) => Some(*i),
+            ManifestRow::Kind { kind, .. } => {
+                let p = self.preview.value()?;
+                self.visible_objects()
+                    .into_iter()
+                    .find(|i| p.objects.get(*i).is_some_and(|o| &o.kind == kind))
+            }
+        }
+    }
+
+    /// Indices of the value rows that pass the filter.
+    pub fn visible_values(&self) -> Vec<usize> {
+        match self.preview.value() {
+            Some(p) => filtered(self.main_filter(), p.values.iter().map(|v| v.key.as_str())),
+            None => Vec::new(),
+        }
+    }
+
+    /// Work in flight, for the spinner.
+    pub fn pending(&self) -> usize {
+        [
+            self.preview.is_loading(),
+            self.diff.is_loading(),
+            self.history.is_loading(),
+            self.releases.is_loading(),
+            self.rollout.as_ref().is_some_and(|r| r.driving),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
+
+    /// The release row of the selected service, if loaded.
+    pub fn selected_release(&self) -> Option<&ReleaseRow> {
+        let svc = self.selected_service()?;
+        self.releases
+            .value()?
+            .iter()
+            .find(|r| r.service == svc.name)
+    }
+}
+
+/// Fuzzy subsequence match (case-insensitive): every character of `pattern`, in order.
+pub fn fuzzy_match(pattern: &str, text: &str) -> bool {
+    let mut chars = text.chars().flat_map(char::to_lowercase);
+    pattern
+        .chars()
+        .flat_map(char::to_lowercase)
+        .filter(|c| !c.is_whitespace())
+        .all(|p| chars.any(|c| c == p))
+}
+
+fn filtered<S: AsRef<str>>(pattern: &str, items: impl Iterator<Item = S>) -> Vec<usize> {
+    items
+        .enumerate()
+        .filter(|(_, s)| pattern.is_empty() || fuzzy_match(pattern, s.as_ref()))
+        .map(|(i, _)| i)
+        .collect()
+}

@@ -1,0 +1,125 @@
+//! The launch dialog: strategy, one-off `--set` overrides, typed confirmation for protected
+//! environments; Enter launches, Esc closes.
+
+use super::super::keymap::{Key, KeyCode};
+use super::super::msg::Effect;
+use super::super::state::{EventKind, LaunchField, Popup, State, StatusLine};
+use super::rollout;
+use crate::domain::run::StrategyKind;
+
+const STRATEGIES: [StrategyKind; 3] = [
+    StrategyKind::Rolling,
+    StrategyKind::Canary,
+    StrategyKind::Bluegreen,
+];
+
+fn cycle(s: StrategyKind, forward: bool) -> StrategyKind {
+    let i = STRATEGIES.iter().position(|x| *x == s).unwrap_or(0);
+    let n = STRATEGIES.len();
+    STRATEGIES[if forward {
+        (i + 1) % n
+    } else {
+        (i + n - 1) % n
+    }]
+}
+
+pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(Popup::Launch(d)) = state.popup.as_mut() else {
+        return Vec::new();
+    };
+    if key.ctrl && key.code == KeyCode::Char('c') {
+        return super::quit(state);
+    }
+    let fields: Vec<LaunchField> = if d.protected {
+        vec![
+            LaunchField::Strategy,
+            LaunchField::Sets,
+            LaunchField::Confirm,
+        ]
+    } else {
+        vec![LaunchField::Strategy, LaunchField::Sets]
+    };
+    let i = fields.iter().position(|f| *f == d.field).unwrap_or(0);
+    match key.code {
+        KeyCode::Esc => {
+            state.popup = None;
+            return Vec::new();
+        }
+        KeyCode::Tab | KeyCode::Down => d.field = fields[(i + 1) % fields.len()],
+        KeyCode::BackTab | KeyCode::Up => d.field = fields[(i + fields.len() - 1) % fields.len()],
+        KeyCode::Enter => return launch(state),
+        _ => match d.field {
+            LaunchField::Strategy => match key.code {
+                KeyCode::Left | KeyCode::Char('h') => d.strategy = cycle(d.strategy, false),
+                KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => {
+                    d.strategy = cycle(d.strategy, true)
+                }
+                KeyCode::Char('r') => d.strategy = StrategyKind::Rolling,
+                KeyCode::Char('c') => d.strategy = StrategyKind::Canary,
+                KeyCode::Char('b') => d.strategy = StrategyKind::Bluegreen,
+                _ => {}
+            },
+            LaunchField::Sets => super::edit(&mut d.sets, key),
+            LaunchField::Confirm => super::edit(&mut d.confirm, key),
+        },
+    }
+    d.error = None;
+    Vec::new()
+}
+
+/// Validates the dialog and starts the run; the rollout view opens on it.
+fn launch(state: &mut State) -> Vec<Effect> {
+    let Some(Popup::Launch(d)) = state.popup.as_mut() else {
+        return Vec::new();
+    };
+    if d.protected && d.confirm.value().trim() != d.env {
+        d.error = Some(format!(
+            "`{}` is protected: type its name in the last field to deploy",
+            d.env
+        ));
+        d.field = LaunchField::Confirm;
+        return Vec::new();
+    }
+    let sets: Vec<String> = d
+        .sets
+        .value()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = sets.iter().find(|s| !s.contains('=')) {
+        d.error = Some(format!("`{bad}` is not key=value (Helm --set syntax)"));
+        d.field = LaunchField::Sets;
+        return Vec::new();
+    }
+    let (service, env, strategy) = (d.service.clone(), d.env.clone(), d.strategy);
+    state.popup = None;
+    let mut out = rollout::open(state);
+    let Some(r) = state.rollout.as_mut() else {
+        return out;
+    };
+    r.driving = true;
+    let gen = r.gen;
+    let what = if sets.is_empty() {
+        String::new()
+    } else {
+        format!(" with --set {}", sets.join(" "))
+    };
+    super::push_event(
+        state,
+        gen,
+        EventKind::Info,
+        format!("launching {service} → {env} ({}){what}", strategy.as_str()),
+    );
+    state.status = Some(StatusLine {
+        text: format!("deploying {service} to {env}…"),
+        error: false,
+    });
+    out.push(Effect::Launch {
+        gen,
+        service,
+        env,
+        strategy,
+        sets,
+    });
+    out
+}

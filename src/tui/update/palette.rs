@@ -1,0 +1,111 @@
+//! The command palette (`:`): `:deploy`, `:promote`, `:abort`, `:rollback [N]`,
+//! `:env NAME`, `:svc NAME`, `:rollout`, `:logs`, `:help`, `:q`.
+
+use super::super::action::Action;
+use super::super::keymap::{Key, KeyCode};
+use super::super::msg::Effect;
+use super::super::state::{ConfirmDialog, Focus, Popup, RunAction, Section, State, StatusLine};
+use super::{browse, rollout};
+
+pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Some(input) = state.palette.as_mut() else {
+        return Vec::new();
+    };
+    match key.code {
+        KeyCode::Esc => {
+            state.palette = None;
+            Vec::new()
+        }
+        KeyCode::Enter => {
+            let line = input.value().trim().to_string();
+            state.palette = None;
+            run(state, &line)
+        }
+        _ if key.ctrl && key.code == KeyCode::Char('c') => super::quit(state),
+        _ => {
+            super::edit(input, key);
+            Vec::new()
+        }
+    }
+}
+
+fn error(state: &mut State, text: String) -> Vec<Effect> {
+    state.status = Some(StatusLine { text, error: true });
+    Vec::new()
+}
+
+/// Runs one palette command.
+pub fn run(state: &mut State, line: &str) -> Vec<Effect> {
+    let mut words = line.split_whitespace();
+    let cmd = words.next().unwrap_or("");
+    let arg = words.next();
+    match (cmd, arg) {
+        ("", _) => Vec::new(),
+        ("q" | "quit" | "q!", _) => super::quit(state),
+        ("deploy" | "d", _) => browse::open_launch(state),
+        ("promote", _) => rollout::ask(state, RunAction::Promote),
+        ("abort", _) => rollout::ask(state, RunAction::Abort),
+        ("rollback", None) => rollout::ask(state, RunAction::Rollback),
+        ("rollback", Some(n)) => {
+            let n = n.trim_start_matches('r');
+            let Ok(rev) = n.parse::<u32>() else {
+                return error(state, format!("`{n}` is not a revision number: try :rollback 3"));
+            };
+            let (Some(svc), Some(env)) = (state.selected_service(), state.selected_env()) else {
+                return Vec::new();
+            };
+            state.popup = Some(Popup::Confirm(ConfirmDialog {
+                action: RunAction::Rollback,
+                service: svc.name.clone(),
+                env: env.name.clone(),
+                consequence: format!(
+                    "revision r{rev} is re-applied exactly as it was, as a new revision (rolling)."
+                ),
+                to: Some(rev),
+            }));
+            Vec::new()
+        }
+        ("env" | "e", Some(name)) => {
+            let Some(i) = state.environments.iter().position(|e| e.name == name) else {
+                let names: Vec<&str> = state.environments.iter().map(|e| e.name.as_str()).collect();
+                return error(state, format!("no environment `{name}`: {}", names.join(", ")));
+            };
+            state.cursor[1] = i;
+            if i == state.env {
+                return Vec::new();
+            }
+            state.env = i;
+            state.show_rollout = false;
+            browse::reload(state)
+        }
+        ("svc" | "service" | "s", Some(name)) => {
+            let Some(i) = state.services.iter().position(|s| s.name == name) else {
+                let names: Vec<&str> = state.services.iter().map(|s| s.name.as_str()).collect();
+                return error(state, format!("no service `{name}`: {}", names.join(", ")));
+            };
+            state.filter.clear();
+            state.cursor[0] = i;
+            state.focus = Focus::Nav(Section::Services);
+            state.show_rollout = false;
+            if i == state.service {
+                return Vec::new();
+            }
+            state.service = i;
+            browse::reload(state)
+        }
+        ("rollout" | "o", _) => rollout::open(state),
+        ("logs" | "l", _) => {
+            let mut out = rollout::open(state);
+            out.extend(super::update_action(state, Action::Logs));
+            out
+        }
+        ("help" | "h", _) => {
+            state.popup = Some(Popup::Help);
+            Vec::new()
+        }
+        (other, _) => error(
+            state,
+            format!("unknown command `:{other}`: :deploy :promote :abort :rollback [N] :env NAME :svc NAME :rollout :logs :q"),
+        ),
+    }
+}

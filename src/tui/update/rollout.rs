@@ -1,0 +1,339 @@
+//! The rollout view and the one-key confirmations of promote, rollback and abort.
+
+use super::super::action::Action;
+use super::super::msg::{Effect, RunEnd};
+use super::super::state::{
+    ConfirmDialog, EventKind, Focus, Popup, Rollout, RolloutSnapshot, RunAction, State, StatusLine,
+    Tab,
+};
+use super::browse;
+use crate::domain::run::{Status, StrategyKind};
+
+const PAGE: usize = 10;
+
+/// Shows the rollout view of the selected release, starting its watch when it is not the
+/// one already watched.
+pub(crate) fn open(state: &mut State) -> Vec<Effect> {
+    let (Some(svc), Some(env)) = (state.selected_service(), state.selected_env()) else {
+        return Vec::new();
+    };
+    let (service, env) = (svc.name.clone(), env.name.clone());
+    state.show_rollout = true;
+    if state
+        .rollout
+        .as_ref()
+        .is_some_and(|r| r.service == service && r.env == env)
+    {
+        return Vec::new();
+    }
+    let gen = state.gen();
+    state.rollout = Some(Rollout {
+        service: service.clone(),
+        env: env.clone(),
+        gen,
+        snapshot: RolloutSnapshot::default(),
+        events: Vec::new(),
+        driving: false,
+        pod_selected: 0,
+        logs: None,
+    });
+    vec![Effect::WatchRelease { gen, service, env }]
+}
+
+/// The newest run's status and strategy, from the live view if it shows this release,
+/// else from the release list.
+fn run_of(state: &State) -> (Option<Status>, Option<StrategyKind>, Option<u32>) {
+    let svc = state.selected_service().map(|s| s.name.clone());
+    let env = state.selected_env().map(|e| e.name.clone());
+    if let Some(r) = state
+        .rollout
+        .as_ref()
+        .filter(|r| Some(&r.service) == svc.as_ref() && Some(&r.env) == env.as_ref())
+    {
+        if let Some(run) = &r.snapshot.run {
+            return (Some(run.status), Some(run.strategy), Some(run.revision));
+        }
+    }
+    match state.selected_release() {
+        Some(r) => (r.status, r.strategy, r.revision),
+        None => (None, None, None),
+    }
+}
+
+fn consequence(
+    action: RunAction,
+    status: Option<Status>,
+    strategy: Option<StrategyKind>,
+    rev: Option<u32>,
+) -> Result<String, String> {
+    let active = status.is_some_and(|s| !s.is_terminal());
+    let r = rev
+        .map(|n| format!("r{n}"))
+        .unwrap_or_else(|| "the run".into());
+    match (action, active) {
+        (RunAction::Promote, false) | (RunAction::Abort, false) => Err(format!(
+            "nothing to {}: no active run (deploy one with `d`)",
+            action.verb()
+        )),
+        (RunAction::Promote, true) => Ok(match strategy {
+            Some(StrategyKind::Canary) => format!(
+                "{r} continues past its pause: the next canary step, then the new version on every primary pod; the canaries are deleted."
+            ),
+            Some(StrategyKind::Bluegreen) => format!(
+                "the Services switch to {r}'s slot at once; the old slot stays up for a quick switch back."
+            ),
+            _ => format!("{r} continues past its pause."),
+        }),
+        (RunAction::Abort, true) => Ok(format!(
+            "{r} stops: canaries are deleted, the primaries (or the live slot) keep serving the previous revision."
+        )),
+        (RunAction::Rollback, true) => Ok(format!(
+            "{r} goes back: canaries deleted, or the previous revision re-applied if already promoted."
+        )),
+        (RunAction::Rollback, false) => Ok(
+            "the last healthy revision before the live one is re-applied as a new revision (rolling)."
+                .into(),
+        ),
+    }
+}
+
+/// Asks for a one-key confirmation of `action` on the selected release.
+pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
+    let (Some(svc), Some(env)) = (state.selected_service(), state.selected_env()) else {
+        return Vec::new();
+    };
+    let (service, env) = (svc.name.clone(), env.name.clone());
+    // While this console drives a step other than a pause, promote has nothing to act on
+    // yet; in a timed pause it skips the rest of the wait.
+    if state.rollout.as_ref().is_some_and(|r| {
+        r.driving
+            && r.service == service
+            && r.env == env
+            && r.snapshot
+                .run
+                .as_ref()
+                .is_none_or(|run| run.pause_until_ms.is_none())
+    }) && action == RunAction::Promote
+    {
+        state.status = Some(StatusLine {
+            text: format!("{service} in {env} is still moving; promote when it pauses"),
+            error: true,
+        });
+        return Vec::new();
+    }
+    let (status, strategy, rev) = run_of(state);
+    // In the History tab, R rolls back to the revision under the cursor.
+    let to = match (action, state.show_rollout, state.tab, state.focus) {
+        (RunAction::Rollback, false, Tab::History, Focus::Main) => state
+            .history
+            .value()
+            .and_then(|h| h.iter().rev().nth(state.scroll))
+            .map(|e| (e.revision, e.chart.clone())),
+        _ => None,
+    };
+    let result = match &to {
+        Some((n, chart)) => Ok(format!(
+            "revision r{n} ({chart}) is re-applied exactly as it was, as a new revision (rolling)."
+        )),
+        None => consequence(action, status, strategy, rev),
+    };
+    match result {
+        Ok(consequence) => {
+            state.popup = Some(Popup::Confirm(ConfirmDialog {
+                action,
+                service,
+                env,
+                consequence,
+                to: to.map(|t| t.0),
+            }));
+        }
+        Err(e) => {
+            state.status = Some(StatusLine {
+                text: e,
+                error: true,
+            });
+        }
+    }
+    Vec::new()
+}
+
+pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
+    let Some(Popup::Confirm(c)) = state.popup.take() else {
+        return Vec::new();
+    };
+    match action {
+        Action::Quit => super::quit(state),
+        Action::Confirm => {
+            let mut out = open(state);
+            let Some(r) = state.rollout.as_mut() else {
+                return out;
+            };
+            r.driving = true;
+            let gen = r.gen;
+            let (service, env) = (c.service.clone(), c.env.clone());
+            super::push_event(
+                state,
+                gen,
+                EventKind::Info,
+                format!("{}: {}", c.action.verb(), c.consequence),
+            );
+            state.status = Some(StatusLine {
+                text: format!("{} {service} in {env}…", c.action.verb()),
+                error: false,
+            });
+            out.push(match c.action {
+                RunAction::Promote => Effect::Promote { gen, service, env },
+                RunAction::Rollback => Effect::Rollback {
+                    gen,
+                    service,
+                    env,
+                    to: c.to,
+                },
+                RunAction::Abort => Effect::Abort { gen, service, env },
+            });
+            out
+        }
+        _ => {
+            state.status = Some(StatusLine {
+                text: format!("not {}: nothing changed", past(c.action)),
+                error: false,
+            });
+            Vec::new()
+        }
+    }
+}
+
+fn past(a: RunAction) -> &'static str {
+    match a {
+        RunAction::Promote => "promoted",
+        RunAction::Rollback => "rolled back",
+        RunAction::Abort => "aborted",
+    }
+}
+
+pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => super::quit(state),
+        Action::Back => {
+            state.show_rollout = false;
+            Vec::new()
+        }
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
+            if let Some(r) = state.rollout.as_mut() {
+                let len = r.snapshot.pods.len();
+                let d: isize = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -(PAGE as isize),
+                    _ => PAGE as isize,
+                };
+                if len > 0 {
+                    r.pod_selected =
+                        (r.pod_selected as isize + d).clamp(0, len as isize - 1) as usize;
+                }
+            }
+            Vec::new()
+        }
+        Action::Promote => ask(state, RunAction::Promote),
+        Action::Rollback => ask(state, RunAction::Rollback),
+        Action::Abort => ask(state, RunAction::Abort),
+        Action::Logs => toggle_logs(state),
+        Action::ToggleDiffBase => Vec::new(),
+        Action::Palette => {
+            state.palette = Some(tui_input::Input::default());
+            Vec::new()
+        }
+        Action::OpenLaunch => browse::open_launch(state),
+        Action::Help => {
+            state.popup = Some(Popup::Help);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `L`: follows the selected pod's log, or closes the pane when it already follows it.
+fn toggle_logs(state: &mut State) -> Vec<Effect> {
+    let gen = state.gen();
+    let Some(r) = state.rollout.as_mut() else {
+        return Vec::new();
+    };
+    let Some(pod) = r.snapshot.pods.get(r.pod_selected).map(|p| p.name.clone()) else {
+        state.status = Some(StatusLine {
+            text: "no pod selected: j/k pick one".into(),
+            error: true,
+        });
+        return Vec::new();
+    };
+    if r.logs.as_ref().is_some_and(|l| l.pod == pod) {
+        r.logs = None;
+        return vec![Effect::StopLogs];
+    }
+    r.logs = Some(super::super::state::LogPane {
+        pod: pod.clone(),
+        gen,
+        lines: Vec::new(),
+        error: None,
+    });
+    vec![Effect::FollowLogs {
+        gen,
+        service: r.service.clone(),
+        env: r.env.clone(),
+        pod,
+    }]
+}
+
+/// A drive of this console stopped.
+pub(super) fn run_ended(
+    state: &mut State,
+    gen: u64,
+    result: Result<RunEnd, String>,
+) -> Vec<Effect> {
+    let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) else {
+        return Vec::new();
+    };
+    r.driving = false;
+    let (service, env) = (r.service.clone(), r.env.clone());
+    let (kind, text, error) = match result {
+        Ok(end) => {
+            let rev = end.revision.map(|n| format!(" r{n}")).unwrap_or_default();
+            let what = if end.paused {
+                format!("{service}{rev} paused in {env}: P promotes, R rolls back, A aborts")
+            } else {
+                match end.status {
+                    Some(s) => format!("{service}{rev} in {env}: {s:?}{}", note(&end.note)),
+                    None => format!("{service} in {env}: {}", end.note),
+                }
+            };
+            let bad = matches!(
+                end.status,
+                Some(Status::RolledBack | Status::Degraded | Status::Aborted)
+            );
+            (
+                if bad {
+                    EventKind::Warning
+                } else {
+                    EventKind::Done
+                },
+                what,
+                bad,
+            )
+        }
+        Err(e) => (EventKind::Error, e, true),
+    };
+    super::push_event(state, gen, kind, text.clone());
+    state.status = Some(StatusLine { text, error });
+    // The release list and the history changed with the run.
+    let out = browse::reload_releases(state);
+    state.history = super::super::state::Loadable::Idle;
+    state.diff = super::super::state::Loadable::Idle;
+    out
+}
+
+fn note(n: &str) -> String {
+    if n.is_empty() {
+        String::new()
+    } else {
+        format!(" — {n}")
+    }
+}

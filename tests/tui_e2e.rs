@@ -1,0 +1,296 @@
+//! Console flows end to end: key events through `update`, effects run by the executor
+//! against the simulated cluster (in-process, on loopback) with real Helm.
+
+mod support;
+
+use helmdeck::app::{self, Executor};
+use helmdeck::config::Config;
+use helmdeck::domain::run::Status;
+use helmdeck::sim::{self, Scenario, SimOptions};
+use helmdeck::tui::state::{EventKind, Popup};
+use helmdeck::tui::{update, Key, KeyCode, Msg, State};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const SCENARIO: &str = "speed: 20\nseed: 11\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
+
+struct Console {
+    _sim: sim::SimHandle,
+    _dir: tempfile::TempDir,
+    cfg: Config,
+    state: State,
+    exec: Executor,
+    rx: mpsc::Receiver<Msg>,
+}
+
+impl Console {
+    /// A simulated cluster with `services` deployed to staging, and the console on it.
+    async fn start(services: &[&str]) -> Console {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::env::set_var("HELMDECK_HELM", support::helm());
+        std::env::set_var(
+            "HELMDECK_DATA_DIR",
+            std::env::temp_dir().join("helmdeck-tui-e2e"),
+        );
+        app::demo_secret_env();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let handle = sim::start(SimOptions {
+            scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
+            kubeconfig_path: Some(kubeconfig.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("sim starts");
+        let cfg = app::demo_config(&kubeconfig).expect("demo config");
+        let (tx, rx) = mpsc::channel(app::CHANNEL);
+        let targets: Vec<(String, String)> = services
+            .iter()
+            .map(|s| (s.to_string(), "staging".to_string()))
+            .collect();
+        let failures = app::demo_deploys(&cfg, &targets, &tx).await;
+        let mut rx = rx;
+        if failures > 0 {
+            let mut notes = Vec::new();
+            while let Ok(m) = rx.try_recv() {
+                notes.push(format!("{m:?}"));
+            }
+            panic!("first deploys failed: {notes:#?}");
+        }
+        while rx.try_recv().is_ok() {}
+        let mut state = app::state_from_config(&cfg);
+        let mut exec = Executor::new(cfg.clone(), tx);
+        for e in update::init(&mut state) {
+            exec.run(e);
+        }
+        Console {
+            _sim: handle,
+            _dir: dir,
+            cfg,
+            state,
+            exec,
+            rx,
+        }
+    }
+
+    fn key(&mut self, k: Key) {
+        app::dispatch(&mut self.state, &mut self.exec, Msg::Key(k));
+    }
+
+    fn chars(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(Key::char(c));
+        }
+    }
+
+    fn select(&mut self, service: &str) {
+        while self.state.selected_service().map(|s| s.name.as_str()) != Some(service) {
+            self.key(Key::char('j'));
+        }
+    }
+
+    /// Feeds messages to `update` until `cond` holds; panics with the events after `secs`.
+    async fn until(&mut self, secs: u64, what: &str, cond: impl Fn(&State) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !cond(&self.state) {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) => app::dispatch(&mut self.state, &mut self.exec, m),
+                _ => panic!(
+                    "timed out waiting for {what}; status {:?}; events:\n{}",
+                    self.state.status,
+                    self.events().join("\n")
+                ),
+            }
+        }
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.state
+            .rollout
+            .as_ref()
+            .map(|r| r.events.iter().map(|e| e.text.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    fn screen(&self) -> String {
+        let mut t =
+            ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).expect("terminal");
+        t.draw(|f| helmdeck::tui::ui::draw(&self.state, &helmdeck::tui::Theme::monochrome(), f))
+            .expect("draws");
+        t.backend().to_string()
+    }
+
+    async fn service_slot(&self, name: &str) -> Option<String> {
+        let s = helmdeck::engine::Session::open(&self.cfg, name, "staging")
+            .await
+            .ok()?;
+        let svc = s.cluster.get("v1", "Service", None, name).await.ok()??;
+        svc.pointer("/spec/selector/helmdeck.io~1slot")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    }
+}
+
+fn idle(s: &State) -> bool {
+    s.rollout.as_ref().is_some_and(|r| !r.driving)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
+    let mut c = Console::start(&["web"]).await;
+    c.until(30, "the release list", |s| s.releases.value().is_some())
+        .await;
+    c.select("web");
+    c.key(Key::char('d'));
+    assert!(matches!(c.state.popup, Some(Popup::Launch(_))));
+    c.key(Key::plain(KeyCode::Enter));
+    assert!(c.state.show_rollout);
+    c.until(90, "the manual pause", |s| {
+        idle(s)
+            && s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.run.as_ref())
+                .is_some_and(|r| r.status == Status::Paused)
+    })
+    .await;
+    let screen = c.screen();
+    assert!(
+        screen.contains("Paused") && screen.contains("web-canary"),
+        "{screen}"
+    );
+    // L follows the selected pod's log.
+    while c
+        .state
+        .rollout
+        .as_ref()
+        .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+        .is_none_or(|p| p.track != "canary")
+    {
+        c.key(Key::char('j'));
+    }
+    c.key(Key::char('L'));
+    c.until(30, "log lines", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.logs.as_ref())
+            .is_some_and(|l| !l.lines.is_empty())
+    })
+    .await;
+    c.key(Key::char('L'));
+    assert!(c.state.rollout.as_ref().is_some_and(|r| r.logs.is_none()));
+    c.key(Key::char('P'));
+    assert!(matches!(c.state.popup, Some(Popup::Confirm(_))));
+    c.key(Key::char('y'));
+    // The timed pause of 30s: P again cuts it short.
+    c.until(90, "the timed pause", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.run.as_ref())
+            .is_some_and(|r| r.pause_until_ms.is_some())
+    })
+    .await;
+    c.key(Key::char('P'));
+    assert!(
+        matches!(c.state.popup, Some(Popup::Confirm(_))),
+        "{:?}",
+        c.state.status
+    );
+    c.key(Key::char('y'));
+    c.until(25, "Healthy", |s| {
+        idle(s)
+            && s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.run.as_ref())
+                .is_some_and(|r| r.status == Status::Healthy)
+    })
+    .await;
+    let screen = c.screen();
+    assert!(screen.contains("Healthy"), "{screen}");
+    assert!(
+        c.state
+            .status
+            .as_ref()
+            .is_some_and(|l| l.text.contains("Healthy")),
+        "{:?}",
+        c.state.status
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
+    let mut c = Console::start(&["checkout"]).await;
+    c.select("checkout");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab));
+    c.chars("image.tag=1.3.0-crash");
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(120, "the rollback", |s| {
+        idle(s)
+            && s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.run.as_ref())
+                .is_some_and(|r| r.status == Status::RolledBack)
+    })
+    .await;
+    let r = c.state.rollout.as_ref().expect("rollout");
+    let run = r.snapshot.run.as_ref().expect("run");
+    assert_eq!(run.reverse.as_deref(), Some("auto-rollback"));
+    assert!(
+        run.reason
+            .as_deref()
+            .is_some_and(|x| x.contains("CrashLoopBackOff")),
+        "{:?}",
+        run.reason
+    );
+    assert!(r
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::Reversing && e.text.contains("CrashLoopBackOff")));
+    let screen = c.screen();
+    assert!(
+        screen.contains("auto-rollback") && screen.contains("RolledBack"),
+        "{screen}"
+    );
+    assert!(!screen.contains("demo-db-password-not-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_promote_switches_and_rollback_switches_back() {
+    let mut c = Console::start(&["payments"]).await;
+    assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
+    c.select("payments");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab));
+    c.chars("image.tag=2.5.0");
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(90, "the pause before the switch", |s| {
+        idle(s)
+            && s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.run.as_ref())
+                .is_some_and(|r| r.status == Status::Paused)
+    })
+    .await;
+    c.key(Key::char('P'));
+    c.key(Key::char('y'));
+    // After the switch the run waits out the scale-down delay, still driven by the console.
+    c.until(90, "the switch to green", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.run.as_ref())
+            .is_some_and(|r| r.pause_until_ms.is_some())
+    })
+    .await;
+    assert_eq!(c.service_slot("payments").await.as_deref(), Some("green"));
+    c.key(Key::char('R'));
+    assert!(matches!(c.state.popup, Some(Popup::Confirm(_))));
+    c.key(Key::char('y'));
+    c.until(90, "the switch back", |s| {
+        idle(s)
+            && s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.run.as_ref())
+                .is_some_and(|r| r.status == Status::RolledBack)
+    })
+    .await;
+    assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
+}

@@ -1,0 +1,508 @@
+//! The console's flows through `update` alone: keys in, state and effects out. No terminal,
+//! no cluster.
+
+mod tui_fixtures;
+
+use helmdeck::domain::run::{Status, StrategyKind};
+use helmdeck::tui::msg::RunEnd;
+use helmdeck::tui::state::{Focus, Loadable, Popup, Section, Tab};
+use helmdeck::tui::update::{init, update};
+use helmdeck::tui::{Effect, Key, KeyCode, Msg, State};
+use tui_fixtures as fx;
+
+fn key(s: &mut State, k: Key) -> Vec<Effect> {
+    update(s, Msg::Key(k))
+}
+
+fn ch(s: &mut State, c: char) -> Vec<Effect> {
+    key(s, Key::char(c))
+}
+
+fn typed(s: &mut State, text: &str) {
+    for c in text.chars() {
+        ch(s, c);
+    }
+}
+
+fn fresh() -> State {
+    State::new(fx::services(), fx::environments(), Vec::new())
+}
+
+#[test]
+fn opening_loads_the_preview_and_the_releases() {
+    let mut s = fresh();
+    let fx = init(&mut s);
+    assert!(
+        matches!(&fx[0], Effect::LoadPreview { service, env, .. } if service == "web" && env == "staging")
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::LoadReleases { env, .. } if env == "staging")));
+    assert!(s.preview.is_loading());
+}
+
+#[test]
+fn moving_down_the_services_previews_the_next_one_and_drops_stale_results() {
+    let mut s = fresh();
+    init(&mut s);
+    let stale = s.preview.gen().expect("loading");
+    let fx = ch(&mut s, 'j');
+    assert_eq!(s.service, 1);
+    let Some(Effect::LoadPreview { gen, service, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}");
+    };
+    assert_eq!(service, "checkout");
+    // The answer for web arrives late: dropped.
+    update(
+        &mut s,
+        Msg::PreviewLoaded {
+            gen: stale,
+            result: Ok(fx::preview()),
+        },
+    );
+    assert!(s.preview.is_loading());
+    update(
+        &mut s,
+        Msg::PreviewLoaded {
+            gen,
+            result: Ok(fx::preview()),
+        },
+    );
+    assert!(s.preview.value().is_some());
+}
+
+#[test]
+fn tabs_load_their_data_once() {
+    let mut s = fx::browse();
+    s.diff = Loadable::Idle;
+    let fx = ch(&mut s, '3');
+    assert_eq!(s.tab, Tab::Diff);
+    assert!(matches!(fx.as_slice(), [Effect::LoadDiff { .. }]));
+    let again = key(&mut s, Key::plain(KeyCode::Right));
+    assert_eq!(s.tab, Tab::History);
+    assert!(again.is_empty(), "history already loaded: {again:?}");
+}
+
+#[test]
+fn v_compares_with_the_last_revision_instead_of_the_cluster() {
+    let mut s = fx::browse();
+    let fx = ch(&mut s, 'v');
+    assert_eq!(s.tab, Tab::Diff);
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [Effect::LoadDiff {
+                against: Some(2),
+                ..
+            }]
+        ),
+        "{fx:?}"
+    );
+    let fx = ch(&mut s, 'v');
+    assert!(
+        matches!(fx.as_slice(), [Effect::LoadDiff { against: None, .. }]),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn tab_cycles_panes_and_enter_on_a_release_opens_its_rollout() {
+    let mut s = fx::browse();
+    key(&mut s, Key::plain(KeyCode::Tab));
+    key(&mut s, Key::plain(KeyCode::Tab));
+    assert_eq!(s.focus, Focus::Nav(Section::Releases));
+    ch(&mut s, 'j');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert_eq!(
+        s.selected_service().map(|x| x.name.as_str()),
+        Some("checkout")
+    );
+    assert!(s.show_rollout);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::WatchRelease { service, .. } if service == "checkout")));
+    key(&mut s, Key::plain(KeyCode::Esc));
+    assert!(!s.show_rollout);
+}
+
+#[test]
+fn filter_narrows_the_objects_fuzzily_and_esc_clears_it() {
+    let mut s = fx::browse();
+    s.focus = Focus::Main;
+    ch(&mut s, '/');
+    typed(&mut s, "hpa");
+    assert_eq!(s.filter, "hpa");
+    let names: Vec<String> = s
+        .visible_objects()
+        .iter()
+        .map(|i| fx::preview().objects[*i].kind.clone())
+        .collect();
+    assert_eq!(names, vec!["HorizontalPodAutoscaler"]);
+    key(&mut s, Key::plain(KeyCode::Esc));
+    assert!(s.filter.is_empty() && s.filtering.is_none());
+    assert_eq!(s.visible_objects().len(), 7);
+}
+
+#[test]
+fn enter_on_a_kind_folds_its_objects() {
+    use helmdeck::tui::state::ManifestRow;
+    let mut s = fx::browse();
+    s.focus = Focus::Main;
+    s.object = 0;
+    assert_eq!(s.manifest_rows().len(), 14);
+    assert!(
+        matches!(&s.manifest_rows()[0], ManifestRow::Kind { kind, .. } if kind == "ServiceAccount")
+    );
+    key(&mut s, Key::plain(KeyCode::Enter));
+    assert_eq!(s.manifest_rows().len(), 13);
+    assert!(matches!(
+        &s.manifest_rows()[0],
+        ManifestRow::Kind { folded: true, .. }
+    ));
+    assert_eq!(
+        s.selected_object(),
+        Some(0),
+        "a folded kind still previews its first object"
+    );
+    ch(&mut s, 'j');
+    ch(&mut s, 'j');
+    assert_eq!(s.selected_object(), Some(1));
+    key(&mut s, Key::plain(KeyCode::Enter)); // on an object: nothing to fold
+    assert_eq!(s.manifest_rows().len(), 13);
+}
+
+#[test]
+fn filtering_in_the_navigation_narrows_the_services_and_selects_the_first_match() {
+    let mut s = fx::browse();
+    ch(&mut s, '/');
+    let mut fx = ch(&mut s, 'c');
+    fx.extend(ch(&mut s, 'k'));
+    key(&mut s, Key::plain(KeyCode::Enter));
+    assert_eq!(s.visible_services(), vec![1]);
+    assert_eq!(
+        s.selected_service().map(|x| x.name.as_str()),
+        Some("checkout")
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::LoadPreview { service, .. } if service == "checkout")));
+    s.preview = Loadable::Ready {
+        gen: 1,
+        value: fx::preview(),
+    };
+    assert_eq!(s.visible_objects().len(), 7, "the objects are not filtered");
+}
+
+#[test]
+fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    assert!(matches!(s.popup, Some(Popup::Launch(_))));
+    key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
+    key(&mut s, Key::plain(KeyCode::Left)); // back to canary
+    key(&mut s, Key::plain(KeyCode::Tab));
+    typed(&mut s, "image.tag=1.3.0-crash replicaCount=3");
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    let launch = fx.iter().find_map(|e| match e {
+        Effect::Launch {
+            service,
+            env,
+            strategy,
+            sets,
+            ..
+        } => Some((service, env, *strategy, sets)),
+        _ => None,
+    });
+    let (service, env, strategy, sets) = launch.expect("launch effect");
+    assert_eq!((service.as_str(), env.as_str()), ("web", "staging"));
+    assert_eq!(strategy, StrategyKind::Canary);
+    assert_eq!(
+        sets,
+        &vec!["image.tag=1.3.0-crash".to_string(), "replicaCount=3".into()]
+    );
+    assert!(s.popup.is_none() && s.show_rollout);
+    assert!(s.rollout.as_ref().is_some_and(|r| r.driving));
+}
+
+#[test]
+fn a_protected_environment_needs_its_name_typed() {
+    let mut s = fx::browse();
+    key(&mut s, Key::plain(KeyCode::Tab)); // environments
+    ch(&mut s, 'j'); // production
+    assert_eq!(
+        s.selected_env().map(|e| e.name.as_str()),
+        Some("production")
+    );
+    ch(&mut s, 'd');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx.is_empty());
+    let Some(Popup::Launch(d)) = &s.popup else {
+        panic!("dialog stays open");
+    };
+    assert!(d.error.as_deref().is_some_and(|e| e.contains("protected")));
+    typed(&mut s, "production");
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Launch { env, .. } if env == "production")));
+}
+
+#[test]
+fn bad_set_expressions_are_refused_in_the_dialog() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab));
+    typed(&mut s, "image.tag");
+    assert!(key(&mut s, Key::plain(KeyCode::Enter)).is_empty());
+    let Some(Popup::Launch(d)) = &s.popup else {
+        panic!("dialog stays open");
+    };
+    assert!(d.error.as_deref().is_some_and(|e| e.contains("key=value")));
+    key(&mut s, Key::plain(KeyCode::Esc));
+    assert!(s.popup.is_none());
+}
+
+#[test]
+fn promote_asks_first_and_n_changes_nothing() {
+    let mut s = fx::rollout_paused();
+    assert!(ch(&mut s, 'P').is_empty());
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("confirmation expected");
+    };
+    assert!(
+        c.consequence.contains("canaries are deleted"),
+        "{}",
+        c.consequence
+    );
+    assert!(ch(&mut s, 'n').is_empty());
+    assert!(s.popup.is_none());
+    ch(&mut s, 'P');
+    let fx = ch(&mut s, 'y');
+    assert!(
+        matches!(fx.as_slice(), [Effect::Promote { gen: 20, service, .. }] if service == "web")
+    );
+    assert!(s.rollout.as_ref().is_some_and(|r| r.driving));
+}
+
+#[test]
+fn l_follows_the_selected_pods_log_and_closes_it_again() {
+    let mut s = fx::rollout_paused();
+    let fx = ch(&mut s, 'L');
+    assert!(
+        matches!(fx.as_slice(), [Effect::FollowLogs { pod, .. }] if pod == "web-canary-55f5d8578c-gn2np")
+    );
+    let gen = s
+        .rollout
+        .as_ref()
+        .and_then(|r| r.logs.as_ref())
+        .map(|l| l.gen)
+        .expect("pane");
+    update(
+        &mut s,
+        Msg::LogLines {
+            gen,
+            lines: vec!["GET /healthz 200".into()],
+            error: None,
+        },
+    );
+    update(
+        &mut s,
+        Msg::LogLines {
+            gen: gen + 100,
+            lines: vec!["stale".into()],
+            error: None,
+        },
+    );
+    let lines = s
+        .rollout
+        .as_ref()
+        .and_then(|r| r.logs.as_ref())
+        .map(|l| l.lines.clone());
+    assert_eq!(lines, Some(vec!["GET /healthz 200".to_string()]));
+    assert_eq!(ch(&mut s, 'L'), vec![Effect::StopLogs]);
+}
+
+#[test]
+fn promote_waits_for_a_pause_but_can_cut_a_timed_pause_short() {
+    let mut s = fx::rollout_paused();
+    s.rollout.as_mut().expect("rollout").driving = true;
+    ch(&mut s, 'P');
+    assert!(s.popup.is_none());
+    assert!(s
+        .status
+        .as_ref()
+        .is_some_and(|l| l.text.contains("still moving")));
+    if let Some(run) = s.rollout.as_mut().and_then(|r| r.snapshot.run.as_mut()) {
+        run.status = Status::Progressing;
+        run.pause_until_ms = Some(fx::NOW + 20_000);
+    }
+    ch(&mut s, 'P');
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))));
+}
+
+#[test]
+fn abort_and_rollback_name_what_happens() {
+    let mut s = fx::rollout_paused();
+    ch(&mut s, 'A');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("confirmation expected");
+    };
+    assert!(c.consequence.contains("primaries"));
+    key(&mut s, Key::plain(KeyCode::Esc));
+    ch(&mut s, 'R');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(matches!(fx.as_slice(), [Effect::Rollback { .. }]));
+}
+
+#[test]
+fn r_in_the_history_tab_rolls_back_to_the_revision_under_the_cursor() {
+    let mut s = fx::browse();
+    ch(&mut s, '4');
+    key(&mut s, Key::plain(KeyCode::BackTab)); // from services back to the main pane
+    assert_eq!(s.focus, Focus::Main);
+    ch(&mut s, 'j'); // newest first: r2, then r1
+    ch(&mut s, 'R');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("confirmation expected");
+    };
+    assert_eq!(c.to, Some(1));
+    assert!(c.consequence.contains("r1"), "{}", c.consequence);
+    let fx = ch(&mut s, 'y');
+    assert!(
+        matches!(
+            fx.as_slice(),
+            [
+                Effect::WatchRelease { .. },
+                Effect::Rollback { to: Some(1), .. }
+            ]
+        ),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn promote_without_an_active_run_says_so() {
+    let mut s = fx::browse();
+    ch(&mut s, 'j'); // checkout: RolledBack
+    s.releases = Loadable::Ready {
+        gen: 99,
+        value: fx::releases(),
+    };
+    assert!(ch(&mut s, 'P').is_empty());
+    assert!(s.popup.is_none());
+    assert!(s
+        .status
+        .as_ref()
+        .is_some_and(|l| l.error && l.text.contains("no active run")));
+}
+
+#[test]
+fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
+    let mut s = fx::rollout_paused();
+    s.rollout.as_mut().expect("rollout").driving = true;
+    let fx = update(
+        &mut s,
+        Msg::RunEnded {
+            gen: 20,
+            result: Ok(RunEnd {
+                revision: Some(2),
+                status: Some(Status::Paused),
+                paused: true,
+                note: String::new(),
+            }),
+        },
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::LoadReleases { .. })));
+    assert!(!s.rollout.as_ref().expect("rollout").driving);
+    assert!(s
+        .status
+        .as_ref()
+        .is_some_and(|l| l.text.contains("P promotes")));
+    // A run end of another (older) view is ignored.
+    let fx = update(
+        &mut s,
+        Msg::RunEnded {
+            gen: 3,
+            result: Err("boom".into()),
+        },
+    );
+    assert!(fx.is_empty());
+}
+
+#[test]
+fn errors_land_on_the_status_line() {
+    let mut s = fresh();
+    init(&mut s);
+    let gen = s.preview.gen().expect("loading");
+    update(
+        &mut s,
+        Msg::PreviewLoaded {
+            gen,
+            result: Err("no Helm found — set $HELMDECK_HELM".into()),
+        },
+    );
+    assert!(s
+        .status
+        .as_ref()
+        .is_some_and(|l| l.error && l.text.contains("HELMDECK_HELM")));
+}
+
+#[test]
+fn q_and_ctrl_c_quit_from_anywhere() {
+    let mut s = fx::browse();
+    assert_eq!(ch(&mut s, 'q'), vec![Effect::Quit]);
+    assert!(s.quit);
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    assert_eq!(key(&mut s, Key::ctrl('c')), vec![Effect::Quit]);
+}
+
+#[test]
+fn the_palette_switches_environment_and_asks_before_rolling_back() {
+    let mut s = fx::browse();
+    ch(&mut s, ':');
+    typed(&mut s, "env production");
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert_eq!(
+        s.selected_env().map(|e| e.name.as_str()),
+        Some("production")
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::LoadReleases { env, .. } if env == "production")));
+    ch(&mut s, ':');
+    typed(&mut s, "rollback 3");
+    key(&mut s, Key::plain(KeyCode::Enter));
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("confirmation expected");
+    };
+    assert_eq!(c.to, Some(3));
+    ch(&mut s, ':'); // keys go to the confirmation, not a new palette
+    assert!(s.palette.is_none());
+    key(&mut s, Key::plain(KeyCode::Esc));
+    ch(&mut s, ':');
+    typed(&mut s, "frobnicate");
+    key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(s
+        .status
+        .as_ref()
+        .is_some_and(|l| l.error && l.text.contains("unknown command")));
+    ch(&mut s, ':');
+    typed(&mut s, "q");
+    assert_eq!(key(&mut s, Key::plain(KeyCode::Enter)), vec![Effect::Quit]);
+}
+
+#[test]
+fn footer_and_help_come_from_the_keymap() {
+    use helmdeck::tui::keymap::{footer, help, lookup, Mode};
+    for (k, _) in footer(Mode::Browse) {
+        assert!(!k.is_empty());
+    }
+    assert!(help(Mode::Rollout)
+        .iter()
+        .any(|(k, h)| k == "P" && *h == "promote"));
+    assert_eq!(
+        lookup(Mode::Rollout, Key::char('A')),
+        Some(helmdeck::tui::Action::Abort)
+    );
+}

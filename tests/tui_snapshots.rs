@@ -1,0 +1,366 @@
+//! The console's screens and popups drawn from fixture states at 80x24 and 160x48
+//! (ratatui TestBackend + insta). A snapshot change is reviewed like code.
+
+mod tui_fixtures;
+
+use helmdeck::tui::state::{
+    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction, State, Tab,
+};
+use helmdeck::tui::ui::draw;
+use helmdeck::tui::Theme;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use tui_fixtures as fx;
+
+fn terminal(state: &State, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| draw(state, &theme, f)).expect("draws");
+    t
+}
+
+fn screen(state: &State, w: u16, h: u16) -> String {
+    terminal(state, w, h, Theme::monochrome())
+        .backend()
+        .to_string()
+}
+
+/// Snapshots `state` at both sizes.
+macro_rules! both_sizes {
+    ($name:literal, $state:expr) => {{
+        let s = $state;
+        insta::assert_snapshot!(concat!($name, "_80x24"), screen(&s, 80, 24));
+        insta::assert_snapshot!(concat!($name, "_160x48"), screen(&s, 160, 48));
+    }};
+}
+
+#[test]
+fn browse_manifests() {
+    both_sizes!("browse_manifests", fx::browse());
+}
+
+#[test]
+fn browse_values_with_provenance_and_masked_secrets() {
+    let mut s = fx::browse();
+    s.tab = Tab::Values;
+    s.focus = Focus::Main;
+    both_sizes!("browse_values", s);
+}
+
+#[test]
+fn browse_diff_against_live() {
+    let mut s = fx::browse();
+    s.tab = Tab::Diff;
+    both_sizes!("browse_diff", s);
+}
+
+#[test]
+fn browse_history() {
+    let mut s = fx::browse();
+    s.tab = Tab::History;
+    both_sizes!("browse_history", s);
+}
+
+#[test]
+fn browse_loading_and_error() {
+    let mut s = fx::browse();
+    s.preview = Loadable::Loading { gen: 11 };
+    s.releases = Loadable::Failed {
+        gen: 12,
+        error: "cannot reach https://127.0.0.1:6443 — check the kubeconfig".into(),
+    };
+    s.connection = helmdeck::tui::state::Connection::Failing("refused".into());
+    both_sizes!("browse_loading", s);
+}
+
+#[test]
+fn browse_filtered() {
+    let mut s = fx::browse();
+    s.filter = "dep".into();
+    s.object = 1;
+    both_sizes!("browse_filtered", s);
+}
+
+fn launch(protected: bool) -> State {
+    let mut s = fx::browse();
+    let mut sets = tui_input::Input::default();
+    for c in "image.tag=1.3.0".chars() {
+        sets.handle(tui_input::InputRequest::InsertChar(c));
+    }
+    s.popup = Some(Popup::Launch(Box::new(LaunchDialog {
+        service: "web".into(),
+        env: if protected { "production" } else { "staging" }.into(),
+        protected,
+        strategy: helmdeck::domain::run::StrategyKind::Canary,
+        steps: fx::services()[0].steps.clone(),
+        field: LaunchField::Sets,
+        sets,
+        confirm: tui_input::Input::default(),
+        error: None,
+    })));
+    s
+}
+
+#[test]
+fn launch_dialog() {
+    both_sizes!("launch_dialog", launch(false));
+}
+
+#[test]
+fn launch_dialog_protected_environment() {
+    both_sizes!("launch_dialog_protected", launch(true));
+}
+
+#[test]
+fn confirm_promote() {
+    let mut s = fx::rollout_paused();
+    s.popup = Some(Popup::Confirm(ConfirmDialog {
+        action: RunAction::Promote,
+        service: "web".into(),
+        env: "staging".into(),
+        consequence: "r2 continues past its pause: the next canary step, then the new version on every primary pod; the canaries are deleted.".into(),
+        to: None,
+    }));
+    both_sizes!("confirm_promote", s);
+}
+
+#[test]
+fn help() {
+    let mut s = fx::browse();
+    s.popup = Some(Popup::Help);
+    both_sizes!("help", s);
+}
+
+#[test]
+fn rollout_paused_canary() {
+    both_sizes!("rollout_paused", fx::rollout_paused());
+}
+
+#[test]
+fn rollout_auto_rollback() {
+    both_sizes!("rollout_auto_rollback", fx::rollout_auto_rollback());
+}
+
+#[test]
+fn rollout_following_logs() {
+    let mut s = fx::rollout_auto_rollback();
+    if let Some(r) = s.rollout.as_mut() {
+        r.logs = Some(helmdeck::tui::state::LogPane {
+            pod: "checkout-canary-74d5d8458d-85766".into(),
+            gen: 30,
+            lines: vec![
+                "2026-11-25T08:14:31Z starting checkout 1.3.0-crash on :8080".into(),
+                "2026-11-25T08:14:32Z connecting to postgres.database.svc.cluster.local:5432"
+                    .into(),
+                "2026-11-25T08:14:33Z panic: invalid configuration: FEATURE_NEW_CHECKOUT".into(),
+                "2026-11-25T08:14:33Z exit status 2".into(),
+            ],
+            error: None,
+        });
+    }
+    both_sizes!("rollout_logs", s);
+}
+
+#[test]
+fn crash_loop_reason_is_red_and_no_color_drops_colour() {
+    let s = fx::rollout_auto_rollback();
+    let find = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer().clone();
+        let area = buf.area;
+        for y in 0..area.height {
+            let line: String = (0..area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            if !line.contains("checkout-canary-74d5d8458d-85766") {
+                continue;
+            }
+            if let Some(col) = line.rfind("CrashLoopBackOff") {
+                let x = line[..col].chars().count() as u16;
+                return Some(buf[(x, y)].fg);
+            }
+        }
+        None
+    };
+    let colored = terminal(&s, 160, 48, Theme::colored());
+    assert_eq!(find(&colored), Some(Color::Red));
+    let mono = terminal(&s, 160, 48, Theme::monochrome());
+    assert_eq!(find(&mono), Some(Color::Reset));
+}
+
+#[test]
+fn tiny_terminal_does_not_panic() {
+    for (w, h) in [(1, 1), (10, 5), (40, 10), (80, 24)] {
+        for mut s in [fx::browse(), fx::rollout_paused(), launch(true)] {
+            for tab in Tab::ALL {
+                s.tab = tab;
+                let _ = screen(&s, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn palette() {
+    let mut s = fx::browse();
+    let mut input = tui_input::Input::default();
+    for c in "rollback 1".chars() {
+        input.handle(tui_input::InputRequest::InsertChar(c));
+    }
+    s.palette = Some(input);
+    insta::assert_snapshot!("palette_80x24", screen(&s, 80, 24));
+}
+
+/// Only visible rows are built: a rollout with 10k pods draws in a few milliseconds.
+#[test]
+fn ten_thousand_pods_draw_fast() {
+    let mut s = fx::rollout_paused();
+    if let Some(r) = s.rollout.as_mut() {
+        let template = r.snapshot.pods[0].clone();
+        r.snapshot.pods = (0..10_000)
+            .map(|i| helmdeck::tui::state::PodRow {
+                name: format!("web-6f5b66657d-{i:05}"),
+                ..template.clone()
+            })
+            .collect();
+        r.pod_selected = 5_000;
+    }
+    let mut t = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+    let theme = Theme::colored();
+    let small = fx::rollout_paused();
+    let start = std::time::Instant::now();
+    for _ in 0..10 {
+        t.draw(|f| draw(&small, &theme, f)).expect("draws");
+    }
+    eprintln!(
+        "rollout view with 6 pods: {:?} per frame (debug build)",
+        start.elapsed() / 10
+    );
+    let start = std::time::Instant::now();
+    let frames = 50;
+    for _ in 0..frames {
+        t.draw(|f| draw(&s, &theme, f)).expect("draws");
+    }
+    let per_frame = start.elapsed() / frames;
+    eprintln!("rollout view with 10k pods: {per_frame:?} per frame (debug build)");
+    assert!(t.backend().to_string().contains("web-6f5b66657d-05000"));
+    assert!(
+        per_frame < std::time::Duration::from_millis(50),
+        "{per_frame:?}"
+    );
+}
+
+/// Images of the main screens, colours kept, for the README:
+/// `HELMDECK_SCREENSHOTS=screenshots cargo test --test tui_snapshots screenshots`
+/// writes `preview.svg`, `values.svg`, `diff.svg`, `rollout.svg` and `auto-rollback.svg`
+/// there (nothing is written without the variable).
+#[test]
+fn screenshots() {
+    let Some(dir) = std::env::var_os("HELMDECK_SCREENSHOTS").filter(|d| !d.is_empty()) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    let mut values = fx::browse();
+    values.tab = Tab::Values;
+    values.focus = Focus::Main;
+    let mut diff = fx::browse();
+    diff.tab = Tab::Diff;
+    for (name, state) in [
+        ("preview", fx::browse()),
+        ("values", values),
+        ("diff", diff),
+        ("rollout", fx::rollout_paused()),
+        ("auto-rollback", fx::rollout_auto_rollback()),
+    ] {
+        let t = terminal(&state, 120, 36, Theme::colored());
+        std::fs::write(dir.join(format!("{name}.svg")), svg(t.backend().buffer()))
+            .expect("writes the screenshot");
+    }
+}
+
+fn hex(c: Color, default: &str) -> String {
+    match c {
+        Color::Reset => default.into(),
+        Color::Black => "#1e1e2e".into(),
+        Color::Red => "#f38ba8".into(),
+        Color::Green => "#a6e3a1".into(),
+        Color::Yellow => "#f9e2af".into(),
+        Color::Blue => "#3b5bdb".into(),
+        Color::Magenta => "#cba6f7".into(),
+        Color::Cyan => "#89dceb".into(),
+        Color::Gray => "#bac2de".into(),
+        Color::DarkGray => "#585b70".into(),
+        Color::LightRed => "#f38ba8".into(),
+        Color::LightGreen => "#a6e3a1".into(),
+        Color::LightYellow => "#f9e2af".into(),
+        Color::LightBlue => "#89b4fa".into(),
+        Color::LightMagenta => "#f5c2e7".into(),
+        Color::LightCyan => "#94e2d5".into(),
+        Color::White => "#ffffff".into(),
+        Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        Color::Indexed(_) => default.into(),
+    }
+}
+
+/// A terminal buffer as SVG: one rect per coloured background cell, one text run per style.
+fn svg(buf: &ratatui::buffer::Buffer) -> String {
+    use ratatui::style::Modifier;
+    const W: f32 = 8.4;
+    const H: f32 = 18.0;
+    const FG: &str = "#cdd6f4";
+    const BG: &str = "#1e1e2e";
+    let area = buf.area;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"{BG}\"/>\n",
+        area.width as f32 * W,
+        area.height as f32 * H
+    );
+    for y in 0..area.height {
+        let mut x = 0;
+        while x < area.width {
+            let cell = &buf[(x, y)];
+            let reversed = cell.modifier.contains(Modifier::REVERSED);
+            let (fg, bg) = if reversed {
+                (hex(cell.bg, BG), hex(cell.fg, FG))
+            } else {
+                (hex(cell.fg, FG), hex(cell.bg, BG))
+            };
+            let bold = cell.modifier.contains(Modifier::BOLD);
+            let italic = cell.modifier.contains(Modifier::ITALIC);
+            let mut text = String::new();
+            let start = x;
+            while x < area.width {
+                let c = &buf[(x, y)];
+                if c.fg != cell.fg || c.bg != cell.bg || c.modifier != cell.modifier {
+                    break;
+                }
+                text.push_str(c.symbol());
+                x += 1;
+            }
+            if bg != BG {
+                out.push_str(&format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{H}\" fill=\"{bg}\"/>\n",
+                    start as f32 * W,
+                    y as f32 * H,
+                    (x - start) as f32 * W
+                ));
+            }
+            if !text.trim().is_empty() {
+                let escaped = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                out.push_str(&format!(
+                    "<text x=\"{}\" y=\"{}\" fill=\"{fg}\" xml:space=\"preserve\" textLength=\"{}\"{}{}>{escaped}</text>\n",
+                    start as f32 * W,
+                    y as f32 * H + 13.0,
+                    (x - start) as f32 * W,
+                    if bold { " font-weight=\"bold\"" } else { "" },
+                    if italic { " font-style=\"italic\"" } else { "" },
+                ));
+            }
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
