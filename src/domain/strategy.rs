@@ -55,18 +55,7 @@ pub struct Transformed {
 }
 
 fn meta_map<'a>(o: &'a mut Value, field: &str) -> Option<&'a mut Map<String, Value>> {
-    let meta = o
-        .as_object_mut()?
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let m = meta
-        .as_object_mut()?
-        .entry(field)
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !m.is_object() {
-        *m = Value::Object(Map::new());
-    }
-    m.as_object_mut()
+    map_at(o, &["metadata", field])
 }
 
 fn set_label(body: &mut Value, key: &str, value: &str) {
@@ -147,37 +136,33 @@ fn service_selects(svc: &Object, dep: &Object) -> bool {
     !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
+/// The map at `path` under `v`, created (and made a map) on the way when missing.
+fn map_at<'a>(v: &'a mut Value, path: &[&str]) -> Option<&'a mut Map<String, Value>> {
+    let mut cur = v;
+    for seg in path {
+        let m = cur.as_object_mut()?;
+        cur = m.entry(*seg).or_insert_with(|| Value::Object(Map::new()));
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+    }
+    cur.as_object_mut()
+}
+
+/// Adds a label to a Deployment's pod template (only where it has a spec).
 fn add_to_template(dep: &mut Value, key: &str, value: &str) {
-    if let Some(t) = dep
-        .pointer_mut("/spec/template")
-        .and_then(Value::as_object_mut)
-    {
-        let meta = t
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(m) = meta.as_object_mut() {
-            let labels = m
-                .entry("labels")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(l) = labels.as_object_mut() {
-                l.insert(key.into(), Value::String(value.into()));
-            }
+    if dep.pointer("/spec/template").is_some_and(Value::is_object) {
+        if let Some(l) = map_at(dep, &["spec", "template", "metadata", "labels"]) {
+            l.insert(key.into(), Value::String(value.into()));
         }
     }
 }
 
+/// Adds a label to a Deployment's `selector.matchLabels`.
 fn add_to_selector(dep: &mut Value, key: &str, value: &str) {
-    if let Some(spec) = dep.get_mut("spec").and_then(Value::as_object_mut) {
-        let sel = spec
-            .entry("selector")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Some(s) = sel.as_object_mut() {
-            let ml = s
-                .entry("matchLabels")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Some(m) = ml.as_object_mut() {
-                m.insert(key.into(), Value::String(value.into()));
-            }
+    if dep.get("spec").is_some_and(Value::is_object) {
+        if let Some(m) = map_at(dep, &["spec", "selector", "matchLabels"]) {
+            m.insert(key.into(), Value::String(value.into()));
         }
     }
 }
