@@ -296,7 +296,6 @@ pub async fn execute(
             prune(s, rec, &kinds, &applied).await?;
         }
         Step::ScaleSlot { color, replicas } => {
-            let objs = load(s, rec, cache, rec.revision).await?;
             let live_rev = if Some(*color) == rec.live_before {
                 rec.previous.unwrap_or(rec.revision)
             } else {
@@ -327,7 +326,6 @@ pub async fn execute(
                     Err(e) => return Err(e.into()),
                 }
             }
-            let _ = objs;
         }
         Step::WaitHealthy { .. } | Step::Pause { .. } => {}
     }

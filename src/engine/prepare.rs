@@ -2,7 +2,7 @@
 //! fetched from its source, every values layer read and merged with provenance, secrets
 //! resolved (and a redactor for them), and the render request.
 
-use crate::config::{self, secrets, Config, ConfigError, ValuesFile};
+use crate::config::{secrets, Config, ConfigError, ValuesFile};
 use crate::domain::mask::Redactor;
 use crate::domain::values::{self, Effective, Layer, LayerKind, SetOverride, ValuesError};
 use crate::domain::yaml;
@@ -354,5 +354,3 @@ pub fn names(cfg: &Config) -> (Vec<String>, Vec<String>) {
             .collect(),
     )
 }
-
-pub use config::discover;
