@@ -618,6 +618,39 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
                 (EventKind::Reversing, format!("↩ going back: {reason}"))
             }
             Progress::Warning(w) => (EventKind::Warning, format!("warning: {w}")),
+            // Timed pauses count down in the header.
+            Progress::PauseTick { .. } => return,
+            Progress::GateStarted { stage, checks, .. } => (
+                EventKind::Step,
+                format!("  gate ({}): {}", stage.as_str(), checks.join(", ")),
+            ),
+            Progress::GateMeasured {
+                check, measurement, ..
+            } => {
+                use crate::domain::gate::Outcome;
+                let (kind, mark) = match measurement.outcome {
+                    Outcome::Pass => (EventKind::Done, "✓"),
+                    Outcome::Fail => (EventKind::Error, "✗"),
+                    Outcome::Inconclusive => (EventKind::Warning, "?"),
+                };
+                let first = measurement.detail.lines().next().unwrap_or_default();
+                (
+                    kind,
+                    format!(
+                        "    {mark} {check} {} {first}",
+                        measurement.value.as_deref().unwrap_or("")
+                    ),
+                )
+            }
+            Progress::GateEnded { stage, verdict, .. } => {
+                use crate::domain::gate::Verdict;
+                let kind = match verdict {
+                    Verdict::Passed => EventKind::Done,
+                    Verdict::Failed { .. } => EventKind::Error,
+                    Verdict::Inconclusive { .. } => EventKind::Warning,
+                };
+                (kind, format!("  {}", verdict.describe(stage)))
+            }
         };
         let _ = tx.try_send(Msg::RunProgress { gen, kind, text });
     }
@@ -658,6 +691,7 @@ async fn launch(
         },
         wait: false,
         resume: false,
+        ..Default::default()
     };
     let sink = progress_sink(tx.clone(), gen);
     match release::deploy(&s, renderer, &opts, &sink).await {

@@ -97,6 +97,7 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
         overrides,
         wait: args.wait,
         resume: args.resume,
+        ..Default::default()
     };
     let printer = progress_printer(crate::domain::mask::Redactor::default());
     let result = release::deploy(&s, &renderer, &opts, &printer).await;

@@ -346,6 +346,38 @@ pub fn progress_printer(
             P::Health { workload, health } => format!("  {workload}: {}", health.summary()),
             P::Reversing { reason } => format!("{c}↩{r} going back: {reason}"),
             P::Warning(w) => format!("warning: {w}"),
+            P::PauseTick {
+                elapsed_ms,
+                total_ms,
+                ..
+            } => {
+                // One line when the pause starts; the countdown is for the console.
+                if elapsed_ms > 1000 {
+                    return;
+                }
+                format!(
+                    "  … pause: {}s left",
+                    total_ms.saturating_sub(elapsed_ms).div_ceil(1000)
+                )
+            }
+            P::GateStarted { stage, checks, .. } => {
+                format!("  gate ({}): {}", stage.as_str(), checks.join(", "))
+            }
+            P::GateMeasured {
+                check, measurement, ..
+            } => {
+                let mark = match measurement.outcome {
+                    crate::domain::gate::Outcome::Pass => "✓",
+                    crate::domain::gate::Outcome::Fail => "✗",
+                    crate::domain::gate::Outcome::Inconclusive => "?",
+                };
+                let first = measurement.detail.lines().next().unwrap_or_default();
+                format!(
+                    "    {mark} {check} {} {first}",
+                    measurement.value.as_deref().unwrap_or("")
+                )
+            }
+            P::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(stage)),
         };
         eprintln!("{}", redactor.redact(&line));
     }
@@ -359,7 +391,7 @@ pub fn exit_for(
     use crate::domain::run::Status;
     use crate::engine::drive::DriveEnd;
     match end {
-        DriveEnd::Paused => Exit::Paused,
+        DriveEnd::Paused | DriveEnd::Stopped => Exit::Paused,
         DriveEnd::Finished(s) if intended.contains(&s) => Exit::Done,
         DriveEnd::Finished(Status::Healthy) => Exit::Done,
         DriveEnd::Finished(_) => Exit::Failed,

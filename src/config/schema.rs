@@ -161,22 +161,6 @@ pub struct CanarySettings {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum CanaryStep {
-    Replicas(u32),
-    Percent(u32),
-    Pause(Pause),
-    Verify(Vec<Check>),
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Pause {
-    /// None waits for the operator's promote.
-    pub duration: Option<HumanDuration>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BlueGreenSettings {
     #[serde(default)]
@@ -193,53 +177,8 @@ fn default_scale_down_delay() -> HumanDuration {
     HumanDuration::from_secs(600)
 }
 
-/// A verification check (DESIGN.md "Verification"): exactly one of `http`, `prometheus`,
-/// `command`.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    pub name: String,
-    pub http: Option<HttpCheck>,
-    pub prometheus: Option<PrometheusCheck>,
-    pub command: Option<Vec<String>>,
-    pub interval: Option<HumanDuration>,
-    pub count: Option<u32>,
-    pub failure_limit: Option<u32>,
-    pub initial_delay: Option<HumanDuration>,
-    pub timeout: Option<HumanDuration>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpCheck {
-    #[serde(default = "default_http_path")]
-    pub path: String,
-    /// A port number or a port name of the Service.
-    pub port: Option<serde_json::Value>,
-    pub method: Option<String>,
-    pub expect: Option<HttpExpect>,
-}
-
-fn default_http_path() -> String {
-    "/".into()
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpExpect {
-    pub status: Option<u16>,
-    pub body: Option<String>,
-    pub jsonpath: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct PrometheusCheck {
-    pub query: String,
-    pub condition: String,
-    pub address: Option<String>,
-    pub token_env: Option<String>,
-}
+pub use crate::domain::gate::{Check, HttpCheck, HttpExpect, PrometheusCheck};
+pub use crate::domain::run::{CanaryStep, Pause};
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]

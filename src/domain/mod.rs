@@ -4,6 +4,7 @@
 pub mod chartver;
 pub mod diff;
 pub mod duration;
+pub mod gate;
 pub mod health;
 pub mod manifest;
 pub mod mask;

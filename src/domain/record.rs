@@ -166,6 +166,9 @@ mod tests {
             live: None,
             auto_promote: false,
             scale_down_delay_ms: 0,
+            pre_promotion: vec![],
+            post_promotion: vec![],
+            verify: vec![],
         });
         ReleaseRecord {
             release: "web".into(),

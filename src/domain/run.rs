@@ -4,8 +4,42 @@
 //! under the cursor and reports back; the run is persisted after every transition so that
 //! a killed process loses nothing and any helmdeck can resume it.
 
+use crate::domain::duration::HumanDuration;
+use crate::domain::gate::{Check, GateRecord, GateStage, Verdict};
 use crate::domain::strategy::Color;
 use serde::{Deserialize, Serialize};
+
+/// A canary step as written in `helmdeck.yaml` (or given for one run).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum CanaryStep {
+    Replicas(u32),
+    Percent(u32),
+    Pause(Pause),
+    Verify(Vec<Check>),
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Pause {
+    /// None waits for the operator's promote.
+    pub duration: Option<HumanDuration>,
+}
+
+/// What a deploy asked for instead of the service's configured steps, for this run only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_steps: Option<Vec<CanaryStep>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_promote: Option<bool>,
+}
+
+impl StepOverrides {
+    pub fn is_empty(&self) -> bool {
+        self.canary_steps.is_none() && self.auto_promote.is_none()
+    }
+}
 
 /// The delivery strategies (DESIGN.md "Strategies").
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,6 +85,11 @@ pub enum Step {
     /// Scale the slot `color` to `replicas` (0 retires the old slot; None restores the
     /// replicas its revision asks for).
     ScaleSlot { color: Color, replicas: Option<u32> },
+    /// Run a verification gate: each check until its verdict (see `domain::gate`).
+    Verify {
+        stage: GateStage,
+        checks: Vec<Check>,
+    },
 }
 
 /// How many canary pods a step asks for.
@@ -122,6 +161,15 @@ impl Step {
                 color,
                 replicas: None,
             } => format!("scale {color} back up"),
+            Step::Verify { stage, checks } => format!(
+                "verify ({}): {}",
+                stage.as_str(),
+                checks
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 }
@@ -190,6 +238,12 @@ pub struct Run {
     pub abort_requested: bool,
     #[serde(default)]
     pub rollback_requested: bool,
+    /// Every gate this run ran, with its measurements.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<GateRecord>,
+    /// The steps the deploy gave instead of the service's configured ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<StepOverrides>,
 }
 
 /// What the strategy needs to build a plan.
@@ -205,12 +259,18 @@ pub struct PlanInput {
     pub live: Option<Color>,
     pub auto_promote: bool,
     pub scale_down_delay_ms: u64,
+    /// Blue/green gates before and after the switch.
+    pub pre_promotion: Vec<Check>,
+    pub post_promotion: Vec<Check>,
+    /// Rolling: the gate once healthy.
+    pub verify: Vec<Check>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlannedCanaryStep {
     Pods(CanaryAmount),
     Pause(Option<u64>),
+    Verify(Vec<Check>),
 }
 
 /// Builds the forward plan of a run.
@@ -219,15 +279,21 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
     let r = input.revision;
     let first = input.previous.is_none();
     match input.strategy {
-        S::Rolling => (
-            vec![
+        S::Rolling => {
+            let mut steps = vec![
                 Step::ApplyAll { revision: r },
                 Step::WaitHealthy {
                     target: Target::Primaries,
                 },
-            ],
-            Some(0),
-        ),
+            ];
+            if !input.verify.is_empty() {
+                steps.push(Step::Verify {
+                    stage: GateStage::Rolling,
+                    checks: input.verify.clone(),
+                });
+            }
+            (steps, Some(0))
+        }
         S::Canary if first => (
             vec![
                 Step::ApplyAll { revision: r },
@@ -251,6 +317,13 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                         });
                     }
                     PlannedCanaryStep::Pause(d) => steps.push(Step::Pause { duration_ms: *d }),
+                    PlannedCanaryStep::Verify(checks) if !checks.is_empty() => {
+                        steps.push(Step::Verify {
+                            stage: GateStage::Canary,
+                            checks: checks.clone(),
+                        })
+                    }
+                    PlannedCanaryStep::Verify(_) => {}
                 }
             }
             let promotion = steps.len();
@@ -287,6 +360,12 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                     target: Target::Slot { color: idle },
                 },
             ];
+            if !input.pre_promotion.is_empty() {
+                steps.push(Step::Verify {
+                    stage: GateStage::PrePromotion,
+                    checks: input.pre_promotion.clone(),
+                });
+            }
             if !input.auto_promote {
                 steps.push(Step::Pause { duration_ms: None });
             }
@@ -295,6 +374,12 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                 revision: r,
                 color: idle,
             });
+            if !input.post_promotion.is_empty() {
+                steps.push(Step::Verify {
+                    stage: GateStage::PostPromotion,
+                    checks: input.post_promotion.clone(),
+                });
+            }
             steps.push(Step::Pause {
                 duration_ms: Some(input.scale_down_delay_ms),
             });
@@ -322,6 +407,16 @@ pub enum Event {
     },
     Abort,
     Rollback,
+    /// The gate under the cursor failed: go back (policy `auto_rollback`), else pause for
+    /// the operator.
+    GateFailed {
+        reason: String,
+    },
+    /// The gate under the cursor could not decide (errors reaching a check): pause for the
+    /// operator, who may promote past it, roll back or abort.
+    GateInconclusive {
+        reason: String,
+    },
 }
 
 /// Context for building reverse plans.
@@ -361,6 +456,8 @@ impl Run {
             promote_full: false,
             abort_requested: false,
             rollback_requested: false,
+            gates: Vec::new(),
+            overrides: None,
         };
         run.enter(now_ms);
         run
@@ -376,6 +473,31 @@ impl Run {
     /// True once the primaries (or live traffic) run the new revision.
     pub fn promoted(&self) -> bool {
         self.reverse.is_none() && self.promotion_index.is_some_and(|p| self.cursor > p)
+    }
+
+    /// The gate the run is paused at (failed without auto-rollback, or inconclusive).
+    pub fn paused_gate(&self) -> Option<&GateRecord> {
+        if self.status != Status::Paused || self.reverse.is_some() {
+            return None;
+        }
+        match self.current() {
+            Some(Step::Verify { .. }) => self
+                .gates
+                .iter()
+                .rev()
+                .find(|g| g.step == self.cursor && g.verdict.is_some()),
+            _ => None,
+        }
+    }
+
+    /// The check a paused gate stopped on, which a promote past it must name.
+    pub fn paused_gate_check(&self) -> Option<&str> {
+        match &self.paused_gate()?.verdict {
+            Some(Verdict::Failed { check, .. } | Verdict::Inconclusive { check, .. }) => {
+                Some(check)
+            }
+            _ => None,
+        }
     }
 
     /// When the current step started (for timed pauses).
@@ -491,7 +613,10 @@ impl Run {
     pub fn apply(&mut self, event: Event, ctx: &ReverseInput, now_ms: u64) -> Result<(), RunError> {
         if self.status.is_terminal() {
             let action = match event {
-                Event::StepDone | Event::StepFailed { .. } => "advance",
+                Event::StepDone
+                | Event::StepFailed { .. }
+                | Event::GateFailed { .. }
+                | Event::GateInconclusive { .. } => "advance",
                 Event::Promote { .. } => "promote",
                 Event::Abort => "abort",
                 Event::Rollback => "roll back",
@@ -526,12 +651,45 @@ impl Run {
                     self.status = Status::Degraded;
                 }
             }
+            Event::GateFailed { reason } => {
+                if self.reverse.is_some() {
+                    return self.apply(Event::StepFailed { reason }, ctx, now_ms);
+                }
+                let back = self.reverse_plan(ctx);
+                if ctx.auto_rollback && !back.is_empty() {
+                    self.close(now_ms, &format!("failed: {reason}"));
+                    self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
+                } else {
+                    // Without auto-rollback (or nothing to go back to) the operator decides:
+                    // promote past the gate, roll back or abort.
+                    self.reason = Some(reason);
+                    self.status = Status::Paused;
+                }
+            }
+            Event::GateInconclusive { reason } => {
+                if self.reverse.is_some() {
+                    return self.apply(Event::StepFailed { reason }, ctx, now_ms);
+                }
+                self.reason = Some(reason);
+                self.status = Status::Paused;
+            }
             Event::Promote { full } => {
                 if let Some(r) = self.reverse {
                     return Err(RunError::Reversing(r));
                 }
                 let at = self.plan.get(self.cursor).cloned();
                 match at {
+                    Some(Step::Verify { .. }) if self.status == Status::Paused => {
+                        self.close(now_ms, "promoted past the gate by the operator");
+                        self.reason = None;
+                        self.cursor = match (full, self.promotion_index) {
+                            (true, Some(p)) if p > self.cursor => p,
+                            _ => self.cursor + 1,
+                        };
+                        self.promote_requested = false;
+                        self.status = Status::Progressing;
+                        self.enter(now_ms);
+                    }
                     Some(Step::Pause { .. }) => {
                         self.close(now_ms, "promoted");
                         self.cursor = match (full, self.promotion_index) {
@@ -617,6 +775,9 @@ mod tests {
             live: Some(Color::Blue),
             auto_promote: false,
             scale_down_delay_ms: 600_000,
+            pre_promotion: vec![],
+            post_promotion: vec![],
+            verify: vec![],
         }
     }
 

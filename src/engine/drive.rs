@@ -7,36 +7,92 @@ use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::watch::NamespaceWatch;
 use crate::cluster::{lease, records, ClusterError};
+use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::{self, Health};
 use crate::domain::record::ReleaseRecord;
 use crate::domain::run::{Event, ReverseInput, Status, Step};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// What a driver reports as it goes (the CLI prints it; the TUI shows it).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Progress {
-    StepStarted { index: usize, step: Step },
-    StepEnded { step: Step, outcome: String },
-    Waiting { what: String },
-    Health { workload: String, health: Health },
-    Reversing { reason: String },
+    /// Sent once each time a step starts (or a resumed drive finds it under way).
+    StepStarted {
+        index: usize,
+        step: Step,
+    },
+    StepEnded {
+        step: Step,
+        outcome: String,
+    },
+    Waiting {
+        what: String,
+    },
+    /// A timed pause counting down, about once a second.
+    PauseTick {
+        index: usize,
+        elapsed_ms: u64,
+        total_ms: u64,
+    },
+    Health {
+        workload: String,
+        health: Health,
+    },
+    Reversing {
+        reason: String,
+    },
     Warning(String),
+    /// A verification gate starts (or resumes) at step `index`.
+    GateStarted {
+        index: usize,
+        stage: GateStage,
+        checks: Vec<String>,
+    },
+    /// One measurement of one check (detail bounded and redacted).
+    GateMeasured {
+        index: usize,
+        check: String,
+        measurement: Measurement,
+    },
+    GateEnded {
+        index: usize,
+        stage: GateStage,
+        verdict: Verdict,
+    },
 }
 
 /// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriveEnd {
     Finished(Status),
-    /// Stopped at a manual pause (exit 10).
+    /// Stopped at a manual pause or a paused gate (exit 10).
     Paused,
+    /// The caller cancelled: the run holds its recorded phase; any helmdeck can resume it.
+    Stopped,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DriveOptions {
     /// Keep driving through manual pauses, waiting for a promote from anywhere.
     pub wait: bool,
+    /// Stop driving at the next safe point: between steps, or while waiting (health, pauses,
+    /// gates between measurements). A step that changes objects is never cut in half.
+    pub cancel: Option<CancellationToken>,
+}
+
+/// Resolves when `cancel` is cancelled (never without one).
+pub async fn cancelled(cancel: &Option<CancellationToken>) {
+    match cancel {
+        Some(c) => c.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn is_cancelled(cancel: &Option<CancellationToken>) -> bool {
+    cancel.as_ref().is_some_and(CancellationToken::is_cancelled)
 }
 
 pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
@@ -49,7 +105,7 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
 }
 
 /// Re-reads the record from the cluster and takes the requests other terminals left in it.
-async fn pick_up_requests(
+pub(super) async fn pick_up_requests(
     s: &Session,
     rec: &mut ReleaseRecord,
 ) -> Result<Option<Event>, EngineError> {
@@ -81,7 +137,14 @@ pub async fn drive(
     let mut revisions: HashMap<u32, RevisionObjects> = HashMap::new();
     let mut last_renew = std::time::Instant::now();
     let ctx = reverse_input(s, rec);
+    // (cursor, phases) of the step last announced: a step that waits loops here without
+    // starting again.
+    let mut announced: Option<(usize, usize)> = None;
     loop {
+        if is_cancelled(&opts.cancel) {
+            records::put(&s.cluster, rec).await?;
+            return Ok(DriveEnd::Stopped);
+        }
         if last_renew.elapsed() > Duration::from_secs(10) {
             lease::renew(&s.cluster, &rec.release, &s.operator).await?;
             last_renew = std::time::Instant::now();
@@ -90,10 +153,13 @@ pub async fn drive(
             return Ok(DriveEnd::Finished(rec.run.status));
         };
         let index = rec.run.cursor;
-        progress(Progress::StepStarted {
-            index,
-            step: step.clone(),
-        });
+        if announced != Some((index, rec.run.phases.len())) {
+            announced = Some((index, rec.run.phases.len()));
+            progress(Progress::StepStarted {
+                index,
+                step: step.clone(),
+            });
+        }
         let event = match &step {
             Step::Pause { duration_ms } => {
                 let watched = match rec.run.plan[..index].iter().rev().find_map(|st| match st {
@@ -123,11 +189,15 @@ pub async fn drive(
                             if now >= until {
                                 Event::StepDone
                             } else {
-                                progress(Progress::Waiting {
-                                    what: format!("pause: {}s left", (until - now).div_ceil(1000)),
+                                progress(Progress::PauseTick {
+                                    index,
+                                    elapsed_ms: now.saturating_sub(started),
+                                    total_ms: *ms,
                                 });
-                                tokio::time::sleep(Duration::from_millis((until - now).min(1000)))
-                                    .await;
+                                tokio::select! {
+                                    _ = cancelled(&opts.cancel) => continue,
+                                    _ = tokio::time::sleep(Duration::from_millis((until - now).min(1000))) => {}
+                                }
                                 continue;
                             }
                         }
@@ -139,17 +209,64 @@ pub async fn drive(
                             progress(Progress::Waiting {
                                 what: "paused: waiting for a promote".into(),
                             });
-                            watch.changed(Duration::from_secs(1)).await;
+                            tokio::select! {
+                                _ = cancelled(&opts.cancel) => {}
+                                _ = watch.changed(Duration::from_secs(1)) => {}
+                            }
                             continue;
                         }
                     }
+                }
+            }
+            Step::Verify { .. } if rec.run.status == Status::Paused => {
+                // Paused at a gate that failed (no auto-rollback) or was inconclusive: the
+                // operator promotes past it, rolls back or aborts.
+                if let Some(ev) = pick_up_requests(s, rec).await? {
+                    ev
+                } else if rec.run.promote_requested {
+                    Event::Promote {
+                        full: rec.run.promote_full,
+                    }
+                } else if !opts.wait {
+                    records::put(&s.cluster, rec).await?;
+                    return Ok(DriveEnd::Paused);
+                } else {
+                    progress(Progress::Waiting {
+                        what: "paused at a gate: waiting for a promote past it, a rollback or an abort"
+                            .into(),
+                    });
+                    tokio::select! {
+                        _ = cancelled(&opts.cancel) => {}
+                        _ = watch.changed(Duration::from_secs(1)) => {}
+                    }
+                    continue;
+                }
+            }
+            Step::Verify { stage, checks } => {
+                match super::gates::run_gate(
+                    s,
+                    rec,
+                    &mut revisions,
+                    index,
+                    *stage,
+                    checks,
+                    progress,
+                    &opts.cancel,
+                )
+                .await?
+                {
+                    Some(ev) => ev,
+                    None => continue,
                 }
             }
             Step::WaitHealthy { target } => {
                 let objs = objects::load(s, rec, &mut revisions, rec.revision).await?;
                 let names =
                     objects::target_deployments(s, rec, &objs, target, &mut revisions).await?;
-                wait_healthy(s, rec, &mut watch, &names, progress).await?
+                match wait_healthy(s, rec, &mut watch, &names, progress, &opts.cancel).await? {
+                    Some(ev) => ev,
+                    None => continue,
+                }
             }
             other => match objects::execute(s, rec, &mut revisions, other).await {
                 Ok(()) => Event::StepDone,
@@ -166,14 +283,21 @@ pub async fn drive(
         };
         let outcome = match &event {
             Event::StepDone => "done".to_string(),
-            Event::StepFailed { reason } => format!("failed: {reason}"),
+            Event::StepFailed { reason } | Event::GateFailed { reason } => {
+                format!("failed: {reason}")
+            }
+            Event::GateInconclusive { reason } => format!("inconclusive: {reason}"),
             Event::Promote { .. } => "promoted".into(),
             Event::Abort => "aborted".into(),
             Event::Rollback => "rolled back".into(),
         };
         let was_reversing = rec.run.reverse.is_some();
+        let open_phase = rec.run.phases.len().checked_sub(1);
         rec.run.apply(event, &ctx, now_ms())?;
-        progress(Progress::StepEnded { step, outcome });
+        // A gate that pauses the run keeps its step open.
+        if open_phase.is_some_and(|i| rec.run.phases[i].ended_ms.is_some()) {
+            progress(Progress::StepEnded { step, outcome });
+        }
         if !was_reversing && rec.run.reverse.is_some() {
             progress(Progress::Reversing {
                 reason: rec.run.reason.clone().unwrap_or_default(),
@@ -235,7 +359,8 @@ async fn wait_healthy(
     watch: &mut NamespaceWatch,
     names: &[String],
     progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<Event, EngineError> {
+    cancel: &Option<CancellationToken>,
+) -> Result<Option<Event>, EngineError> {
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
     let mut last_check = std::time::Instant::now();
@@ -264,32 +389,35 @@ async fn wait_healthy(
                 Health::InProgress { .. } => all = false,
                 Health::Failed { reason, pod } => {
                     let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
-                    return Ok(Event::StepFailed {
+                    return Ok(Some(Event::StepFailed {
                         reason: format!("{name}: {reason}{at}"),
-                    });
+                    }));
                 }
             }
         }
         if all {
             // Availability already waited for `minReadySeconds`, Kubernetes' own guard against
             // containers that start and then crash.
-            return Ok(Event::StepDone);
+            return Ok(Some(Event::StepDone));
         }
         if std::time::Instant::now() > deadline {
-            return Ok(Event::StepFailed {
+            return Ok(Some(Event::StepFailed {
                 reason: format!(
                     "no healthy rollout within the progress deadline ({})",
                     s.env.policy.progress_deadline
                 ),
-            });
+            }));
         }
         if last_check.elapsed() > Duration::from_secs(2) && rec.run.reverse.is_none() {
             if let Some(ev) = pick_up_requests(s, rec).await? {
-                return Ok(ev);
+                return Ok(Some(ev));
             }
             last_check = std::time::Instant::now();
         }
-        watch.changed(Duration::from_millis(250)).await;
+        tokio::select! {
+            _ = cancelled(cancel) => return Ok(None),
+            _ = watch.changed(Duration::from_millis(250)) => {}
+        }
     }
 }
 

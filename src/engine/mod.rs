@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod drive;
+pub mod gates;
 pub mod inspect;
 pub mod objects;
 pub mod prepare;

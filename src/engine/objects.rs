@@ -51,7 +51,7 @@ fn workloads(rec: &ReleaseRecord) -> Vec<String> {
 }
 
 /// The objects that make `revision` run on the primaries for this record's strategy.
-fn primary_objects(rec: &ReleaseRecord, objs: &[Object], revision: u32) -> Vec<Object> {
+pub(super) fn primary_objects(rec: &ReleaseRecord, objs: &[Object], revision: u32) -> Vec<Object> {
     strategy::prepare_rolling(
         objs,
         &rec.release,
@@ -327,7 +327,7 @@ pub async fn execute(
                 }
             }
         }
-        Step::WaitHealthy { .. } | Step::Pause { .. } => {}
+        Step::WaitHealthy { .. } | Step::Pause { .. } | Step::Verify { .. } => {}
     }
     Ok(())
 }

@@ -8,10 +8,13 @@ use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::{lease, records, ClusterError};
 use crate::config::{CanaryStep, StrategyKind};
 use crate::domain::record::{ChartInfo, ReleaseRecord};
-use crate::domain::run::{plan, CanaryAmount, Event, PlanInput, PlannedCanaryStep, Run, Status};
+use crate::domain::run::{
+    plan, CanaryAmount, Event, PlanInput, PlannedCanaryStep, Run, Status, StepOverrides,
+};
 use crate::domain::strategy::Color;
 use crate::render::Renderer;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Default)]
 pub struct DeployOptions {
@@ -19,6 +22,12 @@ pub struct DeployOptions {
     pub overrides: Overrides,
     pub wait: bool,
     pub resume: bool,
+    /// Canary steps (and blue/green auto-promotion) for this run instead of the service's
+    /// configured ones; recorded in the run.
+    pub steps: StepOverrides,
+    /// Stops driving at the next safe point when cancelled (the console quitting): the run
+    /// keeps its recorded phase and the lease is released.
+    pub cancel: Option<CancellationToken>,
 }
 
 /// The revision serving now, read from the records (newest first): a healthy run's own
@@ -60,16 +69,22 @@ fn canary_plan(steps: &[CanaryStep]) -> Vec<PlannedCanaryStep> {
     };
     steps
         .iter()
-        .filter_map(|s| match s {
-            CanaryStep::Replicas(n) => Some(PlannedCanaryStep::Pods(CanaryAmount::Replicas(*n))),
-            CanaryStep::Percent(p) => Some(PlannedCanaryStep::Pods(CanaryAmount::Percent(*p))),
-            CanaryStep::Pause(p) => Some(PlannedCanaryStep::Pause(
-                p.duration.map(|d| d.as_duration().as_millis() as u64),
-            )),
-            // Verification gates arrive with issue #7.
-            CanaryStep::Verify(_) => None,
+        .map(|s| match s {
+            CanaryStep::Replicas(n) => PlannedCanaryStep::Pods(CanaryAmount::Replicas(*n)),
+            CanaryStep::Percent(p) => PlannedCanaryStep::Pods(CanaryAmount::Percent(*p)),
+            CanaryStep::Pause(p) => {
+                PlannedCanaryStep::Pause(p.duration.map(|d| d.as_duration().as_millis() as u64))
+            }
+            CanaryStep::Verify(checks) => PlannedCanaryStep::Verify(checks.clone()),
         })
         .collect()
+}
+
+fn drive_options(wait: bool, cancel: &Option<CancellationToken>) -> DriveOptions {
+    DriveOptions {
+        wait,
+        cancel: cancel.clone(),
+    }
 }
 
 /// Runs `f` holding the lease of the release; releases it afterwards whatever happened.
@@ -121,7 +136,13 @@ pub async fn deploy(
                 ));
             }
             let mut rec = a.clone();
-            let end = drive::drive(s, &mut rec, DriveOptions { wait: opts.wait }, progress).await?;
+            let end = drive::drive(
+                s,
+                &mut rec,
+                drive_options(opts.wait, &opts.cancel),
+                progress,
+            )
+            .await?;
             return Ok((rec, end));
         }
         if opts.resume {
@@ -164,19 +185,34 @@ pub async fn deploy(
             strategy,
             revision,
             previous: live.as_ref().map(|l| l.revision),
-            canary_steps: canary_plan(
-                s.service
+            canary_steps: canary_plan(match &opts.steps.canary_steps {
+                Some(steps) => steps.as_slice(),
+                None => s
+                    .service
                     .canary
                     .as_ref()
                     .map(|c| c.steps.as_slice())
                     .unwrap_or(&[]),
-            ),
+            }),
             live: live_slot,
-            auto_promote: bg.as_ref().map(|b| b.auto_promote).unwrap_or(false),
+            auto_promote: opts
+                .steps
+                .auto_promote
+                .or(bg.as_ref().map(|b| b.auto_promote))
+                .unwrap_or(false),
             scale_down_delay_ms: bg
                 .as_ref()
                 .map(|b| b.scale_down_delay.as_duration().as_millis() as u64)
                 .unwrap_or(600_000),
+            pre_promotion: bg
+                .as_ref()
+                .map(|b| b.pre_promotion.clone())
+                .unwrap_or_default(),
+            post_promotion: bg
+                .as_ref()
+                .map(|b| b.post_promotion.clone())
+                .unwrap_or_default(),
+            verify: s.service.verify.clone(),
         };
         let (steps, promotion) = plan(&input);
         let slot = match strategy {
@@ -217,6 +253,9 @@ pub async fn deploy(
             created: now.clone(),
             updated: now,
         };
+        if !opts.steps.is_empty() {
+            rec.run.overrides = Some(opts.steps.clone());
+        }
         records::put(&s.cluster, &rec).await?;
         match records::prune(&s.cluster, s.release(), s.env.policy.keep_revisions).await {
             Ok(pruned) if !pruned.is_empty() => {
@@ -227,7 +266,13 @@ pub async fn deploy(
                 "could not prune old records: {e}"
             ))),
         }
-        let end = drive::drive(s, &mut rec, DriveOptions { wait: opts.wait }, progress).await?;
+        let end = drive::drive(
+            s,
+            &mut rec,
+            drive_options(opts.wait, &opts.cancel),
+            progress,
+        )
+        .await?;
         Ok((rec, end))
     })
     .await
@@ -271,12 +316,53 @@ async fn request_from_driver(
     }))
 }
 
+/// How `promote`, `abort` and `rollback` act.
+#[derive(Debug, Clone, Default)]
+pub struct ActOptions {
+    /// promote: skip every remaining step to promotion.
+    pub full: bool,
+    /// Keep driving through manual pauses.
+    pub wait: bool,
+    /// Stops driving at the next safe point (see [`DeployOptions::cancel`]).
+    pub cancel: Option<CancellationToken>,
+    /// promote: the name of the check a run paused at a gate stopped on; promoting past a
+    /// failed or inconclusive gate needs it, as a confirmation.
+    pub past_gate: Option<String>,
+}
+
+/// Refuses to promote past a paused gate unless the operator named its check.
+fn confirm_past_gate(rec: &ReleaseRecord, named: Option<&str>) -> Result<(), EngineError> {
+    let Some(check) = rec.run.paused_gate_check() else {
+        return Ok(());
+    };
+    if named == Some(check) {
+        return Ok(());
+    }
+    Err(EngineError::input(
+        format!(
+            "revision {} is paused at a gate: {}",
+            rec.revision,
+            rec.run.reason.clone().unwrap_or_default()
+        ),
+        format!(
+            "promote past it only if you are sure: `promote --past-gate {check}`; otherwise `rollback` or `abort`"
+        ),
+    ))
+}
+
 async fn act(
     s: &Session,
     event: Event,
-    wait: bool,
+    opts: &ActOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
+    let wait = opts.wait;
+    if matches!(event, Event::Promote { .. }) {
+        let (recs, _) = records::list(&s.cluster, s.release()).await?;
+        if let Some(a) = active(&recs) {
+            confirm_past_gate(a, opts.past_gate.as_deref())?;
+        }
+    }
     let set = {
         let event = event.clone();
         move |r: &mut Run| match &event {
@@ -305,10 +391,13 @@ async fn act(
         };
         let mut rec = a.clone();
         let ctx = drive::reverse_input(s, &rec);
+        if matches!(event, Event::Promote { .. }) {
+            confirm_past_gate(&rec, opts.past_gate.as_deref())?;
+        }
         rec.run.apply(event, &ctx, now_ms())?;
         rec.updated = now_rfc3339();
         records::put(&s.cluster, &rec).await?;
-        let end = drive::drive(s, &mut rec, DriveOptions { wait }, progress).await?;
+        let end = drive::drive(s, &mut rec, drive_options(wait, &opts.cancel), progress).await?;
         Ok(ActionResult::Drove(Box::new(rec), end))
     })
     .await
@@ -320,7 +409,20 @@ pub async fn promote(
     wait: bool,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
-    act(s, Event::Promote { full }, wait, progress).await
+    let opts = ActOptions {
+        full,
+        wait,
+        ..Default::default()
+    };
+    promote_with(s, &opts, progress).await
+}
+
+pub async fn promote_with(
+    s: &Session,
+    opts: &ActOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
+    act(s, Event::Promote { full: opts.full }, opts, progress).await
 }
 
 pub async fn abort(
@@ -328,7 +430,19 @@ pub async fn abort(
     wait: bool,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
-    act(s, Event::Abort, wait, progress).await
+    let opts = ActOptions {
+        wait,
+        ..Default::default()
+    };
+    abort_with(s, &opts, progress).await
+}
+
+pub async fn abort_with(
+    s: &Session,
+    opts: &ActOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
+    act(s, Event::Abort, opts, progress).await
 }
 
 /// Rolls back the active run, or (with no active run, or with `to`) re-applies a past
@@ -339,10 +453,24 @@ pub async fn rollback(
     wait: bool,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
+    let opts = ActOptions {
+        wait,
+        ..Default::default()
+    };
+    rollback_with(s, to, &opts, progress).await
+}
+
+pub async fn rollback_with(
+    s: &Session,
+    to: Option<u32>,
+    opts: &ActOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
+    let wait = opts.wait;
     if to.is_none() {
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         if active(&recs).is_some() {
-            return act(s, Event::Rollback, wait, progress).await;
+            return act(s, Event::Rollback, opts, progress).await;
         }
     }
     with_lease(s, progress, async {
@@ -399,6 +527,9 @@ pub async fn rollback(
             live: None,
             auto_promote: false,
             scale_down_delay_ms: 0,
+            pre_promotion: vec![],
+            post_promotion: vec![],
+            verify: vec![],
         });
         let now = now_rfc3339();
         let mut rec = ReleaseRecord {
@@ -415,7 +546,7 @@ pub async fn rollback(
         };
         rec.run.reason = Some(format!("rollback to revision {}", target.revision));
         records::put(&s.cluster, &rec).await?;
-        let end = drive::drive(s, &mut rec, DriveOptions { wait }, progress).await?;
+        let end = drive::drive(s, &mut rec, drive_options(wait, &opts.cancel), progress).await?;
         Ok(ActionResult::Drove(Box::new(rec), end))
     })
     .await

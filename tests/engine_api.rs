@@ -1,0 +1,220 @@
+//! The engine's API for the console, through the library against the simulated cluster:
+//! per-run step overrides, cancelling a drive at a safe point, and progress that announces a
+//! step once while a timed pause is waited out.
+
+mod support;
+
+use helmdeck::domain::run::{CanaryStep, Pause, Status, Step, StepOverrides};
+use helmdeck::engine::drive::{DriveEnd, Progress};
+use helmdeck::engine::release::{self, DeployOptions};
+use helmdeck::engine::Session;
+use helmdeck::render::{Helm, Renderer};
+use helmdeck::sim::{self, Scenario, SimOptions};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const SCENARIO: &str = "speed: 20\nseed: 3\npod_start: { min: 1s, max: 2s }\n";
+
+async fn setup() -> (sim::SimHandle, tempfile::TempDir, helmdeck::config::Config) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let handle = sim::start(SimOptions {
+        scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
+        kubeconfig_path: Some(kubeconfig.clone()),
+        ..Default::default()
+    })
+    .await
+    .expect("sim starts");
+    let cfg = format!(
+        r#"repositories:
+  - {{ name: demo, type: local, path: "{charts}" }}
+services:
+  - name: web
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: canary
+    canary: {{ steps: [ {{ replicas: 1 }}, {{ pause: {{}} }} ] }}
+    workloads: [ web ]
+environments:
+  - name: test
+    cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: api }}
+    policy: {{ auto_rollback: true, progress_deadline: 60s }}
+"#,
+        charts = support::charts_dir().display()
+    );
+    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
+    std::fs::write(
+        dir.path().join("web.yaml"),
+        "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\ndatabase:\n  password: pw-for-tests\n",
+    )
+    .expect("values");
+    let out = std::process::Command::new("kubectl")
+        .args(["create", "namespace", "api"])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "{out:?}");
+    let config =
+        helmdeck::config::Config::load(&dir.path().join("helmdeck.yaml")).expect("config loads");
+    (handle, dir, config)
+}
+
+fn renderer() -> Renderer {
+    Renderer::new(Helm {
+        path: support::helm(),
+    })
+}
+
+fn overrides(pause: Option<&str>) -> StepOverrides {
+    StepOverrides {
+        canary_steps: Some(vec![
+            CanaryStep::Replicas(1),
+            CanaryStep::Pause(Pause {
+                duration: pause.map(|p| {
+                    helmdeck::domain::duration::HumanDuration::parse(p).expect("duration")
+                }),
+            }),
+        ]),
+        auto_promote: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_overrides_replace_the_configured_steps_and_a_timed_pause_starts_once() {
+    let (_sim, _dir, cfg) = setup().await;
+    let s = Session::open(&cfg, "web", "test").await.expect("session");
+    let (first, end) = release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
+        .await
+        .expect("first deploy");
+    assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", first.run);
+
+    let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = {
+        let events = events.clone();
+        move |p: Progress| events.lock().expect("lock").push(p)
+    };
+    let opts = DeployOptions {
+        steps: overrides(Some("3s")),
+        ..Default::default()
+    };
+    let (rec, end) = release::deploy(&s, &renderer(), &opts, &sink)
+        .await
+        .expect("deploy with overrides");
+    // The configured manual pause would have stopped here (exit 10); the override's timed
+    // pause runs through to promotion.
+    assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
+    assert!(rec.run.plan.contains(&Step::Pause {
+        duration_ms: Some(3000)
+    }));
+    assert_eq!(rec.run.overrides, Some(overrides(Some("3s"))));
+    let stored = helmdeck::cluster::records::get(&s.cluster, "web", rec.revision)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        stored.run.overrides,
+        Some(overrides(Some("3s"))),
+        "recorded in the cluster"
+    );
+
+    let events = events.lock().expect("lock");
+    let pause_index = rec
+        .run
+        .plan
+        .iter()
+        .position(|st| matches!(st, Step::Pause { .. }))
+        .expect("pause step");
+    let starts = events
+        .iter()
+        .filter(|e| matches!(e, Progress::StepStarted { index, .. } if *index == pause_index))
+        .count();
+    assert_eq!(starts, 1, "the pause is announced once: {events:?}");
+    let ticks: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::PauseTick {
+                index,
+                elapsed_ms,
+                total_ms,
+            } if *index == pause_index => Some((*elapsed_ms, *total_ms)),
+            _ => None,
+        })
+        .collect();
+    assert!(ticks.len() >= 2, "ticks while waiting: {ticks:?}");
+    assert!(ticks.iter().all(|(_, t)| *t == 3000));
+    assert!(
+        ticks.windows(2).all(|w| w[0].0 <= w[1].0),
+        "elapsed grows: {ticks:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_drive_stops_at_a_safe_point_and_releases_the_lease() {
+    let (_sim, _dir, cfg) = setup().await;
+    let s = Session::open(&cfg, "web", "test").await.expect("session");
+    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
+        .await
+        .expect("first deploy");
+
+    let cancel = CancellationToken::new();
+    let opts = DeployOptions {
+        steps: overrides(Some("10m")),
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    // Cancel once the run is waiting out its pause.
+    let sink = {
+        let cancel = cancel.clone();
+        move |p: Progress| {
+            if matches!(p, Progress::PauseTick { .. }) {
+                cancel.cancel();
+            }
+        }
+    };
+    let started = std::time::Instant::now();
+    let (rec, end) = release::deploy(&s, &renderer(), &opts, &sink)
+        .await
+        .expect("deploy");
+    assert_eq!(end, DriveEnd::Stopped);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "stopped promptly"
+    );
+    let stored = helmdeck::cluster::records::get(&s.cluster, "web", rec.revision)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.run.status, Status::Progressing);
+    assert!(
+        matches!(
+            stored.run.current(),
+            Some(Step::Pause {
+                duration_ms: Some(600_000)
+            })
+        ),
+        "holds its phase: {:?}",
+        stored.run.current()
+    );
+    assert_eq!(
+        helmdeck::cluster::lease::holder_of(&s.cluster, "web")
+            .await
+            .expect("lease"),
+        None,
+        "the lease is released"
+    );
+    // Canary up, primary untouched: nothing half-applied.
+    let pods: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(s.cluster.client.clone(), "api");
+    assert!(pods.get_opt("web-canary").await.expect("get").is_some());
+
+    // Another drive picks it up where it stood.
+    let (rec, end) = release::promote(&s, true, false, &|_| {})
+        .await
+        .map(|r| match r {
+            release::ActionResult::Drove(rec, end) => (rec, end),
+            other => panic!("{other:?}"),
+        })
+        .expect("promote");
+    assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
+}
