@@ -21,6 +21,9 @@ pub struct ActArgs {
     /// rollback: re-apply this revision
     #[arg(long)]
     pub to: Option<u32>,
+    /// promote: go past a gate that failed or was inconclusive; name its check to confirm
+    #[arg(long, value_name = "CHECK")]
+    pub past_gate: Option<String>,
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
 }
@@ -38,7 +41,17 @@ pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Actio
     let (name, result, intended) = match action {
         Action::Promote => (
             "promote",
-            release::promote(&s, args.full, args.wait, &printer).await,
+            release::promote_with(
+                &s,
+                &release::ActOptions {
+                    full: args.full,
+                    wait: args.wait,
+                    past_gate: args.past_gate.clone(),
+                    ..Default::default()
+                },
+                &printer,
+            )
+            .await,
             vec![Status::Healthy],
         ),
         Action::Abort => (

@@ -39,6 +39,7 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         paused: bool,
         reason: Option<&'a str>,
         current_step: Option<String>,
+        gates: &'a [crate::domain::gate::GateRecord],
     }
     let o = Outcome {
         release: &rec.release,
@@ -47,6 +48,7 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         paused: end == DriveEnd::Paused,
         reason: rec.run.reason.as_deref(),
         current_step: rec.run.current().map(|s| s.describe()),
+        gates: &rec.run.gates,
     };
     if let Some(t) = data(&o, out) {
         print(&t);
@@ -60,7 +62,13 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         t.push_str(&format!(" — {r}"));
     }
     t.push('\n');
-    if end == DriveEnd::Paused {
+    t.push_str(&gate_lines(&rec.run.gates, "  "));
+    if let (DriveEnd::Paused, Some(check)) = (end, rec.run.paused_gate_check()) {
+        t.push_str(&format!(
+            "paused at a gate — promote past it with `helmdeck promote {} --env {} --past-gate {check}`, or rollback/abort\n",
+            rec.service, rec.environment
+        ));
+    } else if end == DriveEnd::Paused {
         t.push_str(&format!(
             "paused at: {} — continue with `helmdeck promote {} --env {}` (or rollback/abort)\n",
             rec.run.current().map(|s| s.describe()).unwrap_or_default(),
@@ -69,6 +77,50 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         ));
     }
     print(&t);
+}
+
+/// The gates of a run, one line per gate and one per check: marks for its measurements
+/// (✓ pass, ✗ fail, ? inconclusive) and the last value and detail.
+pub fn gate_lines(gates: &[crate::domain::gate::GateRecord], indent: &str) -> String {
+    use crate::domain::gate::{Outcome, Verdict};
+    let mut t = String::new();
+    for g in gates {
+        let verdict = match &g.verdict {
+            None => "running".to_string(),
+            Some(Verdict::Passed) => "passed".into(),
+            Some(Verdict::Failed { check, .. }) => format!("failed on `{check}`"),
+            Some(Verdict::Inconclusive { check, .. }) => format!("inconclusive on `{check}`"),
+        };
+        t.push_str(&format!(
+            "{indent}gate ({}) at step {}: {verdict}\n",
+            g.stage.as_str(),
+            g.step + 1
+        ));
+        for c in &g.checks {
+            let marks: String = c
+                .measurements
+                .iter()
+                .map(|m| match m.outcome {
+                    Outcome::Pass => '✓',
+                    Outcome::Fail => '✗',
+                    Outcome::Inconclusive => '?',
+                })
+                .collect();
+            let last = c
+                .measurements
+                .last()
+                .map(|m| {
+                    format!(
+                        " last {}: {}",
+                        m.value.as_deref().unwrap_or("-"),
+                        m.detail.lines().next().unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            t.push_str(&format!("{indent}  {} {marks}{last}\n", c.name));
+        }
+    }
+    t
 }
 
 pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResult {
@@ -113,6 +165,7 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
                         .unwrap_or_default()
                 ));
             }
+            t.push_str(&gate_lines(&report.gates, "  "));
         }
         _ => t.push_str("never deployed\n"),
     }
@@ -147,6 +200,7 @@ pub async fn history(config: Option<&std::path::Path>, args: &StatusArgs) -> Cmd
             r.updated,
             r.reason.clone().unwrap_or_default()
         ));
+        t.push_str(&gate_lines(&r.gates, "    "));
     }
     print(&t);
     Ok(Exit::Done)

@@ -563,6 +563,8 @@ pub struct HistoryRow {
     pub created: String,
     pub updated: String,
     pub reason: Option<String>,
+    /// The run's verification gates with every measurement.
+    pub gates: Vec<crate::domain::gate::GateRecord>,
 }
 
 pub async fn history(s: &Session) -> Result<Vec<HistoryRow>, EngineError> {
@@ -578,6 +580,7 @@ pub async fn history(s: &Session) -> Result<Vec<HistoryRow>, EngineError> {
             created: r.created.clone(),
             updated: r.updated.clone(),
             reason: r.run.reason.clone(),
+            gates: r.run.gates.clone(),
         })
         .collect())
 }
@@ -594,6 +597,8 @@ pub struct StatusReport {
     pub reason: Option<String>,
     pub current_step: Option<String>,
     pub phases: Vec<crate::domain::run::PhaseEntry>,
+    /// The run's verification gates with every measurement.
+    pub gates: Vec<crate::domain::gate::GateRecord>,
     pub lease_holder: Option<String>,
     pub lease_since: Option<String>,
 }
@@ -612,6 +617,7 @@ pub async fn status(s: &Session) -> Result<StatusReport, EngineError> {
         reason: last.and_then(|r| r.run.reason.clone()),
         current_step: last.and_then(|r| r.run.current()).map(|s| s.describe()),
         phases: last.map(|r| r.run.phases.clone()).unwrap_or_default(),
+        gates: last.map(|r| r.run.gates.clone()).unwrap_or_default(),
         lease_holder: holder.as_ref().map(|h| h.0.clone()),
         lease_since: holder.map(|h| h.1),
     })

@@ -274,6 +274,9 @@ async fn route(c: &Arc<Cluster>, req: Request) -> Result<Response, ApiError> {
         }
         _ => {}
     }
+    if let ["api", "v1", "namespaces", ns, "services", svc, "proxy", rest @ ..] = segs.as_slice() {
+        return crate::sim::proxy::serve(c, ns, svc, rest, &method).await;
+    }
     let target = {
         let kinds = c.store.kinds();
         match segs.as_slice() {

@@ -15,6 +15,7 @@ pub mod kubelet;
 pub mod logs;
 pub mod patch;
 pub mod proto;
+pub mod proxy;
 pub mod scenario;
 pub mod selector;
 pub mod store;
@@ -69,6 +70,7 @@ pub struct Cluster {
     pub port: u16,
     pub shutdown: signal::Receiver<bool>,
     next_service_ip: std::sync::atomic::AtomicU32,
+    pub proxy_dice: proxy::ProxyDice,
 }
 
 /// The node every pod is scheduled to.
@@ -356,6 +358,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         port,
         shutdown: stop_rx.clone(),
         next_service_ip: std::sync::atomic::AtomicU32::new(0),
+        proxy_dice: proxy::ProxyDice::new(seed),
     });
     let tasks = vec![tokio::spawn(controllers::run(
         cluster.clone(),

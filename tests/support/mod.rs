@@ -38,7 +38,12 @@ pub fn helm() -> PathBuf {
     local
 }
 
+/// The binary under test; `$HELMDECK_TEST_BIN` wins (a private copy, when several
+/// worktrees share one target directory and overwrite each other's `helmdeck`).
 pub fn bin() -> PathBuf {
+    if let Some(b) = std::env::var_os("HELMDECK_TEST_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(b);
+    }
     PathBuf::from(env!("CARGO_BIN_EXE_helmdeck"))
 }
 

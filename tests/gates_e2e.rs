@@ -1,0 +1,379 @@
+//! Verification gates end to end: the real binary against the simulated cluster — http
+//! checks through the API server's service proxy (canary and blue/green stage Services) and
+//! command checks — with exit codes, `history` and `status -o json`.
+
+mod support;
+
+use helmdeck::sim::{self, Scenario, SimOptions};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Output;
+
+const SCENARIO: &str = "speed: 20\nseed: 11\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-bad\" }\n    fault: http-errors\n    rate: 1\n";
+
+const SECRET: &str = "gate-secret-value-5150";
+
+struct Env {
+    _sim: sim::SimHandle,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let handle = sim::start(SimOptions {
+            scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
+            kubeconfig_path: Some(kubeconfig.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("sim starts");
+        let cfg = format!(
+            r#"repositories:
+  - {{ name: demo, type: local, path: "{charts}" }}
+services:
+  - name: webhttp
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: canary
+    canary:
+      steps:
+        - {{ replicas: 1 }}
+        - verify:
+            - {{ name: smoke, http: {{ path: /healthz, port: http, expect: {{ status: 200, jsonpath: "$.status == ok" }} }}, interval: 200ms, count: 3, failure_limit: 0 }}
+  - name: webcmd1
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: rolling
+    verify:
+      - {{ name: e2e, command: [ "./count.sh" ], interval: 100ms, count: 5, failure_limit: 1, timeout: 5s }}
+  - name: webcmd3
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: rolling
+    verify:
+      - {{ name: e2e, command: [ "./count.sh" ], interval: 100ms, count: 5, failure_limit: 3, timeout: 5s }}
+  - name: webbg
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: bluegreen
+    bluegreen:
+      auto_promote: true
+      scale_down_delay: 1s
+      pre_promotion:
+        - {{ name: stage-smoke, http: {{ path: / }}, interval: 200ms, count: 2 }}
+environments:
+  - name: test
+    cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: gates }}
+    secrets:
+      - {{ path: database.password, from: {{ env: E2E_GATE_SECRET }} }}
+    policy: {{ auto_rollback: true, progress_deadline: 60s }}
+"#,
+            charts = support::charts_dir().display()
+        );
+        std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
+        std::fs::write(
+            dir.path().join("web.yaml"),
+            "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n",
+        )
+        .expect("values");
+        // Fails its first two calls per release (after revision 1), then passes; prints its
+        // context and a secret that helmdeck must redact.
+        let script = dir.path().join("count.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\n[ \"$HELMDECK_REVISION\" = 1 ] && exit 0\nf=\"./calls-$HELMDECK_RELEASE\"\nn=$(( $(cat \"$f\" 2>/dev/null || echo 0) + 1 ))\necho $n > \"$f\"\necho \"call $n for $HELMDECK_RELEASE r$HELMDECK_REVISION ns=$HELMDECK_NAMESPACE svc=$HELMDECK_STAGE_SERVICE sel=$HELMDECK_CANARY_SELECTOR secret=$E2E_GATE_SECRET\"\nif [ $n -le 2 ]; then echo 'not yet' >&2; exit 1; fi\nexit 0\n",
+        )
+        .expect("script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        let env = Env {
+            _sim: handle,
+            dir,
+            kubeconfig,
+        };
+        env.kubectl(&["create", "namespace", "gates"]).await;
+        env
+    }
+
+    async fn helmdeck(&self, args: &[&str]) -> Output {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let dir = self.dir.path().to_path_buf();
+        let data = dir.join("data");
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            support::helmdeck(
+                &refs,
+                &dir,
+                &[
+                    ("E2E_GATE_SECRET", SECRET),
+                    ("HELMDECK_DATA_DIR", data.to_str().unwrap_or(".")),
+                ],
+            )
+        })
+        .await
+        .expect("join")
+    }
+
+    async fn kubectl(&self, args: &[&str]) -> String {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let kc = self.kubeconfig.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new("kubectl")
+                .args(&args)
+                .env("KUBECONFIG", &kc)
+                .output()
+                .expect("kubectl");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr)
+        })
+        .await
+        .expect("join")
+    }
+
+    async fn get_json(&self, what: &[&str]) -> Value {
+        let mut args = vec!["-n", "gates", "get"];
+        args.extend_from_slice(what);
+        args.extend_from_slice(&["-o", "json"]);
+        let text = self.kubectl(&args).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("kubectl {what:?}: {e}: {text}"))
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.helmdeck(args).await;
+        assert_eq!(code(&out), 0, "{}", explain(&out));
+        serde_json::from_str(&support::stdout(&out)).expect("json")
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn explain(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        support::stdout(o),
+        support::stderr(o)
+    )
+}
+
+fn image_of(dep: &Value) -> String {
+    dep.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Outcomes of the measurements of `check` in the newest gate of `gates`.
+fn outcomes(gates: &Value, check: &str) -> Vec<String> {
+    let Some(last) = gates.as_array().and_then(|g| g.last()) else {
+        return Vec::new();
+    };
+    last["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["name"] == check)
+        .flat_map(|c| c["measurements"].as_array().cloned().unwrap_or_default())
+        .map(|m| m["outcome"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_http_gate_promotes_a_good_canary_and_aborts_one_answering_500s() {
+    let env = Env::start().await;
+    let d = |tag: &'static str| {
+        let set = format!("image.tag={tag}");
+        let env = &env;
+        async move {
+            env.helmdeck(&["deploy", "webhttp", "--env", "test", "--set", &set])
+                .await
+        }
+    };
+    let out = d("1.0").await;
+    assert_eq!(code(&out), 0, "first deploy: {}", explain(&out));
+
+    let started = std::time::Instant::now();
+    let out = d("2.0").await;
+    assert_eq!(code(&out), 0, "good canary: {}", explain(&out));
+    let gate_time = started.elapsed();
+    assert!(support::stderr(&out).contains("smoke"), "{}", explain(&out));
+    let dep = env.get_json(&["deployment", "webhttp"]).await;
+    assert!(image_of(&dep).ends_with(":2.0"), "promoted: {dep}");
+
+    let out = d("3.0-bad").await;
+    assert_eq!(code(&out), 1, "bad canary fails: {}", explain(&out));
+    assert!(
+        support::stdout(&out).contains("check `smoke` failed"),
+        "the check is named: {}",
+        explain(&out)
+    );
+    let dep = env.get_json(&["deployment", "webhttp"]).await;
+    assert!(image_of(&dep).ends_with(":2.0"), "primary untouched: {dep}");
+    let canary = env
+        .kubectl(&["-n", "gates", "get", "deployment", "webhttp-canary"])
+        .await;
+    assert!(canary.contains("NotFound"), "canary deleted: {canary}");
+    let svc = env
+        .kubectl(&["-n", "gates", "get", "service", "webhttp-canary"])
+        .await;
+    assert!(svc.contains("NotFound"), "canary Service deleted: {svc}");
+
+    let history = env
+        .json(&["history", "webhttp", "--env", "test", "-o", "json"])
+        .await;
+    let rows = history.as_array().expect("rows");
+    let bad = rows.iter().find(|r| r["revision"] == 3).expect("r3");
+    assert_eq!(bad["status"], "RolledBack");
+    assert_eq!(outcomes(&bad["gates"], "smoke"), vec!["fail"]);
+    let good = rows.iter().find(|r| r["revision"] == 2).expect("r2");
+    assert_eq!(outcomes(&good["gates"], "smoke"), vec!["pass"; 3]);
+    let m = &good["gates"][0]["checks"][0]["measurements"][0];
+    assert_eq!(m["value"], "200");
+    assert!(
+        m["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("webhttp-canary"),
+        "probed the canary Service: {m}"
+    );
+    let text = env.helmdeck(&["history", "webhttp", "--env", "test"]).await;
+    assert!(
+        support::stdout(&text).contains("smoke ✗"),
+        "{}",
+        explain(&text)
+    );
+    let status = env
+        .json(&["status", "webhttp", "--env", "test", "-o", "json"])
+        .await;
+    assert_eq!(outcomes(&status["gates"], "smoke"), vec!["fail"]);
+    eprintln!("FIGURE canary deploy with a 3-measurement http gate (200ms apart): {gate_time:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_gate_fails_past_its_failure_limit_and_passes_within_it() {
+    let env = Env::start().await;
+    for svc in ["webcmd1", "webcmd3"] {
+        let out = env
+            .helmdeck(&["deploy", svc, "--env", "test", "--set", "image.tag=1.0"])
+            .await;
+        assert_eq!(code(&out), 0, "{svc} r1: {}", explain(&out));
+    }
+    // failure_limit 1: two failures end it; rolling rolls back to revision 1.
+    let out = env
+        .helmdeck(&[
+            "deploy",
+            "webcmd1",
+            "--env",
+            "test",
+            "--set",
+            "image.tag=2.0",
+        ])
+        .await;
+    assert_eq!(code(&out), 1, "{}", explain(&out));
+    assert!(
+        support::stdout(&out).contains("RolledBack"),
+        "{}",
+        explain(&out)
+    );
+    let dep = env.get_json(&["deployment", "webcmd1"]).await;
+    assert!(image_of(&dep).ends_with(":1.0"), "rolled back: {dep}");
+    let st = env
+        .json(&["status", "webcmd1", "--env", "test", "-o", "json"])
+        .await;
+    assert_eq!(outcomes(&st["gates"], "e2e"), vec!["fail", "fail"], "{st}");
+
+    // failure_limit 3: fail, fail, then passes on the third success.
+    let out = env
+        .helmdeck(&[
+            "deploy",
+            "webcmd3",
+            "--env",
+            "test",
+            "--set",
+            "image.tag=2.0",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    let st = env
+        .json(&["status", "webcmd3", "--env", "test", "-o", "json"])
+        .await;
+    assert_eq!(
+        outcomes(&st["gates"], "e2e"),
+        vec!["fail", "fail", "pass", "pass", "pass"]
+    );
+    let m = &st["gates"][0]["checks"][0]["measurements"];
+    let first = m[0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        first.contains("call 1 for webcmd3 r2 ns=gates svc=webcmd3 sel=")
+            && first.contains("not yet"),
+        "context in the environment, output captured: {first}"
+    );
+    assert_eq!(m[0]["value"], "exit 1");
+    let all = format!("{}{}{}", st, support::stdout(&out), support::stderr(&out));
+    assert!(!all.contains(SECRET), "secrets are redacted: {all}");
+    assert!(all.contains("secret=********"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bluegreen_pre_promotion_gate_keeps_traffic_on_the_live_slot_when_it_fails() {
+    let env = Env::start().await;
+    let deploy = |tag: &'static str| {
+        let set = format!("image.tag={tag}");
+        let env = &env;
+        async move {
+            env.helmdeck(&["deploy", "webbg", "--env", "test", "--set", &set])
+                .await
+        }
+    };
+    let out = deploy("1.0").await;
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    let selector = |svc: Value| {
+        svc.pointer("/spec/selector/helmdeck.io~1slot")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(selector(env.get_json(&["service", "webbg"]).await), "blue");
+
+    // A good green passes the stage check and takes the traffic.
+    let out = deploy("2.0").await;
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    assert_eq!(selector(env.get_json(&["service", "webbg"]).await), "green");
+
+    // A bad blue answers 500 through webbg-stage: traffic stays on green.
+    let out = deploy("3.0-bad").await;
+    assert_eq!(code(&out), 1, "{}", explain(&out));
+    assert!(
+        support::stdout(&out).contains("check `stage-smoke` failed"),
+        "{}",
+        explain(&out)
+    );
+    assert_eq!(
+        selector(env.get_json(&["service", "webbg"]).await),
+        "green",
+        "live traffic stays on the old slot"
+    );
+    let green = env.get_json(&["deployment", "webbg-green"]).await;
+    assert!(image_of(&green).ends_with(":2.0"), "{green}");
+    let st = env
+        .json(&["status", "webbg", "--env", "test", "-o", "json"])
+        .await;
+    let detail = st["gates"][0]["checks"][0]["measurements"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("webbg-stage"),
+        "probed the stage Service: {detail}"
+    );
+    assert_eq!(st["gates"][0]["stage"], "pre-promotion");
+}
