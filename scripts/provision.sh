@@ -24,3 +24,13 @@ if ! command -v kubectl >/dev/null 2>&1; then
         echo "provision: kubectl is missing; install it (Debian: kubernetes-client) to run the cluster tests" >&2
     fi
 fi
+
+# Prometheus: the verification-gate tests run a real one on loopback (Debian's package).
+if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "provision: installing prometheus (Debian package)" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "provision: prometheus is missing; install it (Debian: prometheus) to run the gate tests" >&2
+    fi
+fi
