@@ -194,6 +194,22 @@ fn check_needs_exactly_one_kind() {
 }
 
 #[test]
+fn gate_conditions_and_commands_are_checked_when_loading() {
+    let text = GOOD.replace(
+        "- { name: e2e, command",
+        "- { name: errors, prometheus: { query: up, condition: \"errors are low\" } }\n            - { name: e2e, command",
+    );
+    let e = err(&text);
+    assert!(
+        e.contains("check `errors`") && e.contains("result < 0.01"),
+        "{e}"
+    );
+    let text = GOOD.replace("command: [\"./e2e.sh\"]", "command: []");
+    let e = err(&text);
+    assert!(e.contains("empty command"), "{e}");
+}
+
+#[test]
 fn suggestions_only_when_close() {
     assert_eq!(
         suggest("stagin", &["staging", "production"]),

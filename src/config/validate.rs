@@ -189,6 +189,30 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                     "keep one kind per check; write several checks for several kinds".into(),
                 )?;
             }
+            if let Some(p) = &c.prometheus {
+                if let Err(e) = crate::domain::gate::Condition::parse(&p.condition) {
+                    err(
+                        &ptr,
+                        format!("check `{}`: {e}", c.name),
+                        "write the condition as `result < 0.01` (one of < <= > >= == !=)".into(),
+                    )?;
+                }
+            }
+            if c.command.as_ref().is_some_and(|a| a.is_empty()) {
+                err(
+                    &ptr,
+                    format!("check `{}` has an empty command", c.name),
+                    "give the program and its arguments: command: [\"./e2e.sh\", \"--fast\"]"
+                        .into(),
+                )?;
+            }
+            if c.count == Some(0) {
+                err(
+                    &ptr,
+                    format!("check `{}` has count 0", c.name),
+                    "count is how many measurements to take: 1 or more".into(),
+                )?;
+            }
         }
         if let Some(canary) = &s.canary {
             for (k, st) in canary.steps.iter().enumerate() {

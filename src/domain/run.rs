@@ -995,4 +995,177 @@ mod tests {
             r.apply(Event::StepDone, &c, i).expect("advance");
         }
     }
+
+    fn check(name: &str) -> Check {
+        Check {
+            name: name.into(),
+            http: None,
+            prometheus: None,
+            command: Some(vec!["true".into()]),
+            interval: None,
+            count: None,
+            failure_limit: None,
+            initial_delay: None,
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn gates_sit_where_the_strategy_puts_them() {
+        let mut i = input(S::Canary, Some(1));
+        i.canary_steps
+            .insert(1, PlannedCanaryStep::Verify(vec![check("smoke")]));
+        let (p, promo) = plan(&i);
+        let at = p
+            .iter()
+            .position(|s| {
+                matches!(
+                    s,
+                    Step::Verify {
+                        stage: GateStage::Canary,
+                        ..
+                    }
+                )
+            })
+            .expect("verify step");
+        assert!(matches!(
+            p[at - 1],
+            Step::WaitHealthy {
+                target: Target::Canaries
+            }
+        ));
+        assert!(at < promo.expect("promotion"));
+
+        let mut i = input(S::Bluegreen, Some(1));
+        i.pre_promotion = vec![check("pre")];
+        i.post_promotion = vec![check("post")];
+        let (p, promo) = plan(&i);
+        let promo = promo.expect("promotion");
+        assert!(matches!(p[promo], Step::SwitchServices { .. }));
+        assert!(matches!(
+            p[promo + 1],
+            Step::Verify {
+                stage: GateStage::PostPromotion,
+                ..
+            }
+        ));
+        assert!(p[..promo].iter().any(|s| matches!(
+            s,
+            Step::Verify {
+                stage: GateStage::PrePromotion,
+                ..
+            }
+        )));
+
+        let mut i = input(S::Rolling, Some(1));
+        i.verify = vec![check("e2e")];
+        let (p, _) = plan(&i);
+        assert!(matches!(
+            p.last(),
+            Some(Step::Verify {
+                stage: GateStage::Rolling,
+                ..
+            })
+        ));
+        i.verify.clear();
+        assert_eq!(plan(&i).0.len(), 2, "no gate without checks");
+    }
+
+    fn run_to_gate(r: &mut Run, c: &ReverseInput) {
+        while !matches!(r.current(), Some(Step::Verify { .. })) {
+            match r.current() {
+                Some(Step::Pause { .. }) => r.apply(Event::Promote { full: false }, c, 1),
+                _ => r.apply(Event::StepDone, c, 1),
+            }
+            .expect("advance");
+        }
+    }
+
+    #[test]
+    fn a_failed_canary_gate_deletes_the_canaries_and_names_the_check() {
+        let mut i = input(S::Canary, Some(1));
+        i.canary_steps
+            .insert(1, PlannedCanaryStep::Verify(vec![check("smoke")]));
+        let (p, promo) = plan(&i);
+        let mut r = Run::new(p, promo, 0);
+        let c = ctx(S::Canary, Some(1));
+        run_to_gate(&mut r, &c);
+        r.apply(
+            Event::GateFailed {
+                reason: "canary gate: check `smoke` failed".into(),
+            },
+            &c,
+            2,
+        )
+        .expect("fail");
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+        r.apply(Event::StepDone, &c, 3).expect("deleted");
+        assert_eq!(r.status, Status::RolledBack);
+        assert!(r.reason.as_deref().is_some_and(|t| t.contains("smoke")));
+    }
+
+    #[test]
+    fn a_failed_post_promotion_gate_switches_back() {
+        let mut i = input(S::Bluegreen, Some(1));
+        i.post_promotion = vec![check("post")];
+        let (p, promo) = plan(&i);
+        let mut r = Run::new(p, promo, 0);
+        let c = ctx(S::Bluegreen, Some(1));
+        run_to_gate(&mut r, &c);
+        assert!(r.promoted());
+        r.apply(Event::GateFailed { reason: "x".into() }, &c, 2)
+            .expect("fail");
+        assert!(r.plan.contains(&Step::SwitchServices {
+            revision: 1,
+            color: Color::Blue
+        }));
+    }
+
+    #[test]
+    fn an_inconclusive_gate_pauses_and_promote_goes_past_it() {
+        let mut i = input(S::Rolling, Some(1));
+        i.verify = vec![check("e2e")];
+        let (p, promo) = plan(&i);
+        let mut r = Run::new(p, promo, 0);
+        let c = ctx(S::Rolling, Some(1));
+        run_to_gate(&mut r, &c);
+        r.apply(
+            Event::GateInconclusive {
+                reason: "unreachable".into(),
+            },
+            &c,
+            2,
+        )
+        .expect("inconclusive");
+        assert_eq!(r.status, Status::Paused);
+        assert!(
+            r.current_started_ms().is_some(),
+            "the gate's phase stays open"
+        );
+        r.apply(Event::Promote { full: false }, &c, 3)
+            .expect("promote past");
+        assert_eq!(r.status, Status::Healthy);
+        assert_eq!(r.reason, None);
+        assert_eq!(
+            r.phases.last().and_then(|p| p.outcome.as_deref()),
+            Some("promoted past the gate by the operator")
+        );
+    }
+
+    #[test]
+    fn without_auto_rollback_a_failed_gate_waits_for_the_operator() {
+        let mut i = input(S::Rolling, Some(1));
+        i.verify = vec![check("e2e")];
+        let (p, promo) = plan(&i);
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Rolling, Some(1));
+        c.auto_rollback = false;
+        run_to_gate(&mut r, &c);
+        r.apply(Event::GateFailed { reason: "x".into() }, &c, 2)
+            .expect("fail");
+        assert_eq!(r.status, Status::Paused);
+        assert_eq!(r.reverse, None);
+        r.apply(Event::Rollback, &c, 3).expect("rollback");
+        assert_eq!(r.plan[0], Step::ApplyAll { revision: 1 });
+    }
 }
