@@ -870,6 +870,44 @@ fn workload_bar(d: &Value) -> WorkloadBar {
     }
 }
 
+/// A gate's measurements for its timeline line: per check, a mark for each measurement
+/// (✓ pass, ✗ fail, ? inconclusive) and the last value — ` · smoke ✓✓✗ 500`.
+fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u64>) -> String {
+    use crate::domain::gate::Outcome;
+    let Some(g) = run
+        .gates
+        .iter()
+        .rev()
+        .find(|g| g.started_ms >= started_ms && ended_ms.is_none_or(|e| g.started_ms <= e))
+    else {
+        return String::new();
+    };
+    g.checks
+        .iter()
+        .map(|c| {
+            let marks: String = c
+                .measurements
+                .iter()
+                .rev()
+                .take(12)
+                .rev()
+                .map(|m| match m.outcome {
+                    Outcome::Pass => '✓',
+                    Outcome::Fail => '✗',
+                    Outcome::Inconclusive => '?',
+                })
+                .collect();
+            let last = c
+                .measurements
+                .last()
+                .and_then(|m| m.value.clone())
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            format!(" · {} {marks}{last}", c.name)
+        })
+        .collect()
+}
+
 /// The run of a record as the timeline shows it: what was done, what runs, what is left.
 pub fn run_view(rec: &ReleaseRecord) -> RunView {
     let run = &rec.run;
@@ -877,7 +915,14 @@ pub fn run_view(rec: &ReleaseRecord) -> RunView {
         .phases
         .iter()
         .map(|p| StepRow {
-            text: p.step.describe(),
+            text: match &p.step {
+                Step::Verify { .. } => format!(
+                    "{}{}",
+                    p.step.describe(),
+                    gate_marks(run, p.started_ms, p.ended_ms)
+                ),
+                other => other.describe(),
+            },
             state: match (&p.ended_ms, &p.outcome) {
                 (None, _) => StepState::Current,
                 (Some(_), Some(o)) if o.starts_with("failed") => StepState::Failed,

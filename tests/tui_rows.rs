@@ -124,3 +124,42 @@ fn the_timeline_shows_done_current_and_pending_steps() {
     assert_eq!(view.started_ms, 1_000);
     assert_eq!(view.reverse, None);
 }
+
+#[test]
+fn a_gate_in_the_timeline_shows_a_mark_per_measurement_and_the_last_value() {
+    use helmdeck::domain::gate::{Check, GateRecord, GateStage, Measurement, Outcome};
+    let check = Check {
+        name: "smoke".into(),
+        http: None,
+        prometheus: None,
+        command: Some(vec!["./e2e.sh".into()]),
+        interval: None,
+        count: Some(3),
+        failure_limit: Some(1),
+        initial_delay: None,
+        timeout: None,
+    };
+    let plan = vec![
+        Step::Verify {
+            stage: GateStage::Canary,
+            checks: vec![check.clone()],
+        },
+        Step::DeleteCanaries,
+    ];
+    let mut run = Run::new(plan, Some(1), 1_000);
+    let mut gate = GateRecord::new(0, GateStage::Canary, &[check], 1_000);
+    gate.checks[0].measurements = [(Outcome::Pass, "200"), (Outcome::Fail, "500")]
+        .iter()
+        .enumerate()
+        .map(|(i, (outcome, v))| Measurement {
+            at_ms: 1_000 + i as u64 * 100,
+            outcome: *outcome,
+            value: Some(v.to_string()),
+            detail: String::new(),
+        })
+        .collect();
+    run.gates.push(gate);
+    let view = run_view(&record(run));
+    assert_eq!(view.steps[0].text, "verify (canary): smoke · smoke ✓✗ 500");
+    assert_eq!(view.steps[0].state, StepState::Current);
+}
