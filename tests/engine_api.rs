@@ -36,6 +36,14 @@ services:
     strategy: canary
     canary: {{ steps: [ {{ replicas: 1 }}, {{ pause: {{}} }} ] }}
     workloads: [ web ]
+  - name: webgate
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: canary
+    canary:
+      steps:
+        - {{ replicas: 1 }}
+        - verify: [ {{ name: slow, command: [ sh, -c, "exit 0" ], interval: 300ms, count: 5 }} ]
 environments:
   - name: test
     cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: api }}
@@ -217,4 +225,56 @@ async fn a_cancelled_drive_stops_at_a_safe_point_and_releases_the_lease() {
         })
         .expect("promote");
     assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_cancelled_half_way_resumes_with_the_measurements_it_had() {
+    let (_sim, _dir, cfg) = setup().await;
+    let s = Session::open(&cfg, "webgate", "test")
+        .await
+        .expect("session");
+    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
+        .await
+        .expect("first deploy");
+    let cancel = CancellationToken::new();
+    let sink = {
+        let cancel = cancel.clone();
+        let seen = Arc::new(Mutex::new(0));
+        move |p: Progress| {
+            if matches!(p, Progress::GateMeasured { .. }) {
+                let mut n = seen.lock().expect("lock");
+                *n += 1;
+                if *n == 2 {
+                    cancel.cancel();
+                }
+            }
+        }
+    };
+    let opts = DeployOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let (rec, end) = release::deploy(&s, &renderer(), &opts, &sink)
+        .await
+        .expect("deploy");
+    assert_eq!(end, DriveEnd::Stopped);
+    let stored = helmdeck::cluster::records::get(&s.cluster, "webgate", rec.revision)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert!(matches!(stored.run.current(), Some(Step::Verify { .. })));
+    assert_eq!(stored.run.gates.len(), 1);
+    assert_eq!(stored.run.gates[0].checks[0].measurements.len(), 2);
+    assert_eq!(stored.run.gates[0].verdict, None);
+
+    let resumed = DeployOptions {
+        resume: true,
+        ..Default::default()
+    };
+    let (rec, end) = release::deploy(&s, &renderer(), &resumed, &|_| {})
+        .await
+        .expect("resume");
+    assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
+    assert_eq!(rec.run.gates.len(), 1, "the same gate went on");
+    assert_eq!(rec.run.gates[0].checks[0].measurements.len(), 5);
 }
