@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-const SCENARIO: &str = "speed: 20\nseed: 3\npod_start: { min: 1s, max: 2s }\n";
+const SCENARIO: &str = "speed: 20\nseed: 3\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
 
 async fn setup() -> (sim::SimHandle, tempfile::TempDir, helmdeck::config::Config) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -44,6 +44,14 @@ services:
       steps:
         - {{ replicas: 1 }}
         - verify: [ {{ name: slow, command: [ sh, -c, "exit 0" ], interval: 300ms, count: 5 }} ]
+  - name: webwatch
+    chart: {{ repository: demo, name: web }}
+    values: [ ./web.yaml ]
+    strategy: canary
+    canary:
+      steps:
+        - {{ replicas: 1 }}
+        - verify: [ {{ name: long, command: [ sh, -c, "exit 0" ], interval: 200ms, count: 100 }} ]
 environments:
   - name: test
     cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: api }}
@@ -277,4 +285,58 @@ async fn a_gate_cancelled_half_way_resumes_with_the_measurements_it_had() {
     assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
     assert_eq!(rec.run.gates.len(), 1, "the same gate went on");
     assert_eq!(rec.run.gates[0].checks[0].measurements.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_that_crashes_during_its_gate_fails_the_step_at_once() {
+    let (_sim, dir, cfg) = setup().await;
+    let s = Session::open(&cfg, "webwatch", "test")
+        .await
+        .expect("session");
+    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
+        .await
+        .expect("first deploy");
+    let kubeconfig = dir.path().join("kubeconfig");
+    let sink = move |p: Progress| {
+        if matches!(p, Progress::GateStarted { .. }) {
+            let kc = kubeconfig.clone();
+            std::thread::spawn(move || {
+                let out = std::process::Command::new("kubectl")
+                    .args([
+                        "-n",
+                        "api",
+                        "set",
+                        "image",
+                        "deployment/webwatch-canary",
+                        "*=ghcr.io/acme/web:9-crash",
+                    ])
+                    .env("KUBECONFIG", &kc)
+                    .output()
+                    .expect("kubectl");
+                assert!(out.status.success(), "{out:?}");
+            });
+        }
+    };
+    let started = std::time::Instant::now();
+    let (rec, end) = release::deploy(&s, &renderer(), &DeployOptions::default(), &sink)
+        .await
+        .expect("deploy");
+    assert_eq!(end, DriveEnd::Finished(Status::RolledBack), "{:?}", rec.run);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "long before the gate's 20 s of measurements"
+    );
+    let g = &rec.run.gates[0];
+    assert!(
+        matches!(&g.verdict, Some(helmdeck::domain::gate::Verdict::Failed { check, .. }) if check == "workload health"),
+        "{g:?}"
+    );
+    assert!(
+        rec.run
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("webwatch-canary")),
+        "{:?}",
+        rec.run.reason
+    );
 }

@@ -162,16 +162,7 @@ pub async fn drive(
         }
         let event = match &step {
             Step::Pause { duration_ms } => {
-                let watched = match rec.run.plan[..index].iter().rev().find_map(|st| match st {
-                    Step::WaitHealthy { target } => Some(target.clone()),
-                    _ => None,
-                }) {
-                    Some(target) if rec.run.reverse.is_none() => {
-                        let objs = objects::load(s, rec, &mut revisions, rec.revision).await?;
-                        objects::target_deployments(s, rec, &objs, &target, &mut revisions).await?
-                    }
-                    _ => Vec::new(),
-                };
+                let watched = watched_workloads(s, rec, index, &mut revisions).await?;
                 if let Some(reason) = failing(&watch, &watched) {
                     Event::StepFailed { reason }
                 } else if let Some(ev) = pick_up_requests(s, rec).await? {
@@ -243,11 +234,16 @@ pub async fn drive(
                 }
             }
             Step::Verify { stage, checks } => {
+                let watched = watched_workloads(s, rec, index, &mut revisions).await?;
                 match super::gates::run_gate(
                     s,
                     rec,
                     &mut revisions,
-                    index,
+                    super::gates::GateWatch {
+                        index,
+                        watch: &mut watch,
+                        workloads: &watched,
+                    },
                     *stage,
                     checks,
                     progress,
@@ -305,6 +301,30 @@ pub async fn drive(
         }
         rec.updated = now_rfc3339();
         records::put(&s.cluster, rec).await?;
+    }
+}
+
+/// The workloads a pause or a gate at `index` keeps an eye on: those of the last health wait
+/// before it (none while going back).
+async fn watched_workloads(
+    s: &Session,
+    rec: &ReleaseRecord,
+    index: usize,
+    revisions: &mut HashMap<u32, RevisionObjects>,
+) -> Result<Vec<String>, EngineError> {
+    let target = rec.run.plan[..index.min(rec.run.plan.len())]
+        .iter()
+        .rev()
+        .find_map(|st| match st {
+            Step::WaitHealthy { target } => Some(target.clone()),
+            _ => None,
+        });
+    match target {
+        Some(target) if rec.run.reverse.is_none() => {
+            let objs = objects::load(s, rec, revisions, rec.revision).await?;
+            objects::target_deployments(s, rec, &objs, &target, revisions).await
+        }
+        _ => Ok(Vec::new()),
     }
 }
 
@@ -423,7 +443,7 @@ async fn wait_healthy(
 
 /// Health of the workloads a paused run keeps an eye on (the last waited-for target):
 /// the first failure, if any.
-fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
+pub(super) fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
     for name in names {
         if let Some(dep) = watch.deployment(name) {
             let pods = new_pods(watch, &dep);

@@ -3,10 +3,11 @@
 //! due, records each in the run, and leaves the verdict to `domain::gate`. Errors reaching a
 //! check are measurements too (inconclusive), never engine errors.
 
-use super::drive::{cancelled, pick_up_requests, Progress};
+use super::drive::{cancelled, failing, pick_up_requests, Progress};
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::records;
+use crate::cluster::watch::NamespaceWatch;
 use crate::domain::gate::{
     self, bounded, check_state, Check, CheckState, Condition, GateRecord, GateStage, Measurement,
     Outcome, Verdict,
@@ -168,19 +169,29 @@ async fn context(
     })
 }
 
+/// The gate's step and the workloads under test, whose health is watched while it runs.
+pub struct GateWatch<'a> {
+    pub index: usize,
+    pub watch: &'a mut NamespaceWatch,
+    pub workloads: &'a [String],
+}
+
 /// Runs the gate of the `verify` step at `index` until its verdict; None when cancelled.
-/// A gate already under way in the record (a resumed run) continues where it stood.
+/// A gate already under way in the record (a resumed run) continues where it stood. A
+/// workload under test that fails (a crash-looping canary) fails the step at once, as a
+/// health failure, rather than leaving its checks inconclusive for want of endpoints.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_gate(
     s: &Session,
     rec: &mut ReleaseRecord,
     cache: &mut HashMap<u32, RevisionObjects>,
-    index: usize,
+    gw: GateWatch<'_>,
     stage: GateStage,
     checks: &[Check],
     progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: &Option<CancellationToken>,
 ) -> Result<Option<Event>, EngineError> {
+    let index = gw.index;
     let open = rec
         .run
         .gates
@@ -204,6 +215,21 @@ pub async fn run_gate(
     let ctx = context(s, rec, cache, stage).await?;
     let mut last_requests = std::time::Instant::now();
     loop {
+        if let Some(reason) = failing(gw.watch, gw.workloads) {
+            let v = Verdict::Failed {
+                check: "workload health".into(),
+                detail: reason.clone(),
+            };
+            let g = &mut rec.run.gates[gi];
+            g.ended_ms = Some(now_ms());
+            g.verdict = Some(v.clone());
+            progress(Progress::GateEnded {
+                index,
+                stage,
+                verdict: v,
+            });
+            return Ok(Some(Event::StepFailed { reason }));
+        }
         if let Some(v) = gate::verdict(checks, &rec.run.gates[gi]) {
             let g = &mut rec.run.gates[gi];
             g.verdict = Some(v.clone());
@@ -243,7 +269,7 @@ pub async fn run_gate(
             let wait = next.saturating_sub(now).min(1000);
             tokio::select! {
                 _ = cancelled(cancel) => return Ok(None),
-                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = gw.watch.changed(Duration::from_millis(wait)) => {}
             }
             if last_requests.elapsed() > Duration::from_secs(2) {
                 if let Some(ev) = pick_up_requests(s, rec).await? {
