@@ -1,7 +1,8 @@
 //! The API server's service proxy (`/api/v1/namespaces/NS/services/[SCHEME:]NAME[:PORT]/proxy/PATH`),
 //! answered as the selected pods' application would: a ready pod answers 200 with a small
-//! JSON body, a pod hit by the `http-errors` fault answers 500 at the fault's rate, and with
-//! no ready endpoint the API server itself answers 503, as a real one does.
+//! JSON body, a pod hit by the `http-errors` fault answers 500 at the fault's rate (once it
+//! has been ready for the fault's `after`), and with no ready endpoint the API server itself
+//! answers 503, as a real one does.
 
 use crate::sim::api::json_response;
 use crate::sim::clock::SimRng;
@@ -41,6 +42,26 @@ fn parse_ref(r: &str) -> (&str, Option<&str>) {
         }
         [name, port] => (name, Some(*port).filter(|p| !p.is_empty())),
         _ => (r, None),
+    }
+}
+
+/// Simulated time since the pod became ready (the fault's `after` counts from there).
+fn ready_for(c: &Cluster, pod: &Value) -> std::time::Duration {
+    let since = pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|cond| cond["type"] == "Ready")
+        .and_then(|cond| cond["lastTransitionTime"].as_str())
+        .and_then(crate::sim::clock::parse_rfc3339);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    match since {
+        Some(t) => std::time::Duration::from_secs(now.saturating_sub(t).max(0) as u64)
+            .mul_f64(c.clock.speed()),
+        None => std::time::Duration::ZERO,
     }
 }
 
@@ -101,7 +122,7 @@ pub async fn serve(
         .scenario
         .pod_fault(pod)
         .filter(|f| f.kind == PodFaultKind::HttpErrors)
-        .is_some_and(|f| roll < f.rate);
+        .is_some_and(|f| roll < f.rate && ready_for(c, pod) >= f.after);
     Ok(if failing {
         json_response(
             500,
