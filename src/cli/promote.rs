@@ -65,6 +65,14 @@ pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Actio
             vec![Status::RolledBack, Status::Healthy],
         ),
     };
+    let past = args
+        .past_gate
+        .as_ref()
+        .map(|c| format!("promote --past-gate {c}"));
+    let name = match (action, &past) {
+        (Action::Promote, Some(p)) => p.as_str(),
+        _ => name,
+    };
     match result {
         Err(e) => {
             audit(&s, name, None, format!("error: {e}"));
