@@ -206,11 +206,17 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                         .into(),
                 )?;
             }
-            if c.count == Some(0) {
+            if let Some(n) = c
+                .count
+                .filter(|n| *n == 0 || *n > crate::domain::gate::MAX_COUNT)
+            {
                 err(
                     &ptr,
-                    format!("check `{}` has count 0", c.name),
-                    "count is how many measurements to take: 1 or more".into(),
+                    format!("check `{}` has count {n}", c.name),
+                    format!(
+                        "count is how many measurements to take: 1 to {} (each is kept in the release record)",
+                        crate::domain::gate::MAX_COUNT
+                    ),
                 )?;
             }
         }

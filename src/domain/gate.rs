@@ -254,9 +254,9 @@ pub enum CheckState {
     },
 }
 
-/// Measurements kept per check in the record (the verdict needs only the counts; a long
-/// gate must not outgrow the Secret that holds the record).
-pub const MAX_KEPT_MEASUREMENTS: usize = 60;
+/// Most measurements a check may ask for: every one is kept in the release record, which
+/// must fit in a Secret.
+pub const MAX_COUNT: u32 = 500;
 
 /// The state of `check` after `taken` (oldest first), in a gate started at `started_ms`.
 pub fn check_state(check: &Check, started_ms: u64, taken: &[Measurement]) -> CheckState {
