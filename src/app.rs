@@ -903,7 +903,17 @@ fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u
                 .and_then(|m| m.value.clone())
                 .map(|v| format!(" {v}"))
                 .unwrap_or_default();
-            format!(" · {} {marks}{last}", c.name)
+            // Numbers a query measures read better as a trend.
+            let trend = (c.kind == Some(crate::domain::gate::CheckKind::Prometheus))
+                .then(|| {
+                    let values: Vec<f64> =
+                        c.measurements.iter().filter_map(|m| m.number()).collect();
+                    crate::domain::gate::sparkline(&values[values.len().saturating_sub(12)..])
+                })
+                .flatten()
+                .map(|s| format!(" {s}"))
+                .unwrap_or_default();
+            format!(" · {} {marks}{last}{trend}", c.name)
         })
         .collect()
 }

@@ -163,3 +163,47 @@ fn a_gate_in_the_timeline_shows_a_mark_per_measurement_and_the_last_value() {
     assert_eq!(view.steps[0].text, "verify (canary): smoke · smoke ✓✗ 500");
     assert_eq!(view.steps[0].state, StepState::Current);
 }
+
+#[test]
+fn a_prometheus_gate_in_the_timeline_shows_its_trend() {
+    use helmdeck::domain::gate::{
+        Check, GateRecord, GateStage, Measurement, Outcome, PrometheusCheck,
+    };
+    let check = Check {
+        name: "errors".into(),
+        http: None,
+        prometheus: Some(PrometheusCheck {
+            query: "x".into(),
+            condition: "result < 1".into(),
+            address: None,
+            token_env: None,
+        }),
+        command: None,
+        interval: None,
+        count: Some(5),
+        failure_limit: None,
+        initial_delay: None,
+        timeout: None,
+    };
+    let plan = vec![Step::Verify {
+        stage: GateStage::Canary,
+        checks: vec![check.clone()],
+    }];
+    let mut run = Run::new(plan, Some(1), 1_000);
+    let mut gate = GateRecord::new(0, GateStage::Canary, &[check], 1_000);
+    gate.checks[0].measurements = ["0.001", "0.004", "0.007"]
+        .iter()
+        .map(|v| Measurement {
+            at_ms: 1_000,
+            outcome: Outcome::Pass,
+            value: Some(v.to_string()),
+            detail: String::new(),
+        })
+        .collect();
+    run.gates.push(gate);
+    let view = run_view(&record(run));
+    assert_eq!(
+        view.steps[0].text,
+        "verify (canary): errors · errors ✓✓✓ 0.007 ▁▅█"
+    );
+}

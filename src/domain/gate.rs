@@ -450,6 +450,29 @@ pub fn json_condition(body: &Value, expr: &str) -> Result<bool, String> {
     })
 }
 
+/// A one-line sparkline (`▁▂▃▄▅▆▇█`) of the numeric values, scaled between their least and
+/// greatest; None when fewer than two are numbers.
+pub fn sparkline(values: &[f64]) -> Option<String> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let vs: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if vs.len() < 2 {
+        return None;
+    }
+    let lo = vs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = vs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some(
+        vs.iter()
+            .map(|v| {
+                if hi > lo {
+                    BARS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+                } else {
+                    BARS[3]
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Replaces `{{release}}`, `{{namespace}}` and `{{track}}` in a query.
 pub fn fill_placeholders(text: &str, release: &str, namespace: &str, track: &str) -> String {
     text.replace("{{release}}", release)
@@ -604,6 +627,14 @@ mod tests {
             assert_eq!(json_condition(&body, expr), Ok(want), "{expr}");
         }
         assert!(json_condition(&body, "$.items[x]").is_err());
+    }
+
+    #[test]
+    fn sparklines_scale_between_least_and_greatest() {
+        assert_eq!(sparkline(&[0.0, 0.5, 1.0]).as_deref(), Some("▁▅█"));
+        assert_eq!(sparkline(&[2.0, 2.0]).as_deref(), Some("▄▄"));
+        assert_eq!(sparkline(&[1.0]), None);
+        assert_eq!(sparkline(&[1.0, f64::NAN]), None);
     }
 
     #[test]
