@@ -985,7 +985,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         .pods
         .state()
         .iter()
-        .filter_map(|p| serde_json::to_value(p.as_ref()).ok())
+        .map(|p| p.to_value())
         .filter(|p| belongs_to(p, release))
         .map(|p| pod_row(&p))
         .collect();
@@ -998,7 +998,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         .deployments
         .state()
         .iter()
-        .filter_map(|d| serde_json::to_value(d.as_ref()).ok())
+        .map(|d| d.to_value())
         .filter(|d| belongs_to(d, release))
         .map(|d| workload_bar(&d))
         .collect();

@@ -1,22 +1,314 @@
 //! Watches of a namespace's Deployments, Pods and Services, kept in reflector stores and
 //! re-listed transparently after errors or `410 Gone` (kube-runtime's watcher with
 //! back-off). Whoever waits on a rollout is woken on every change: no polling.
+//!
+//! Pods and Deployments are kept in lean shapes ([`WatchedPod`], [`WatchedDeployment`]):
+//! only the fields that health rules, the pod table and the strategies read are decoded,
+//! so that watching 10k pods costs a few MB rather than the full objects (managed
+//! fields, volumes, env, probes…). Serialized, they have the Kubernetes JSON shape of
+//! those fields, which is what the pure rules in `domain::health` read.
 
 use super::Cluster;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::watch as tokio_watch;
 
+/// The metadata helmdeck reads; `managedFields` and annotations are skipped while
+/// decoding (they are most of an object's size and nothing here reads them).
+fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Meta {
+        name: Option<String>,
+        namespace: Option<String>,
+        uid: Option<String>,
+        resource_version: Option<String>,
+        generation: Option<i64>,
+        labels: Option<BTreeMap<String, String>>,
+        creation_timestamp: Option<Time>,
+        deletion_timestamp: Option<Time>,
+    }
+    let m = Meta::deserialize(d)?;
+    Ok(ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        generation: m.generation,
+        labels: m.labels,
+        creation_timestamp: m.creation_timestamp,
+        deletion_timestamp: m.deletion_timestamp,
+        ..ObjectMeta::default()
+    })
+}
+
+/// Serializes the lean metadata with the same keys Kubernetes uses.
+fn meta_value(m: &ObjectMeta) -> Value {
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            out.insert(k.to_string(), v);
+        }
+    };
+    put("name", m.name.clone().map(Value::from));
+    put("namespace", m.namespace.clone().map(Value::from));
+    put("uid", m.uid.clone().map(Value::from));
+    put(
+        "resourceVersion",
+        m.resource_version.clone().map(Value::from),
+    );
+    put("generation", m.generation.map(Value::from));
+    put(
+        "labels",
+        m.labels.as_ref().map(|l| {
+            l.iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect()
+        }),
+    );
+    put(
+        "creationTimestamp",
+        m.creation_timestamp
+            .as_ref()
+            .map(|t| Value::from(t.0.to_string())),
+    );
+    put(
+        "deletionTimestamp",
+        m.deletion_timestamp
+            .as_ref()
+            .map(|t| Value::from(t.0.to_string())),
+    );
+    Value::Object(out)
+}
+
+macro_rules! lean_resource {
+    ($ty:ty, $kind:literal, $group:literal, $version:literal, $plural:literal) => {
+        impl kube::Resource for $ty {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+            fn kind(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($kind)
+            }
+            fn group(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($group)
+            }
+            fn version(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($version)
+            }
+            fn plural(_: &()) -> Cow<'_, str> {
+                Cow::Borrowed($plural)
+            }
+            fn meta(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpecRef {
+    #[serde(default)]
+    pub containers: Vec<ContainerRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StateDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<StateDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<StateDetail>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminated: Option<StateDetail>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerStatus {
+    pub name: String,
+    #[serde(default)]
+    pub ready: bool,
+    #[serde(default)]
+    pub restart_count: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<ContainerState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_state: Option<ContainerState>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init_container_statuses: Vec<ContainerStatus>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub container_statuses: Vec<ContainerStatus>,
+}
+
+/// A pod as the watch keeps it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WatchedPod {
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: PodSpecRef,
+    #[serde(default)]
+    pub status: PodStatus,
+}
+lean_resource!(WatchedPod, "Pod", "", "v1", "pods");
+
+impl WatchedPod {
+    /// The pod's kept fields in Kubernetes' JSON shape.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({
+            "metadata": meta_value(&self.metadata),
+            "spec": self.spec,
+            "status": self.status,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Selector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodTemplateRef {
+    #[serde(default)]
+    pub metadata: TemplateMeta,
+    #[serde(default)]
+    pub spec: PodSpecRef,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentSpecRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    #[serde(default)]
+    pub selector: Selector,
+    #[serde(default)]
+    pub template: PodTemplateRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_ready_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_deadline_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_replicas: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+/// A Deployment as the watch keeps it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct WatchedDeployment {
+    #[serde(deserialize_with = "lean_meta")]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: DeploymentSpecRef,
+    #[serde(default)]
+    pub status: DeploymentStatus,
+}
+lean_resource!(WatchedDeployment, "Deployment", "apps", "v1", "deployments");
+
+impl WatchedDeployment {
+    /// The Deployment's kept fields in Kubernetes' JSON shape.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({
+            "metadata": meta_value(&self.metadata),
+            "spec": self.spec,
+            "status": self.status,
+        })
+    }
+}
+
 /// Live views of the namespace; dropping it stops the watches.
 pub struct NamespaceWatch {
-    pub deployments: Store<Deployment>,
-    pub pods: Store<Pod>,
+    namespace: String,
+    pub deployments: Store<WatchedDeployment>,
+    pub pods: Store<WatchedPod>,
     pub services: Store<Service>,
     changed: tokio_watch::Receiver<u64>,
     /// Last watch error, if the stream is currently failing (shown as "reconnecting").
@@ -70,6 +362,41 @@ where
     (store, task)
 }
 
+/// Pods grouped by label pair, so that finding the pods of many selectors costs one pass
+/// over the pods rather than one per selector.
+pub struct PodIndex {
+    by_label: HashMap<(String, String), Vec<Arc<WatchedPod>>>,
+}
+
+impl PodIndex {
+    /// Pods whose labels include every `selector` pair (none for an empty selector).
+    pub fn matching(&self, selector: &BTreeMap<String, String>) -> Vec<Arc<WatchedPod>> {
+        let Some(smallest) = selector
+            .iter()
+            .filter_map(|(k, v)| self.by_label.get(&(k.clone(), v.clone())))
+            .min_by_key(|v| v.len())
+        else {
+            return Vec::new();
+        };
+        if selector
+            .iter()
+            .any(|(k, v)| !self.by_label.contains_key(&(k.clone(), v.clone())))
+        {
+            return Vec::new();
+        }
+        smallest
+            .iter()
+            .filter(|p| {
+                let labels = p.metadata.labels.as_ref();
+                selector
+                    .iter()
+                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            })
+            .cloned()
+            .collect()
+    }
+}
+
 impl NamespaceWatch {
     /// Starts watching and waits until every store has its first full list.
     pub async fn start(c: &Cluster) -> NamespaceWatch {
@@ -78,12 +405,12 @@ impl NamespaceWatch {
         let tx = Arc::new(tx);
         let etx = Arc::new(etx);
         let (deployments, t1) = spawn_reflector(
-            Api::<Deployment>::namespaced(c.client.clone(), &c.namespace),
+            Api::<WatchedDeployment>::namespaced(c.client.clone(), &c.namespace),
             tx.clone(),
             etx.clone(),
         );
         let (pods, t2) = spawn_reflector(
-            Api::<Pod>::namespaced(c.client.clone(), &c.namespace),
+            Api::<WatchedPod>::namespaced(c.client.clone(), &c.namespace),
             tx.clone(),
             etx.clone(),
         );
@@ -93,6 +420,7 @@ impl NamespaceWatch {
             etx,
         );
         let w = NamespaceWatch {
+            namespace: c.namespace.clone(),
             deployments,
             pods,
             services,
@@ -118,31 +446,104 @@ impl NamespaceWatch {
 
     pub fn deployment(&self, name: &str) -> Option<Value> {
         self.deployments
-            .find(|d| d.metadata.name.as_deref() == Some(name))
-            .and_then(|d| serde_json::to_value(d.as_ref()).ok())
+            .get(&ObjectRef::new(name).within(&self.namespace))
+            .map(|d| d.to_value())
     }
 
-    /// Pods whose labels include every `selector` pair.
-    pub fn pods_matching(
-        &self,
-        selector: &std::collections::BTreeMap<String, String>,
-    ) -> Vec<Value> {
-        self.pods
-            .state()
-            .iter()
-            .filter(|p| {
-                let labels = p.metadata.labels.as_ref();
-                selector
-                    .iter()
-                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-            })
-            .filter_map(|p| serde_json::to_value(p.as_ref()).ok())
-            .collect()
+    /// An index of the pods as they are now, for looking up many selectors at once.
+    pub fn pod_index(&self) -> PodIndex {
+        let mut by_label: HashMap<(String, String), Vec<Arc<WatchedPod>>> = HashMap::new();
+        for p in self.pods.state() {
+            for (k, v) in p.metadata.labels.iter().flatten() {
+                by_label
+                    .entry((k.clone(), v.clone()))
+                    .or_default()
+                    .push(p.clone());
+            }
+        }
+        PodIndex { by_label }
     }
 
     pub fn service(&self, name: &str) -> Option<Value> {
         self.services
-            .find(|s| s.metadata.name.as_deref() == Some(name))
+            .get(&ObjectRef::new(name).within(&self.namespace))
             .and_then(|s| serde_json::to_value(s.as_ref()).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn full_pod() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": "web-abc", "namespace": "demo", "uid": "u1", "resourceVersion": "42",
+                "labels": {"app": "web", "helmdeck.io/track": "canary"},
+                "annotations": {"big": "x".repeat(4096)},
+                "creationTimestamp": "2026-11-25T10:00:00Z",
+                "managedFields": [{"manager": "kubelet", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}]
+            },
+            "spec": {
+                "containers": [{"name": "app", "image": "web:2", "env": [{"name": "A", "value": "b"}]}],
+                "volumes": [{"name": "v", "emptyDir": {}}]
+            },
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+                "containerStatuses": [{
+                    "name": "app", "ready": false, "restartCount": 4, "image": "web:2",
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                    "lastState": {"terminated": {"reason": "Error", "exitCode": 1}}
+                }]
+            }
+        })
+    }
+
+    #[test]
+    fn a_watched_pod_keeps_what_health_reads_and_drops_the_rest() {
+        let full = full_pod();
+        let lean: WatchedPod = serde_json::from_value(full.clone()).expect("decodes");
+        let v = lean.to_value();
+        for ptr in [
+            "/metadata/name",
+            "/metadata/labels/helmdeck.io~1track",
+            "/metadata/creationTimestamp",
+            "/spec/containers/0/image",
+            "/status/phase",
+            "/status/conditions/0/reason",
+            "/status/containerStatuses/0/restartCount",
+            "/status/containerStatuses/0/state/waiting/reason",
+            "/status/containerStatuses/0/lastState/terminated/exitCode",
+        ] {
+            assert_eq!(v.pointer(ptr), full.pointer(ptr), "{ptr}");
+        }
+        assert!(v.pointer("/metadata/annotations").is_none());
+        assert!(v.pointer("/metadata/managedFields").is_none());
+        assert!(v.pointer("/spec/volumes").is_none());
+        assert!(v.pointer("/spec/containers/0/env").is_none());
+    }
+
+    #[test]
+    fn a_watched_deployment_keeps_rollout_status() {
+        let full = json!({
+            "metadata": {"name": "web", "generation": 3, "labels": {"app": "web"}},
+            "spec": {
+                "replicas": 4, "minReadySeconds": 5,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "app", "image": "web:2"}]}}
+            },
+            "status": {"observedGeneration": 3, "replicas": 4, "updatedReplicas": 4,
+                       "readyReplicas": 4, "availableReplicas": 4,
+                       "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
+        });
+        let lean: WatchedDeployment = serde_json::from_value(full.clone()).expect("decodes");
+        let v = lean.to_value();
+        assert_eq!(v["spec"], full["spec"]);
+        assert_eq!(v["status"], full["status"]);
+        assert_eq!(v["metadata"]["generation"], json!(3));
     }
 }

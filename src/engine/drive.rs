@@ -5,7 +5,7 @@
 
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
-use crate::cluster::watch::NamespaceWatch;
+use crate::cluster::watch::{NamespaceWatch, PodIndex};
 use crate::cluster::{lease, records, ClusterError};
 use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::{self, Health};
@@ -330,7 +330,7 @@ async fn watched_workloads(
 
 /// The pods of a Deployment's current template: matching its selector and running the
 /// template's images (old-revision pods and other tracks do not count against it).
-fn new_pods(watch: &NamespaceWatch, dep: &Value) -> Vec<Value> {
+fn new_pods(pods: &PodIndex, dep: &Value) -> Vec<Value> {
     let selector: BTreeMap<String, String> = dep
         .pointer("/spec/selector/matchLabels")
         .and_then(Value::as_object)
@@ -359,9 +359,9 @@ fn new_pods(watch: &NamespaceWatch, dep: &Value) -> Vec<Value> {
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    watch
-        .pods_matching(&selector)
+    pods.matching(&selector)
         .into_iter()
+        .map(|p| p.to_value())
         .filter(|p| images(p, "/spec/containers") == want)
         .filter(|p| {
             // A canary's pods carry a track label the primary's template lacks (and back).
@@ -386,13 +386,14 @@ async fn wait_healthy(
     let mut last_check = std::time::Instant::now();
     loop {
         let mut all = true;
+        let index = watch.pod_index();
         for name in names {
             let h = match watch.deployment(name) {
                 None => Health::InProgress {
                     reason: "waiting for the Deployment to appear".into(),
                 },
                 Some(dep) => {
-                    let pods = new_pods(watch, &dep);
+                    let pods = new_pods(&index, &dep);
                     let refs: Vec<&Value> = pods.iter().collect();
                     health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
                 }
@@ -444,9 +445,10 @@ async fn wait_healthy(
 /// Health of the workloads a paused run keeps an eye on (the last waited-for target):
 /// the first failure, if any.
 pub(super) fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
+    let index = watch.pod_index();
     for name in names {
         if let Some(dep) = watch.deployment(name) {
-            let pods = new_pods(watch, &dep);
+            let pods = new_pods(&index, &dep);
             let refs: Vec<&Value> = pods.iter().collect();
             if let Health::Failed { reason, pod } =
                 health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
