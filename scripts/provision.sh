@@ -24,3 +24,6 @@ if ! command -v kubectl >/dev/null 2>&1; then
         echo "provision: kubectl is missing; install it (Debian: kubernetes-client) to run the cluster tests" >&2
     fi
 fi
+
+# Servers for the OCI, S3 and GCS source tests.
+source "$_root/scripts/provision-servers.sh"

@@ -636,33 +636,29 @@ impl OciSource {
             .and_then(|b| serde_json::from_slice(&b).ok())
     }
 
-    /// The newest version's Chart.yaml (the config blob), for descriptions in listings.
-    async fn describe(&self, chart: &str, v: &mut ChartVersion) {
+    /// The newest version's Chart.yaml (the config blob), for descriptions in listings;
+    /// an error when that version is not a Helm chart (other artifacts share registries).
+    async fn describe(&self, chart: &str, v: &mut ChartVersion) -> Result<(), SourceError> {
         let tag = v.version.replace('+', "_");
-        let Ok((manifest, _)) = self.manifest(chart, &tag, false).await else {
-            return;
-        };
+        let (manifest, _) = self.manifest(chart, &tag, false).await?;
         let Some(config) = manifest["config"]["digest"].as_str() else {
-            return;
+            return Ok(());
         };
         let repository = self.repository(chart);
         let shown = self.shown(chart, &format!(":{tag}"));
-        let Ok(resp) = self
+        let resp = self
             .get(
                 &format!("/v2/{repository}/blobs/{config}"),
                 None,
                 &format!("repository:{repository}:pull"),
                 &shown,
             )
-            .await
-        else {
-            return;
-        };
-        let Ok(meta) = resp.json::<Value>().await else {
-            return;
-        };
-        v.description = meta["description"].as_str().map(str::to_string);
-        v.app_version = meta["appVersion"].as_str().map(str::to_string);
+            .await?;
+        if let Ok(meta) = resp.json::<Value>().await {
+            v.description = meta["description"].as_str().map(str::to_string);
+            v.app_version = meta["appVersion"].as_str().map(str::to_string);
+        }
+        Ok(())
     }
 
     async fn list(&self) -> Result<SourceIndex, SourceError> {
@@ -722,7 +718,11 @@ impl OciSource {
                 continue;
             }
             sort_versions(&mut versions);
-            self.describe(chart, &mut versions[0]).await;
+            match self.describe(chart, &mut versions[0]).await {
+                Err(SourceError::InvalidChart { .. }) => continue,
+                Err(e) if e.is_unreachable() => return Err(e),
+                _ => {}
+            }
             index.charts.insert(chart.to_string(), versions);
         }
         Ok(index)

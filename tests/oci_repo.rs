@@ -1,0 +1,403 @@
+//! Charts in an OCI registry, end to end against Debian's docker-registry on loopback
+//! (htpasswd auth): charts pushed with Helm's media types are listed through `_catalog`,
+//! resolved from tags, pulled, verified, rendered like the local copy and cached; the cache
+//! serves when the registry is down; refused and missing credentials say so.
+
+mod remote;
+mod support;
+
+use base64::Engine as _;
+use helmdeck::config::{RepoAuth, RepoType, Repository};
+use helmdeck::sources::oci::{OciSource, CHART_MEDIA_TYPE, CONFIG_MEDIA_TYPE};
+use helmdeck::sources::{no_progress, ChartSource, SourceError};
+use remote::{sha256, Server};
+use std::process::Command;
+
+const USER: &str = "deploy";
+const PASS: &str = "s3cret-oci";
+
+/// A registry on a free port with one htpasswd user.
+fn registry() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = remote::free_port();
+    let hash = Command::new(remote::python())
+        .args([
+            "-c",
+            "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(rounds=4)).decode())",
+            PASS,
+        ])
+        .output()
+        .expect("python bcrypt");
+    assert!(hash.status.success(), "{}", support::stderr(&hash));
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("{USER}:{}\n", support::stdout(&hash).trim()),
+    )
+    .expect("htpasswd");
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: helmdeck-test\n    path: {}\n",
+            dir.path().join("data").display(),
+            htpasswd.display()
+        ),
+    )
+    .expect("config");
+    let mut cmd = Command::new(remote::registry_binary());
+    cmd.arg("serve").arg(&config);
+    Server::start(cmd, port, dir)
+}
+
+fn basic() -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"))
+    )
+}
+
+async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, bytes: &[u8]) -> String {
+    let digest = sha256(bytes);
+    let start = client
+        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
+        .header("authorization", basic())
+        .send()
+        .await
+        .expect("start upload");
+    assert_eq!(start.status().as_u16(), 202, "{:?}", start.text().await);
+    let location = start
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_string();
+    let location = if location.starts_with('/') {
+        format!("{base}{location}")
+    } else {
+        location
+    };
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let put = client
+        .put(format!("{location}{sep}digest={digest}"))
+        .header("authorization", basic())
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(put.status().as_u16(), 201, "{:?}", put.text().await);
+    digest
+}
+
+/// Pushes a chart as `helm push` does: a config blob (Chart.yaml as JSON), the package as
+/// the one layer, an OCI manifest tagged with the version (`+` written `_`).
+async fn push_chart(
+    base: &str,
+    path: &str,
+    name: &str,
+    version: &str,
+    package: &[u8],
+    config_type: &str,
+) {
+    let client = reqwest::Client::new();
+    let repo = format!("{path}/{name}");
+    let config = serde_json::json!({
+        "apiVersion": "v2", "name": name, "version": version,
+        "description": format!("demo chart {name}"), "appVersion": version,
+    })
+    .to_string();
+    let config_digest = push_blob(&client, base, &repo, config.as_bytes()).await;
+    let layer_digest = push_blob(&client, base, &repo, package).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": CHART_MEDIA_TYPE, "digest": layer_digest, "size": package.len()}],
+    });
+    let put = client
+        .put(format!(
+            "{base}/v2/{repo}/manifests/{}",
+            version.replace('+', "_")
+        ))
+        .header("authorization", basic())
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .expect("manifest");
+    assert_eq!(put.status().as_u16(), 201, "{:?}", put.text().await);
+}
+
+async fn publish(server: &Server) {
+    for (name, version, bytes) in remote::demo_packages() {
+        push_chart(
+            &server.url(),
+            "charts",
+            &name,
+            &version,
+            &bytes,
+            CONFIG_MEDIA_TYPE,
+        )
+        .await;
+    }
+    // A build-metadata version: Helm tags it with `_` for `+`.
+    let edge = support::package(
+        &support::charts_dir().join("worker"),
+        "edge",
+        "0.1.0+build.7",
+    );
+    push_chart(
+        &server.url(),
+        "charts",
+        "edge",
+        "0.1.0+build.7",
+        &edge,
+        CONFIG_MEDIA_TYPE,
+    )
+    .await;
+    // Not a chart: an image-like artifact in the same path.
+    push_chart(
+        &server.url(),
+        "charts",
+        "image",
+        "1.0.0",
+        b"not a chart",
+        "application/vnd.oci.image.config.v1+json",
+    )
+    .await;
+    // A chart outside the repository's path is not listed.
+    let other = support::package(&support::charts_dir().join("worker"), "elsewhere", "1.0.0");
+    push_chart(
+        &server.url(),
+        "other",
+        "elsewhere",
+        "1.0.0",
+        &other,
+        CONFIG_MEDIA_TYPE,
+    )
+    .await;
+}
+
+fn repo_config(port: u16, auth: Option<RepoAuth>) -> Repository {
+    Repository {
+        name: "registry".into(),
+        kind: RepoType::Oci,
+        path: None,
+        url: Some(format!("oci://127.0.0.1:{port}/charts")),
+        auth,
+        region: None,
+        endpoint: None,
+        git_ref: None,
+        plain_http: true,
+    }
+}
+
+fn env_auth() -> Option<RepoAuth> {
+    std::env::set_var("OCI_TEST_USER", USER);
+    std::env::set_var("OCI_TEST_PASS", PASS);
+    Some(RepoAuth {
+        username_env: Some("OCI_TEST_USER".into()),
+        password_env: Some("OCI_TEST_PASS".into()),
+        token_env: None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_offline() {
+    let mut server = registry();
+    publish(&server).await;
+    let cache = tempfile::tempdir().expect("tempdir");
+    let src = OciSource::new(
+        &repo_config(server.port, env_auth()),
+        cache.path().to_path_buf(),
+    )
+    .expect("source");
+    remote::lists_resolves_pulls_and_caches(&src).await;
+
+    let index = src.index().await.expect("index");
+    assert!(
+        !index.charts.contains_key("elsewhere"),
+        "{:?}",
+        index.charts.keys()
+    );
+    assert!(
+        !index.charts.contains_key("image"),
+        "not a chart: {:?}",
+        index.charts.keys()
+    );
+    let edge = src
+        .fetch("edge", Some("0.1.0+build.7"), no_progress())
+        .await
+        .expect("build metadata");
+    assert_eq!(edge.version, "0.1.0+build.7");
+    let e = src
+        .fetch("image", None, no_progress())
+        .await
+        .expect_err("not a chart");
+    assert!(
+        matches!(&e, SourceError::InvalidChart { message, .. } if message.contains(CONFIG_MEDIA_TYPE)),
+        "{e:?}"
+    );
+    let e = src
+        .fetch("web", Some("^7"), no_progress())
+        .await
+        .expect_err("no such version");
+    assert!(matches!(e, SourceError::NoMatchingVersion { .. }), "{e:?}");
+
+    server.stop();
+    let empty = tempfile::tempdir().expect("tempdir");
+    let cold = OciSource::new(
+        &repo_config(server.port, env_auth()),
+        empty.path().to_path_buf(),
+    )
+    .expect("source");
+    remote::offline_uses_the_cache(&src, &cold).await;
+    let listed = src.index().await.expect("cached listing");
+    assert!(listed.charts.contains_key("web"));
+    assert!(
+        listed.warnings.join(" ").contains("unreachable"),
+        "{:?}",
+        listed.warnings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
+    let server = registry();
+    publish(&server).await;
+    let cache = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    // No credentials anywhere: HOME and the config variables point at empty places.
+    std::env::set_var("HOME", home.path());
+    std::env::set_var("DOCKER_CONFIG", home.path().join("docker"));
+    std::env::set_var("HELM_REGISTRY_CONFIG", home.path().join("helm.json"));
+    std::env::set_var("XDG_CONFIG_HOME", home.path().join("xdg"));
+
+    let anonymous = OciSource::new(&repo_config(server.port, None), cache.path().to_path_buf())
+        .expect("source");
+    let e = anonymous
+        .fetch("web", None, no_progress())
+        .await
+        .expect_err("401");
+    assert!(
+        matches!(e, SourceError::AuthRefused { status: 401, .. }),
+        "{e:?}"
+    );
+    assert!(e.hint().contains("helm registry login"), "{}", e.hint());
+
+    std::env::set_var("OCI_TEST_USER", USER);
+    std::env::set_var("OCI_TEST_WRONG", "not-the-password");
+    let wrong = RepoAuth {
+        username_env: Some("OCI_TEST_USER".into()),
+        password_env: Some("OCI_TEST_WRONG".into()),
+        token_env: None,
+    };
+    let e = OciSource::new(
+        &repo_config(server.port, Some(wrong)),
+        cache.path().to_path_buf(),
+    )
+    .expect("source")
+    .fetch("web", None, no_progress())
+    .await
+    .expect_err("wrong password");
+    assert!(matches!(e, SourceError::AuthRefused { .. }), "{e:?}");
+    assert!(
+        !format!("{e} {e:?}").contains("not-the-password"),
+        "no secret in errors"
+    );
+
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"));
+    let docker_dir = home.path().join("docker");
+    std::fs::create_dir_all(&docker_dir).expect("dir");
+    std::fs::write(
+        docker_dir.join("config.json"),
+        format!(
+            r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"{auth}"}}}}}}"#,
+            server.port
+        ),
+    )
+    .expect("docker config");
+    let from_docker = OciSource::new(&repo_config(server.port, None), cache.path().to_path_buf())
+        .expect("source")
+        .fetch("worker", None, no_progress())
+        .await
+        .expect("credentials from the Docker config");
+    assert_eq!(from_docker.version, "0.4.0");
+
+    std::fs::remove_file(docker_dir.join("config.json")).expect("rm");
+    std::fs::write(
+        home.path().join("helm.json"),
+        format!(
+            r#"{{"auths":{{"127.0.0.1:{}":{{"auth":"{auth}"}}}}}}"#,
+            server.port
+        ),
+    )
+    .expect("helm config");
+    OciSource::new(&repo_config(server.port, None), cache.path().to_path_buf())
+        .expect("source")
+        .fetch("web", Some("1.3.0"), no_progress())
+        .await
+        .expect("credentials from Helm's registry config");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_searches_pulls_and_exits_with_the_documented_codes() {
+    let mut server = registry();
+    publish(&server).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = format!(
+        "repositories:\n  - name: registry\n    type: oci\n    url: oci://127.0.0.1:{}/charts\n    plain_http: true\n    auth: {{ username_env: OCI_USER, password_env: OCI_PASS }}\n",
+        server.port
+    );
+    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("write");
+    let d = dir.path().to_path_buf();
+    let good = [("OCI_USER", USER), ("OCI_PASS", PASS)];
+    let search = support::helmdeck(&["repo", "search", "web"], &d, &good);
+    assert!(search.status.success(), "{}", support::stderr(&search));
+    let out = support::stdout(&search);
+    assert!(
+        out.contains("registry/web") && out.contains("1.3.0"),
+        "{out}"
+    );
+
+    let pull = support::helmdeck(
+        &["repo", "pull", "registry/web@~1.2.0", "-o", "json"],
+        &d,
+        &good,
+    );
+    assert!(pull.status.success(), "{}", support::stderr(&pull));
+    let pulled: serde_json::Value = serde_json::from_str(&support::stdout(&pull)).expect("json");
+    assert_eq!(pulled["version"], "1.2.0");
+    assert!(pulled["digest"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("sha256:")));
+
+    let missing = support::helmdeck(&["repo", "pull", "registry/nope"], &d, &good);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "{}",
+        support::stderr(&missing)
+    );
+    let wrong = support::helmdeck(
+        &["repo", "pull", "registry/web"],
+        &d,
+        &[("OCI_USER", USER), ("OCI_PASS", "wrong")],
+    );
+    assert_eq!(wrong.status.code(), Some(2), "{}", support::stderr(&wrong));
+    assert!(
+        support::stderr(&wrong).contains("refused"),
+        "{}",
+        support::stderr(&wrong)
+    );
+
+    server.stop();
+    let down = support::helmdeck(&["repo", "pull", "registry/web"], &d, &good);
+    assert_eq!(down.status.code(), Some(3), "{}", support::stderr(&down));
+    assert!(
+        support::stderr(&down).contains("unreachable"),
+        "{}",
+        support::stderr(&down)
+    );
+}
