@@ -68,6 +68,21 @@ pub(crate) fn short_reason(e: &SourceError) -> String {
     }
 }
 
+/// A variable's value, when set and not empty.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `scheme://bucket/prefix` → (bucket, prefix without slashes at either end).
+pub fn split_bucket_url<'u>(url: &'u str, scheme: &str) -> Option<(&'u str, &'u str)> {
+    let rest = url.strip_prefix(scheme)?.strip_prefix("://")?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    Some((bucket, key.trim_matches('/')))
+}
+
 pub(crate) fn normalize_digest(d: &str) -> String {
     let d = d.trim().to_ascii_lowercase();
     if d.contains(':') {
@@ -119,6 +134,29 @@ pub(crate) enum SaveError {
         actual: String,
     },
     Io(SourceError),
+}
+
+impl SaveError {
+    /// The user-facing error, `shown` being where the package came from.
+    pub(crate) fn into_source_error(
+        self,
+        repo: &str,
+        chart: &str,
+        version: &str,
+        shown: &str,
+    ) -> SourceError {
+        match self {
+            SaveError::Network(e) => unreachable(repo, shown, e),
+            SaveError::Io(e) => e,
+            SaveError::Mismatch { expected, actual } => SourceError::DigestMismatch {
+                repo: repo.to_string(),
+                chart: chart.to_string(),
+                version: version.to_string(),
+                expected,
+                actual,
+            },
+        }
+    }
 }
 
 /// Streams `resp` into the package cache, hashing as it goes; the file appears under its

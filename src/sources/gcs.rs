@@ -4,6 +4,7 @@
 //! (signed JWT → token, RS256 over `ring`), a user's refresh token, or the GCE metadata
 //! server; with none (or an emulator endpoint) requests go anonymous.
 
+use super::fetch::env_value as env;
 use super::http::{self, HttpSource, Transport};
 use super::SourceError;
 use crate::config::{RepoType, Repository};
@@ -46,37 +47,19 @@ pub struct GcsTransport {
     client: reqwest::Client,
 }
 
-/// `gs://bucket/prefix` → (bucket, object prefix).
+/// `gs://bucket/prefix` → (bucket, prefix).
 pub fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("gs://")?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return None;
-    }
-    Some((bucket, key.trim_matches('/')))
+    super::fetch::split_bucket_url(url, "gs")
 }
 
 /// The source for a `gcs` repository.
 pub fn source(repo: &Repository, cache_root: PathBuf) -> Result<HttpSource, SourceError> {
-    let url = repo.url.clone().unwrap_or_default();
-    if split_url(&url).is_none() {
-        return Err(SourceError::InvalidIndex {
-            repo: repo.name.clone(),
-            message: format!("`{url}` is not gs://BUCKET[/PREFIX]"),
-        });
-    }
-    let transport = GcsTransport::new(repo)?;
-    Ok(HttpSource::with_transport(
+    http::bucket_source(
         repo,
         RepoType::Gcs,
-        &url,
-        Box::new(transport),
+        |r| Ok(Box::new(GcsTransport::new(r)?)),
         cache_root,
-    ))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    )
 }
 
 fn bad(repo: &str, from: &str, message: impl Into<String>) -> SourceError {

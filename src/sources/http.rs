@@ -5,8 +5,7 @@
 //! and verified against the index.
 
 use super::fetch::{
-    self, cached_package, normalize_digest, now, packages_dir, sanitize, short_reason,
-    write_atomic, SaveError,
+    self, cached_package, normalize_digest, now, packages_dir, sanitize, short_reason, write_atomic,
 };
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
@@ -105,6 +104,30 @@ impl Transport for WebTransport {
             })
         })
     }
+}
+
+/// A Helm repository layout in a bucket (`scheme://bucket/prefix`) through `transport`.
+pub(crate) fn bucket_source(
+    repo: &Repository,
+    kind: RepoType,
+    transport: impl FnOnce(&Repository) -> Result<Box<dyn Transport>, SourceError>,
+    cache_root: PathBuf,
+) -> Result<HttpSource, SourceError> {
+    let url = repo.url.clone().unwrap_or_default();
+    let scheme = if kind == RepoType::Gcs { "gs" } else { "s3" };
+    if fetch::split_bucket_url(&url, scheme).is_none() {
+        return Err(SourceError::InvalidIndex {
+            repo: repo.name.clone(),
+            message: format!("`{url}` is not {scheme}://BUCKET[/PREFIX]"),
+        });
+    }
+    Ok(HttpSource::with_transport(
+        repo,
+        kind,
+        &url,
+        transport(repo)?,
+        cache_root,
+    ))
 }
 
 /// Reads the variable a repository's `auth` names.
@@ -361,18 +384,11 @@ impl HttpSource {
         if !resp.status().is_success() {
             return Err(self.refusal(&url, resp).await);
         }
-        match fetch::save_package(resp, &self.packages, expected.as_deref(), progress).await {
-            Ok((path, digest)) => Ok(self.fetched(v, path, digest, false)),
-            Err(SaveError::Network(e)) => Err(fetch::unreachable(&self.name, &url, e)),
-            Err(SaveError::Io(e)) => Err(e),
-            Err(SaveError::Mismatch { expected, actual }) => Err(SourceError::DigestMismatch {
-                repo: self.name.clone(),
-                chart: v.name.clone(),
-                version: v.version.clone(),
-                expected,
-                actual,
-            }),
-        }
+        let (path, digest) =
+            fetch::save_package(resp, &self.packages, expected.as_deref(), progress)
+                .await
+                .map_err(|e| e.into_source_error(&self.name, &v.name, &v.version, &url))?;
+        Ok(self.fetched(v, path, digest, false))
     }
 
     fn fetched(

@@ -6,7 +6,9 @@
 //! config. OCI has no index of charts: listing uses `_catalog` filtered by the path, when
 //! the registry serves it.
 
-use super::fetch::{self, cached_package, now, packages_dir, sanitize, short_reason, SaveError};
+use super::fetch::{
+    self, cached_package, env_value as env, now, packages_dir, sanitize, short_reason,
+};
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
     SourceIndex,
@@ -95,10 +97,6 @@ pub fn credentials_from_config(text: &str, registry: &str) -> Option<(String, St
     let u = entry.get("username")?.as_str()?;
     let p = entry.get("password")?.as_str()?;
     Some((u.to_string(), p.to_string()))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 /// Helm's registry config, then Docker's.
@@ -612,18 +610,10 @@ impl OciSource {
         if !resp.status().is_success() {
             return Err(self.status_error(&shown, resp.status().as_u16()));
         }
-        match fetch::save_package(resp, &self.packages, Some(&digest), progress).await {
-            Ok((path, _)) => Ok(fetched(path, false)),
-            Err(SaveError::Network(e)) => Err(fetch::unreachable(&self.name, &shown, e)),
-            Err(SaveError::Io(e)) => Err(e),
-            Err(SaveError::Mismatch { expected, actual }) => Err(SourceError::DigestMismatch {
-                repo: self.name.clone(),
-                chart: chart.to_string(),
-                version: version.to_string(),
-                expected,
-                actual,
-            }),
-        }
+        let (path, _) = fetch::save_package(resp, &self.packages, Some(&digest), progress)
+            .await
+            .map_err(|e| e.into_source_error(&self.name, chart, version, &shown))?;
+        Ok(fetched(path, false))
     }
 
     fn index_path(&self) -> PathBuf {

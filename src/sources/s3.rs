@@ -3,6 +3,7 @@
 //! justify an SDK). Credentials are found the way AWS tools find them; with none, requests
 //! go unsigned (public buckets, emulators). Index, cache and digest logic are `http.rs`'s.
 
+use super::fetch::env_value as env;
 use super::http::{self, HttpSource, Transport};
 use super::SourceError;
 use crate::config::{RepoType, Repository};
@@ -35,37 +36,19 @@ pub struct S3Transport {
     client: reqwest::Client,
 }
 
-/// `s3://bucket/prefix` → (bucket, prefix without slashes at either end).
+/// `s3://bucket/prefix` → (bucket, prefix).
 pub fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("s3://")?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return None;
-    }
-    Some((bucket, key.trim_matches('/')))
+    super::fetch::split_bucket_url(url, "s3")
 }
 
-/// The source for an `s3` repository.
+/// The source for a `s3` repository.
 pub fn source(repo: &Repository, cache_root: PathBuf) -> Result<HttpSource, SourceError> {
-    let url = repo.url.clone().unwrap_or_default();
-    if split_url(&url).is_none() {
-        return Err(SourceError::InvalidIndex {
-            repo: repo.name.clone(),
-            message: format!("`{url}` is not s3://BUCKET[/PREFIX]"),
-        });
-    }
-    let transport = S3Transport::new(repo)?;
-    Ok(HttpSource::with_transport(
+    http::bucket_source(
         repo,
         RepoType::S3,
-        &url,
-        Box::new(transport),
+        |r| Ok(Box::new(S3Transport::new(r)?)),
         cache_root,
-    ))
-}
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    )
 }
 
 fn home() -> Option<PathBuf> {
@@ -266,45 +249,35 @@ async fn instance_credentials(client: &reqwest::Client) -> Option<Credentials> {
     let base =
         env("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|| "http://169.254.169.254".into());
     let base = base.trim_end_matches('/');
-    let t = Duration::from_secs(1);
-    let token = client
-        .put(format!("{base}/latest/api/token"))
-        .header("x-aws-ec2-metadata-token-ttl-seconds", "21600")
-        .timeout(t)
-        .send()
-        .await
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let get = |path: String| {
-        client
-            .get(format!(
-                "{base}/latest/meta-data/iam/security-credentials/{path}"
-            ))
-            .header("x-aws-ec2-metadata-token", &token)
-            .timeout(t)
+    async fn answer(req: reqwest::RequestBuilder) -> Option<reqwest::Response> {
+        req.timeout(Duration::from_secs(1))
             .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()
+    }
+    let token = answer(
+        client
+            .put(format!("{base}/latest/api/token"))
+            .header("x-aws-ec2-metadata-token-ttl-seconds", "21600"),
+    )
+    .await?
+    .text()
+    .await
+    .ok()?;
+    let get = |path: String| {
+        answer(
+            client
+                .get(format!(
+                    "{base}/latest/meta-data/iam/security-credentials/{path}"
+                ))
+                .header("x-aws-ec2-metadata-token", &token),
+        )
     };
-    let role = get(String::new())
-        .await
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .text()
-        .await
-        .ok()?;
+    let role = get(String::new()).await?.text().await.ok()?;
     let role = role.lines().next()?.trim().to_string();
-    let body: serde_json::Value = get(role)
-        .await
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let body: serde_json::Value = get(role).await?.json().await.ok()?;
     Some(Credentials {
         access_key: body["AccessKeyId"].as_str()?.to_string(),
         secret_key: body["SecretAccessKey"].as_str()?.to_string(),
