@@ -73,14 +73,9 @@ pub(crate) fn env_value(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// `scheme://bucket/prefix` → (bucket, prefix without slashes at either end).
+/// `scheme://bucket/prefix` → (bucket, prefix).
 pub fn split_bucket_url<'u>(url: &'u str, scheme: &str) -> Option<(&'u str, &'u str)> {
-    let rest = url.strip_prefix(scheme)?.strip_prefix("://")?;
-    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    if bucket.is_empty() {
-        return None;
-    }
-    Some((bucket, key.trim_matches('/')))
+    crate::domain::repo_url::split_bucket(url, scheme)
 }
 
 pub(crate) fn normalize_digest(d: &str) -> String {

@@ -64,12 +64,7 @@ struct CachedIndex {
 
 /// `oci://host[:port]/path` → (host[:port], path).
 pub fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("oci://")?;
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    if host.is_empty() {
-        return None;
-    }
-    Some((host, path.trim_matches('/')))
+    crate::domain::repo_url::split_oci(url)
 }
 
 /// `user:pass` for `registry` from a Docker-style config (`auths.<host>.auth`, or
@@ -827,15 +822,5 @@ mod tests {
             Some(("u".into(), "p".into()))
         );
         assert_eq!(credentials_from_config(text, "nowhere.io"), None);
-    }
-
-    #[test]
-    fn oci_urls_split_into_registry_and_path() {
-        assert_eq!(
-            split_url("oci://127.0.0.1:5000/charts/stable"),
-            Some(("127.0.0.1:5000", "charts/stable"))
-        );
-        assert_eq!(split_url("oci://ghcr.io"), Some(("ghcr.io", "")));
-        assert_eq!(split_url("oci:///x"), None);
     }
 }

@@ -512,11 +512,4 @@ mod tests {
         assert_eq!(s, vec![("aws_access_key_id".into(), "B".into())]);
         assert!(ini_section(text, &["nope".into()]).is_none());
     }
-
-    #[test]
-    fn bucket_urls_split_into_bucket_and_prefix() {
-        assert_eq!(split_url("s3://b/charts/"), Some(("b", "charts")));
-        assert_eq!(split_url("s3://b"), Some(("b", "")));
-        assert_eq!(split_url("s3:///x"), None);
-    }
 }
