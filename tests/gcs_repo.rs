@@ -14,76 +14,9 @@ use base64::Engine as _;
 use helmdeck::config::{RepoType, Repository};
 use helmdeck::sources::gcs;
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
-use remote::Server;
+use remote::gcs::{emulator, publish, BUCKET};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-
-const BUCKET: &str = "acme-charts";
-
-fn emulator() -> Server {
-    let port = remote::free_port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = Command::new(remote::gcs_emulator_binary());
-    cmd.args([
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port.to_string(),
-        "--in-memory",
-    ])
-    .current_dir(dir.path());
-    Server::start(cmd, port, dir)
-}
-
-async fn upload(server: &Server, name: &str, body: Vec<u8>) {
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "{}/upload/storage/v1/b/{BUCKET}/o?uploadType=media&name={}",
-            server.url(),
-            urlencoding::encode(name)
-        ))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("upload");
-    assert!(
-        resp.status().is_success(),
-        "{name}: {:?}",
-        resp.text().await
-    );
-}
-
-/// The demo charts under `gs://acme-charts/stable`: web by relative URL, worker absolute.
-async fn publish(server: &Server) {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/storage/v1/b", server.url()))
-        .json(&serde_json::json!({ "name": BUCKET }))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(resp.status().is_success(), "{:?}", resp.text().await);
-    let packages = remote::demo_packages();
-    for (name, version, bytes) in &packages {
-        upload(
-            server,
-            &format!("stable/{name}-{version}.tgz"),
-            bytes.clone(),
-        )
-        .await;
-    }
-    let index = remote::helm_index(&packages, |name, version| {
-        if name == "worker" {
-            format!("gs://{BUCKET}/stable/{name}-{version}.tgz")
-        } else {
-            format!("./{name}-{version}.tgz")
-        }
-    });
-    upload(server, "stable/index.yaml", index.into_bytes()).await;
-    let broken = remote::helm_index(&packages, |n, v| format!("gone/{n}-{v}.tgz"));
-    upload(server, "broken/index.yaml", broken.into_bytes()).await;
-}
 
 fn repo_config(url: &str, endpoint: Option<String>) -> Repository {
     Repository {
@@ -109,7 +42,7 @@ fn isolate_google(home: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_served_offline() {
     let mut server = emulator();
-    publish(&server).await;
+    publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
     isolate_google(home.path());
     // The emulator found the way Google's tools find it.
@@ -132,7 +65,7 @@ async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_serve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_buckets_indexes_and_packages_have_their_own_errors() {
     let server = emulator();
-    publish(&server).await;
+    publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
     isolate_google(home.path());
     let cache = tempfile::tempdir().expect("tempdir");
@@ -257,7 +190,7 @@ fn service_account(dir: &std::path::Path, token_uri: &str) -> std::path::PathBuf
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_credentials_are_exchanged_for_a_token_or_refused() {
     let server = emulator();
-    publish(&server).await;
+    publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
     isolate_google(home.path());
     let state = Arc::new(Mutex::new(TokenEndpoint::default()));
@@ -325,7 +258,7 @@ async fn service_account_credentials_are_exchanged_for_a_token_or_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_searches_pulls_and_exits_with_the_documented_codes() {
     let mut server = emulator();
-    publish(&server).await;
+    publish(&server, &remote::demo_packages()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let home = tempfile::tempdir().expect("tempdir");
     let cfg = format!(

@@ -8,130 +8,14 @@ mod support;
 
 use base64::Engine as _;
 use helmdeck::config::{RepoAuth, RepoType, Repository};
-use helmdeck::sources::oci::{OciSource, CHART_MEDIA_TYPE, CONFIG_MEDIA_TYPE};
+use helmdeck::sources::oci::{OciSource, CONFIG_MEDIA_TYPE};
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
-use remote::{sha256, Server};
-use std::process::Command;
-
-const USER: &str = "deploy";
-const PASS: &str = "s3cret-oci";
-
-/// A registry on a free port with one htpasswd user.
-fn registry() -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = remote::free_port();
-    let hash = Command::new(remote::python())
-        .args([
-            "-c",
-            "import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(rounds=4)).decode())",
-            PASS,
-        ])
-        .output()
-        .expect("python bcrypt");
-    assert!(hash.status.success(), "{}", support::stderr(&hash));
-    let htpasswd = dir.path().join("htpasswd");
-    std::fs::write(
-        &htpasswd,
-        format!("{USER}:{}\n", support::stdout(&hash).trim()),
-    )
-    .expect("htpasswd");
-    let config = dir.path().join("config.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\nauth:\n  htpasswd:\n    realm: helmdeck-test\n    path: {}\n",
-            dir.path().join("data").display(),
-            htpasswd.display()
-        ),
-    )
-    .expect("config");
-    let mut cmd = Command::new(remote::registry_binary());
-    cmd.arg("serve").arg(&config);
-    Server::start(cmd, port, dir)
-}
-
-fn basic() -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASS}"))
-    )
-}
-
-async fn push_blob(client: &reqwest::Client, base: &str, repo: &str, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let start = client
-        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
-        .header("authorization", basic())
-        .send()
-        .await
-        .expect("start upload");
-    assert_eq!(start.status().as_u16(), 202, "{:?}", start.text().await);
-    let location = start
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("location")
-        .to_string();
-    let location = if location.starts_with('/') {
-        format!("{base}{location}")
-    } else {
-        location
-    };
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let put = client
-        .put(format!("{location}{sep}digest={digest}"))
-        .header("authorization", basic())
-        .header("content-type", "application/octet-stream")
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(put.status().as_u16(), 201, "{:?}", put.text().await);
-    digest
-}
-
-/// Pushes a chart as `helm push` does: a config blob (Chart.yaml as JSON), the package as
-/// the one layer, an OCI manifest tagged with the version (`+` written `_`).
-async fn push_chart(
-    base: &str,
-    path: &str,
-    name: &str,
-    version: &str,
-    package: &[u8],
-    config_type: &str,
-) {
-    let client = reqwest::Client::new();
-    let repo = format!("{path}/{name}");
-    let config = serde_json::json!({
-        "apiVersion": "v2", "name": name, "version": version,
-        "description": format!("demo chart {name}"), "appVersion": version,
-    })
-    .to_string();
-    let config_digest = push_blob(&client, base, &repo, config.as_bytes()).await;
-    let layer_digest = push_blob(&client, base, &repo, package).await;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": config_type, "digest": config_digest, "size": config.len()},
-        "layers": [{"mediaType": CHART_MEDIA_TYPE, "digest": layer_digest, "size": package.len()}],
-    });
-    let put = client
-        .put(format!(
-            "{base}/v2/{repo}/manifests/{}",
-            version.replace('+', "_")
-        ))
-        .header("authorization", basic())
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.to_string())
-        .send()
-        .await
-        .expect("manifest");
-    assert_eq!(put.status().as_u16(), 201, "{:?}", put.text().await);
-}
+use remote::oci::{self, PASS, USER};
+use remote::Server;
 
 async fn publish(server: &Server) {
     for (name, version, bytes) in remote::demo_packages() {
-        push_chart(
+        oci::push_chart(
             &server.url(),
             "charts",
             &name,
@@ -147,7 +31,7 @@ async fn publish(server: &Server) {
         "edge",
         "0.1.0+build.7",
     );
-    push_chart(
+    oci::push_chart(
         &server.url(),
         "charts",
         "edge",
@@ -157,7 +41,7 @@ async fn publish(server: &Server) {
     )
     .await;
     // Not a chart: an image-like artifact in the same path.
-    push_chart(
+    oci::push_chart(
         &server.url(),
         "charts",
         "image",
@@ -168,7 +52,7 @@ async fn publish(server: &Server) {
     .await;
     // A chart outside the repository's path is not listed.
     let other = support::package(&support::charts_dir().join("worker"), "elsewhere", "1.0.0");
-    push_chart(
+    oci::push_chart(
         &server.url(),
         "other",
         "elsewhere",
@@ -205,7 +89,7 @@ fn env_auth() -> Option<RepoAuth> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_offline() {
-    let mut server = registry();
+    let mut server = oci::registry(true);
     publish(&server).await;
     let cache = tempfile::tempdir().expect("tempdir");
     let src = OciSource::new(
@@ -264,7 +148,7 @@ async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_off
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
-    let server = registry();
+    let server = oci::registry(true);
     publish(&server).await;
     let cache = tempfile::tempdir().expect("tempdir");
     let home = tempfile::tempdir().expect("tempdir");
@@ -343,7 +227,7 @@ async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_searches_pulls_and_exits_with_the_documented_codes() {
-    let mut server = registry();
+    let mut server = oci::registry(true);
     publish(&server).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = format!(

@@ -7,186 +7,9 @@ mod remote;
 mod support;
 
 use helmdeck::config::{RepoAuth, RepoType, Repository};
-use helmdeck::sources::s3::{self, Credentials};
+use helmdeck::sources::s3;
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
-use remote::Server;
-use sha2::{Digest, Sha256};
-use std::process::Command;
-
-const BUCKET: &str = "acme-charts";
-
-struct Moto {
-    server: Server,
-    public: bool,
-    keys: Credentials,
-}
-
-/// moto with authentication enforced after the first three requests, which create an
-/// IAM user allowed everything and its access key.
-async fn moto(auth: bool) -> Moto {
-    let port = remote::free_port();
-    let mut cmd = Command::new(remote::moto_binary());
-    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    if auth {
-        cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "3");
-    }
-    let server = Server::start(cmd, port, tempfile::tempdir().expect("tempdir"));
-    let setup = Credentials {
-        access_key: "AKIASETUP".into(),
-        secret_key: "setup".into(),
-        session_token: None,
-    };
-    let mut keys = setup.clone();
-    if auth {
-        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-        iam(
-            &server,
-            &setup,
-            "Action=CreateUser&UserName=ci&Version=2010-05-08",
-        )
-        .await;
-        let created = iam(
-            &server,
-            &setup,
-            "Action=CreateAccessKey&UserName=ci&Version=2010-05-08",
-        )
-        .await;
-        let field = |tag: &str| {
-            created
-                .split_once(&format!("<{tag}>"))
-                .and_then(|(_, r)| r.split_once(&format!("</{tag}>")))
-                .map(|(v, _)| v.to_string())
-                .unwrap_or_else(|| panic!("no {tag} in {created}"))
-        };
-        keys = Credentials {
-            access_key: field("AccessKeyId"),
-            secret_key: field("SecretAccessKey"),
-            session_token: None,
-        };
-        iam(
-            &server,
-            &setup,
-            &format!(
-                "Action=PutUserPolicy&UserName=ci&PolicyName=all&PolicyDocument={}&Version=2010-05-08",
-                urlencoding::encode(policy)
-            ),
-        )
-        .await;
-    }
-    Moto {
-        server,
-        keys,
-        public: !auth,
-    }
-}
-
-async fn signed(
-    service: &str,
-    method: reqwest::Method,
-    url: &str,
-    creds: &Credentials,
-    body: Vec<u8>,
-    content_type: &str,
-    extra: &[(&str, &str)],
-) -> reqwest::Response {
-    let parsed = reqwest::Url::parse(url).expect("url");
-    let hash = hex::encode(Sha256::digest(&body));
-    let mut req = reqwest::Client::new()
-        .request(method.clone(), parsed.clone())
-        .header("content-type", content_type)
-        .body(body);
-    for (k, v) in extra {
-        req = req.header(*k, *v);
-    }
-    for (k, v) in s3::sign_for(
-        service,
-        method.as_str(),
-        &parsed,
-        "us-east-1",
-        creds,
-        &hash,
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs(),
-    ) {
-        req = req.header(k, v);
-    }
-    req.send().await.expect("moto answers")
-}
-
-async fn iam(server: &Server, creds: &Credentials, form: &str) -> String {
-    let resp = signed(
-        "iam",
-        reqwest::Method::POST,
-        &format!("{}/", server.url()),
-        creds,
-        form.as_bytes().to_vec(),
-        "application/x-www-form-urlencoded",
-        &[],
-    )
-    .await;
-    let status = resp.status();
-    let text = resp.text().await.expect("body");
-    assert!(status.is_success(), "IAM {form}: {status} {text}");
-    text
-}
-
-async fn put(moto: &Moto, path: &str, body: Vec<u8>) {
-    let resp = signed(
-        "s3",
-        reqwest::Method::PUT,
-        &format!("{}/{path}", moto.server.url()),
-        &moto.keys,
-        body,
-        "application/octet-stream",
-        // On the emulator without authentication, everything is published public-read so
-        // that anonymous requests may read it (as a public bucket would allow).
-        &[(
-            "x-amz-acl",
-            if moto.public {
-                "public-read"
-            } else {
-                "private"
-            },
-        )],
-    )
-    .await;
-    let status = resp.status();
-    assert!(
-        status.is_success(),
-        "PUT {path}: {status} {:?}",
-        resp.text().await
-    );
-}
-
-/// The demo charts under `s3://acme-charts/stable`: web by relative URL, worker by an
-/// absolute `s3://` one.
-async fn publish(moto: &Moto) {
-    put(moto, BUCKET, Vec::new()).await;
-    let packages = remote::demo_packages();
-    for (name, version, bytes) in &packages {
-        put(
-            moto,
-            &format!("{BUCKET}/stable/{name}-{version}.tgz"),
-            bytes.clone(),
-        )
-        .await;
-    }
-    let index = remote::helm_index(&packages, |name, version| {
-        if name == "worker" {
-            format!("s3://{BUCKET}/stable/{name}-{version}.tgz")
-        } else {
-            format!("{name}-{version}.tgz")
-        }
-    });
-    put(
-        moto,
-        &format!("{BUCKET}/stable/index.yaml"),
-        index.into_bytes(),
-    )
-    .await;
-}
+use remote::s3::{moto, publish, put, BUCKET};
 
 fn repo_config(port: u16, url: &str, auth: Option<RepoAuth>) -> Repository {
     Repository {
@@ -222,7 +45,7 @@ fn isolate_aws(home: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_served_offline() {
     let mut moto = moto(true).await;
-    publish(&moto).await;
+    publish(&moto, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
     isolate_aws(home.path());
     std::env::set_var("AWS_ACCESS_KEY_ID", &moto.keys.access_key);
@@ -250,7 +73,7 @@ async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_serve
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_missing_buckets_and_missing_objects_have_their_own_errors() {
     let moto = moto(true).await;
-    publish(&moto).await;
+    publish(&moto, &remote::demo_packages()).await;
     // The index names a package that is not in the bucket.
     let packages = remote::demo_packages();
     let index = remote::helm_index(&packages, |n, v| format!("gone/{n}-{v}.tgz"));
@@ -339,7 +162,7 @@ async fn wrong_keys_missing_buckets_and_missing_objects_have_their_own_errors() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_credentials_requests_go_unsigned() {
     let moto = moto(false).await;
-    publish(&moto).await;
+    publish(&moto, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
     isolate_aws(home.path());
     let cache = tempfile::tempdir().expect("tempdir");
@@ -358,7 +181,7 @@ async fn without_credentials_requests_go_unsigned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_searches_pulls_and_exits_with_the_documented_codes() {
     let mut moto = moto(true).await;
-    publish(&moto).await;
+    publish(&moto, &remote::demo_packages()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let home = tempfile::tempdir().expect("tempdir");
     let cfg = format!(

@@ -3,6 +3,10 @@
 //! exports, started on free ports and killed on drop; plus the checks every source shares.
 #![allow(dead_code)]
 
+pub mod gcs;
+pub mod oci;
+pub mod s3;
+
 use super::support;
 use helmdeck::domain::manifest::{parse_stream, Object};
 use helmdeck::engine::prepare::{prepare_adhoc, Overrides};
@@ -163,6 +167,39 @@ pub fn demo_packages() -> Vec<(String, String, Vec<u8>)> {
         }
     }
     out
+}
+
+/// A packaged chart of about `bytes` bytes: the web chart plus an incompressible file
+/// (`files/blob.bin`), published as `name`.
+pub fn big_package(name: &str, version: &str, bytes: usize) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join(name);
+    copy_dir(&support::charts_dir().join("web"), &root);
+    std::fs::create_dir_all(root.join("files")).expect("mkdir");
+    // xorshift: incompressible, so the package is as large as the file.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let blob: Vec<u8> = (0..bytes)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(root.join("files/blob.bin"), blob).expect("blob");
+    support::package(&root, name, version)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).expect("copy");
+        }
+    }
 }
 
 /// A Helm `index.yaml` for `packages`; `url(name, version)` is each entry's URL.
