@@ -285,3 +285,175 @@ async fn the_cli_searches_pulls_and_exits_with_the_documented_codes() {
         support::stderr(&down)
     );
 }
+
+/// The registry token flow, as GHCR or Docker Hub run it: a gate on loopback in front of
+/// the real registry answers 401 with `WWW-Authenticate: Bearer realm=…,service=…,scope=…`
+/// unless a token it issued is presented, and issues tokens at the realm for basic
+/// credentials it accepts.
+#[derive(Default)]
+struct Gate {
+    upstream: String,
+    realm: String,
+    token_requests: Vec<(String, bool)>,
+    /// Flip a byte of every blob on the way (a broken proxy or a tampered mirror).
+    corrupt_blobs: bool,
+}
+
+type SharedGate = std::sync::Arc<std::sync::Mutex<Gate>>;
+
+async fn gate_token(
+    axum::extract::State(gate): axum::extract::State<SharedGate>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let scope = q.get("scope").cloned().unwrap_or_default();
+    let ok = headers.get("authorization").and_then(|v| v.to_str().ok())
+        == Some(oci::basic().as_str())
+        && q.get("service").map(String::as_str) == Some("test-registry");
+    gate.lock()
+        .expect("lock")
+        .token_requests
+        .push((scope.clone(), ok));
+    if !ok {
+        return axum::http::StatusCode::UNAUTHORIZED.into_response();
+    }
+    axum::Json(serde_json::json!({ "token": format!("tok:{scope}") })).into_response()
+}
+
+async fn gate_registry(
+    axum::extract::State(gate): axum::extract::State<SharedGate>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path().to_string();
+    let scope = if path.starts_with("/v2/_catalog") {
+        "registry:catalog:*".to_string()
+    } else {
+        let repo = path
+            .trim_start_matches("/v2/")
+            .rsplitn(3, '/')
+            .nth(2)
+            .unwrap_or("")
+            .to_string();
+        format!("repository:{repo}:pull")
+    };
+    let (upstream, realm, corrupt) = {
+        let g = gate.lock().expect("lock");
+        (g.upstream.clone(), g.realm.clone(), g.corrupt_blobs)
+    };
+    let presented = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if presented != Some(format!("Bearer tok:{scope}").as_str()) {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(
+                "www-authenticate",
+                format!(r#"Bearer realm="{realm}",service="test-registry",scope="{scope}""#),
+            )],
+        )
+            .into_response();
+    }
+    let mut req = reqwest::Client::new().get(format!(
+        "{upstream}{}",
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    ));
+    if let Some(a) = headers.get("accept") {
+        req = req.header("accept", a.as_bytes());
+    }
+    let resp = req.send().await.expect("upstream");
+    let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).expect("status");
+    let mut out = axum::http::HeaderMap::new();
+    for h in ["content-type", "docker-content-digest", "link"] {
+        if let Some(v) = resp.headers().get(h) {
+            out.insert(h, v.as_bytes().try_into().expect("header"));
+        }
+    }
+    let mut body = resp.bytes().await.expect("body").to_vec();
+    if corrupt && path.contains("/blobs/") && !body.is_empty() {
+        body[0] ^= 0xff;
+    }
+    (status, out, body).into_response()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_token_flow_is_answered_with_basic_credentials() {
+    let registry = oci::registry(false);
+    oci::publish(&registry, "charts", &remote::demo_packages()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let gate: SharedGate = std::sync::Arc::new(std::sync::Mutex::new(Gate {
+        upstream: registry.url(),
+        realm: format!("http://{addr}/token"),
+        token_requests: Vec::new(),
+        corrupt_blobs: false,
+    }));
+    let app = axum::Router::new()
+        .route("/token", axum::routing::get(gate_token))
+        .route("/v2/{*rest}", axum::routing::get(gate_registry))
+        .with_state(gate.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let home = tempfile::tempdir().expect("tempdir");
+    std::env::set_var("HOME", home.path());
+    std::env::set_var("DOCKER_CONFIG", home.path().join("docker"));
+    std::env::set_var("HELM_REGISTRY_CONFIG", home.path().join("helm.json"));
+    let cache = tempfile::tempdir().expect("tempdir");
+
+    let src = OciSource::new(
+        &repo_config(addr.port(), env_auth()),
+        cache.path().to_path_buf(),
+    )
+    .expect("source");
+    let index = src.index().await.expect("listing through tokens");
+    assert!(
+        index.charts.contains_key("web"),
+        "{:?}",
+        index.charts.keys()
+    );
+    let pulled = src
+        .fetch("web", Some("~1.2.0"), no_progress())
+        .await
+        .expect("pull through tokens");
+    assert_eq!(pulled.version, "1.2.0");
+    {
+        let g = gate.lock().expect("lock");
+        let scopes: Vec<&str> = g.token_requests.iter().map(|(s, _)| s.as_str()).collect();
+        assert!(scopes.contains(&"registry:catalog:*"), "{scopes:?}");
+        assert!(scopes.contains(&"repository:charts/web:pull"), "{scopes:?}");
+        assert!(g.token_requests.iter().all(|(_, ok)| *ok));
+        let web = scopes
+            .iter()
+            .filter(|s| **s == "repository:charts/web:pull")
+            .count();
+        assert_eq!(web, 1, "a token is reused for its scope: {scopes:?}");
+    }
+
+    // A blob altered on the way is refused, and not cached.
+    gate.lock().expect("lock").corrupt_blobs = true;
+    let e = src
+        .fetch("web", Some("1.3.0"), no_progress())
+        .await
+        .expect_err("digest mismatch");
+    assert!(
+        matches!(&e, SourceError::DigestMismatch { version, .. } if version == "1.3.0"),
+        "{e:?}"
+    );
+    let cached = std::fs::read_dir(cache.path().join("charts"))
+        .expect("cache")
+        .count();
+    assert_eq!(cached, 1, "only web 1.2.0 is cached");
+    gate.lock().expect("lock").corrupt_blobs = false;
+
+    let anonymous = OciSource::new(&repo_config(addr.port(), None), cache.path().to_path_buf())
+        .expect("source");
+    let e = anonymous
+        .fetch("web", None, no_progress())
+        .await
+        .expect_err("no token without credentials");
+    assert!(matches!(e, SourceError::AuthRefused { .. }), "{e:?}");
+    task.abort();
+}
