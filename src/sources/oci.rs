@@ -621,7 +621,7 @@ impl OciSource {
             .and_then(|b| serde_json::from_slice(&b).ok())
     }
 
-    /// The newest version's Chart.yaml (the config blob), for descriptions in listings;
+    /// A version's Chart.yaml (the config blob), for descriptions in listings;
     /// an error when that version is not a Helm chart (other artifacts share registries).
     async fn describe(&self, chart: &str, v: &mut ChartVersion) -> Result<(), SourceError> {
         let tag = v.version.replace('+', "_");
@@ -703,7 +703,12 @@ impl OciSource {
                 continue;
             }
             sort_versions(&mut versions);
-            match self.describe(chart, &mut versions[0]).await {
+            // The version `repo search` shows: the newest stable one, else the newest.
+            let shown = versions
+                .iter()
+                .position(|v| !v.version.contains('-'))
+                .unwrap_or(0);
+            match self.describe(chart, &mut versions[shown]).await {
                 Err(SourceError::InvalidChart { .. }) => continue,
                 Err(e) if e.is_unreachable() => return Err(e),
                 _ => {}

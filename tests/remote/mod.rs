@@ -264,13 +264,14 @@ pub async fn lists_resolves_pulls_and_caches(src: &dyn ChartSource) {
         "{:?}",
         index.charts.keys()
     );
+    let stable = index.charts["web"]
+        .iter()
+        .find(|v| v.version == "1.3.0")
+        .expect("1.3.0 listed");
     assert!(
-        index.charts["web"][0]
-            .description
-            .as_deref()
-            .is_some_and(|d| !d.is_empty()),
-        "the newest version is described: {:?}",
-        index.charts["web"][0]
+        stable.description.as_deref().is_some_and(|d| !d.is_empty())
+            && stable.app_version.as_deref() == Some("1.3.0"),
+        "the version search shows is described: {stable:?}"
     );
 
     let latest = src.fetch("web", None, no_progress()).await.expect("latest");
