@@ -26,6 +26,8 @@ pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const CHART_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// What Helm before 3.8 (and chartmuseum's OCI mode) wrote for the chart layer.
 const LEGACY_CHART_MEDIA_TYPE: &str = "application/tar+gzip";
+/// Where an answer that fits every scope (basic credentials) is remembered.
+const ANY_SCOPE: &str = "*";
 const MANIFEST_ACCEPT: &str =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -245,7 +247,7 @@ impl OciSource {
             .authorizations
             .lock()
             .ok()
-            .and_then(|m| m.get(scope).cloned());
+            .and_then(|m| m.get(scope).or_else(|| m.get(ANY_SCOPE)).cloned());
         let authorization = known.or_else(|| match &self.credential {
             Credential::Bearer(t) => Some(format!("Bearer {t}")),
             _ => None,
@@ -284,7 +286,9 @@ impl OciSource {
             return Err(self.refused(shown, 401));
         }
         if let Ok(mut m) = self.authorizations.lock() {
-            m.insert(scope.to_string(), answer.clone());
+            // Basic credentials are not scoped: every later request carries them at once.
+            let key = if kind == "basic" { ANY_SCOPE } else { scope };
+            m.insert(key.to_string(), answer.clone());
         }
         let resp = send(Some(answer))
             .await
