@@ -109,6 +109,12 @@ pub enum SourceError {
     Io { path: String, message: String },
     #[error("repository `{repo}`: bucket `{bucket}` does not exist")]
     BucketNotFound { repo: String, bucket: String },
+    #[error("repository `{repo}`: bucket `{bucket}` is in another region{}", .region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    WrongRegion {
+        repo: String,
+        bucket: String,
+        region: Option<String>,
+    },
     #[error("repository `{repo}` has no {url}")]
     ObjectNotFound { repo: String, url: String },
     #[error("repository `{repo}`: unusable credentials from {from}: {message}")]
@@ -165,6 +171,8 @@ impl SourceError {
             SourceError::AuthRefused { url, .. } if url.starts_with("gs://") => "check the Google credentials (GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`) and that they may read the bucket".into(),
             SourceError::AuthRefused { url, .. } if url.starts_with("oci://") => "check the registry credentials: the repository's `auth` variables, else `helm registry login` / `docker login` for this host".into(),
             SourceError::AuthRefused { .. } => "check the credentials named in the repository's `auth` (username_env/password_env or token_env)".into(),
+            SourceError::WrongRegion { region: Some(r), .. } => format!("set `region: {r}` on the repository"),
+            SourceError::WrongRegion { .. } => "set the bucket's `region` on the repository (or AWS_REGION)".into(),
             SourceError::BucketNotFound { .. } => "check the bucket name in the repository's `url` (and `endpoint`/`region` for S3)".into(),
             SourceError::ObjectNotFound { url, .. } if url.ends_with("/index.yaml") => "the bucket has no Helm repository at this path: check the `url` prefix, or publish one (`helm repo index` + upload)".into(),
             SourceError::ObjectNotFound { .. } => "the index names a package that is not there: republish the chart or regenerate index.yaml".into(),

@@ -329,12 +329,27 @@ impl Transport for S3Transport {
 }
 
 fn s3_refusal(repo: &str, url: &str, status: u16, body: &str) -> SourceError {
-    let code = body
-        .split_once("<Code>")
-        .and_then(|(_, rest)| rest.split_once("</Code>"))
-        .map(|(c, _)| c)
-        .unwrap_or("");
-    match (status, code) {
+    let tag = |t: &str| {
+        body.split_once(&format!("<{t}>"))
+            .and_then(|(_, rest)| rest.split_once(&format!("</{t}>")))
+            .map(|(v, _)| v.to_string())
+    };
+    let code = tag("Code").unwrap_or_default();
+    match (status, code.as_str()) {
+        // The bucket lives elsewhere: S3 names the region (<Region>) or its endpoint
+        // (`bucket.s3.eu-west-1.amazonaws.com`).
+        (301, _) | (400, "AuthorizationHeaderMalformed") => SourceError::WrongRegion {
+            repo: repo.to_string(),
+            bucket: split_url(url).map(|(b, _)| b).unwrap_or("").to_string(),
+            region: tag("Region").or_else(|| {
+                tag("Endpoint").and_then(|e| {
+                    e.split(".s3.")
+                        .nth(1)
+                        .and_then(|r| r.strip_suffix(".amazonaws.com"))
+                        .map(str::to_string)
+                })
+            }),
+        },
         (404, "NoSuchBucket") => SourceError::BucketNotFound {
             repo: repo.to_string(),
             bucket: split_url(url).map(|(b, _)| b).unwrap_or("").to_string(),
@@ -503,6 +518,34 @@ mod tests {
             auth,
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
         );
+    }
+
+    #[test]
+    fn a_bucket_in_another_region_names_that_region() {
+        let e = s3_refusal(
+            "r",
+            "s3://b/index.yaml",
+            400,
+            "<Error><Code>AuthorizationHeaderMalformed</Code><Message>the region 'us-east-1' is wrong; expecting 'eu-west-1'</Message><Region>eu-west-1</Region></Error>",
+        );
+        assert!(e.hint().contains("region: eu-west-1"), "{}", e.hint());
+        let e = s3_refusal(
+            "r",
+            "s3://b/index.yaml",
+            301,
+            "<Error><Code>PermanentRedirect</Code><Endpoint>b.s3.ap-south-1.amazonaws.com</Endpoint></Error>",
+        );
+        assert!(
+            matches!(&e, SourceError::WrongRegion { region: Some(r), .. } if r == "ap-south-1"),
+            "{e:?}"
+        );
+        let e = s3_refusal(
+            "r",
+            "s3://b/x.tgz",
+            404,
+            "<Error><Code>NoSuchKey</Code></Error>",
+        );
+        assert!(matches!(e, SourceError::ObjectNotFound { .. }), "{e:?}");
     }
 
     #[test]
