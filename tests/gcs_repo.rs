@@ -130,6 +130,7 @@ async fn token(
         .unwrap_or_default();
     s.assertions.push(serde_json::json!({
         "grant_type": get("grant_type"), "claims": claims, "parts": jwt.split('.').count(),
+        "refresh_token": get("refresh_token"), "client_id": get("client_id"),
     }));
     if s.refuse {
         return (
@@ -236,6 +237,36 @@ async fn service_account_credentials_are_exchanged_for_a_token_or_refused() {
             .as_str()
             .is_some_and(|s| s.contains("devstorage.read_only")));
     }
+
+    // A user's application-default credentials: the refresh token is exchanged.
+    let user = home.path().join("adc.json");
+    std::fs::write(
+        &user,
+        serde_json::json!({
+            "type": "authorized_user", "client_id": "cid.apps.googleusercontent.com",
+            "client_secret": "csecret", "refresh_token": "1//refresh", "token_uri": token_uri,
+        })
+        .to_string(),
+    )
+    .expect("write");
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &user);
+    let as_user = gcs::source(
+        &repo_config(&url, Some(server.url())),
+        cache.path().to_path_buf(),
+    )
+    .expect("source");
+    as_user
+        .fetch("worker", None, no_progress())
+        .await
+        .expect("with a refreshed user token");
+    {
+        let s = state.lock().expect("lock");
+        let a = s.assertions.last().expect("a token request");
+        assert_eq!(a["grant_type"], "refresh_token");
+        assert_eq!(a["refresh_token"], "1//refresh");
+        assert_eq!(a["client_id"], "cid.apps.googleusercontent.com");
+    }
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &file);
 
     state.lock().expect("lock").refuse = true;
     let refused = gcs::source(

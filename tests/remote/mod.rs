@@ -24,7 +24,12 @@ use std::time::{Duration, Instant};
 pub fn server_binary(var: &str, default: &Path, what: &str) -> PathBuf {
     if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
-        assert!(p.is_file(), "{var}={} does not exist", p.display());
+        assert!(
+            p.is_file(),
+            "{what} is not installed ({var}={} does not exist): run `source scripts/provision.sh` \
+             (scripts/provision-servers.sh installs it)",
+            p.display()
+        );
         return p;
     }
     assert!(
