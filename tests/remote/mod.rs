@@ -368,3 +368,78 @@ pub async fn offline_uses_the_cache(src: &dyn ChartSource, cold: &dyn ChartSourc
         .expect_err("nothing cached");
     assert!(e.is_unreachable(), "{e:?}");
 }
+
+/// The three remote servers at once, without authentication, holding `packages`: what the
+/// benchmark and the memory measurement pull from.
+pub struct AllServers {
+    pub registry: Server,
+    pub moto: s3::Moto,
+    pub emulator: Server,
+}
+
+impl AllServers {
+    /// Starts and fills them; the cloud credentials of this machine are kept out (every
+    /// source goes anonymous, as against public buckets).
+    pub async fn start(packages: &[(String, String, Vec<u8>)]) -> AllServers {
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+        std::env::set_var("AWS_CONFIG_FILE", "/nonexistent");
+        std::env::remove_var("AWS_ACCESS_KEY_ID");
+        std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
+        std::env::set_var("CLOUDSDK_CONFIG", "/nonexistent");
+        let all = AllServers {
+            registry: oci::registry(false),
+            moto: s3::moto(false).await,
+            emulator: gcs::emulator(),
+        };
+        oci::publish(&all.registry, "charts", packages).await;
+        s3::publish(&all.moto, packages).await;
+        gcs::publish(&all.emulator, packages).await;
+        all
+    }
+
+    /// One repository per server.
+    pub fn repositories(&self) -> Vec<helmdeck::config::Repository> {
+        use helmdeck::config::{RepoType, Repository};
+        let repo = |kind: RepoType, url: String, endpoint: Option<String>| Repository {
+            name: kind.as_str().into(),
+            kind,
+            path: None,
+            url: Some(url),
+            auth: None,
+            region: None,
+            endpoint,
+            git_ref: None,
+            plain_http: kind == RepoType::Oci,
+        };
+        vec![
+            repo(
+                RepoType::Oci,
+                format!("oci://127.0.0.1:{}/charts", self.registry.port),
+                None,
+            ),
+            repo(
+                RepoType::S3,
+                format!("s3://{}/stable", s3::BUCKET),
+                Some(self.moto.server.url()),
+            ),
+            repo(
+                RepoType::Gcs,
+                format!("gs://{}/stable", gcs::BUCKET),
+                Some(self.emulator.url()),
+            ),
+        ]
+    }
+}
+
+/// The source of `r` with its cache in `cache`.
+pub fn open(r: &helmdeck::config::Repository, cache: &Path) -> Box<dyn ChartSource> {
+    use helmdeck::config::RepoType;
+    let cache = cache.to_path_buf();
+    match r.kind {
+        RepoType::Oci => Box::new(helmdeck::sources::oci::OciSource::new(r, cache).expect("oci")),
+        RepoType::S3 => Box::new(helmdeck::sources::s3::source(r, cache).expect("s3")),
+        RepoType::Gcs => Box::new(helmdeck::sources::gcs::source(r, cache).expect("gcs")),
+        other => panic!("not a remote source: {other:?}"),
+    }
+}
