@@ -169,6 +169,11 @@ async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
         "{e:?}"
     );
     assert!(e.hint().contains("helm registry login"), "{}", e.hint());
+    // Listing without credentials: a warning that says why, not a failed search.
+    let listed = anonymous.index().await.expect("a listing with a warning");
+    assert!(listed.charts.is_empty());
+    let w = listed.warnings.join(" ");
+    assert!(w.contains("does not list") && w.contains("HTTP 401"), "{w}");
 
     std::env::set_var("OCI_TEST_USER", USER);
     std::env::set_var("OCI_TEST_WRONG", "not-the-password");

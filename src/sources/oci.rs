@@ -663,9 +663,17 @@ impl OciSource {
             .await
         {
             Ok(Ok(r)) => r,
-            Ok(Err(status)) if matches!(status, 401 | 403 | 404) => {
+            // Registries that keep their catalog private refuse the scope itself.
+            Ok(Err(status)) | Err(SourceError::AuthRefused { status, .. })
+                if matches!(status, 401 | 403 | 404) =>
+            {
+                let why = if status == 404 {
+                    "it has no _catalog"
+                } else {
+                    "_catalog refused these credentials; some registries keep it private"
+                };
                 index.warnings.push(format!(
-                    "registry of `{}` does not list its repositories (_catalog answered HTTP {status}): name a chart directly (`helmdeck repo pull {}/CHART`)",
+                    "registry of `{}` does not list its repositories (HTTP {status}: {why}): name a chart directly (`helmdeck repo pull {}/CHART`)",
                     self.name, self.name
                 ));
                 return Ok(index);
