@@ -1,7 +1,8 @@
 //! Chart sources against real servers on loopback (docker-registry, moto, the GCS
 //! emulator): a warm resolve + pull (index or tags revalidated, package from the cache)
 //! and a cold pull of a 1 MB chart into an empty cache. Targets (issue #6): warm ≤ 5 ms,
-//! cold 1 MB ≤ 200 ms. Servers come from scripts/provision.sh, as for the tests.
+//! cold 1 MB ≤ 200 ms. `server_round_trip` is the servers' own time for the requests a
+//! warm pull makes, to tell helmdeck's share from the emulator's. Servers come from scripts/provision.sh, as for the tests.
 
 #[path = "../tests/remote/mod.rs"]
 mod remote;
@@ -37,6 +38,55 @@ fn sources(c: &mut Criterion) {
         });
     }
     warm.finish();
+
+    // The servers' own share of a warm pull: one plain GET of what the warm path
+    // revalidates (index.yaml; for OCI the tag list, then the manifest), no helmdeck code.
+    let client = reqwest::Client::new();
+    let mut raw = c.benchmark_group("server_round_trip");
+    let raw_urls = [
+        (
+            "oci",
+            vec![
+                format!("{}/v2/charts/web/tags/list", servers.registry.url()),
+                format!("{}/v2/charts/web/manifests/1.2.0", servers.registry.url()),
+            ],
+        ),
+        (
+            "s3",
+            vec![format!(
+                "{}/{}/stable/index.yaml",
+                servers.moto.server.url(),
+                remote::s3::BUCKET
+            )],
+        ),
+        (
+            "gcs",
+            vec![format!(
+                "{}/storage/v1/b/{}/o/stable%2Findex.yaml?alt=media",
+                servers.emulator.url(),
+                remote::gcs::BUCKET
+            )],
+        ),
+    ];
+    for (name, urls) in &raw_urls {
+        raw.bench_function(*name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for u in urls {
+                        let r = client
+                            .get(u)
+                            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+                            .send()
+                            .await
+                            .expect("get");
+                        assert!(r.status().is_success(), "{u}: {}", r.status());
+                        r.bytes().await.expect("body");
+                    }
+                })
+            })
+        });
+    }
+    raw.finish();
 
     let mut cold = c.benchmark_group("cold_pull_1mb");
     cold.sample_size(20);

@@ -258,20 +258,28 @@ impl HttpSource {
         let io = |e: std::io::Error| fetch::io_error(&self.cache, e);
         std::fs::create_dir_all(&self.cache).map_err(io)?;
         write_atomic(&self.index_path(), text.as_bytes()).map_err(io)?;
-        let meta_bytes = serde_json::to_vec_pretty(meta).unwrap_or_default();
-        write_atomic(&self.meta_path(), &meta_bytes).map_err(io)?;
-        Ok(())
+        self.write_meta(meta)
     }
 
-    /// The index text: revalidated against the server, or the cached copy (with a warning)
+    fn write_meta(&self, meta: &IndexMeta) -> Result<(), SourceError> {
+        let meta_bytes = serde_json::to_vec_pretty(meta).unwrap_or_default();
+        write_atomic(&self.meta_path(), &meta_bytes).map_err(|e| fetch::io_error(&self.cache, e))
+    }
+
+    /// The index: revalidated against the server, or the cached copy (with a warning)
     /// when the server cannot be reached.
-    async fn index_text(&self) -> Result<(String, Vec<String>), SourceError> {
+    async fn load_index(&self) -> Result<SourceIndex, SourceError> {
+        let cached_index = |text: String, warnings: Vec<String>| {
+            let mut index = parse_index(&self.name, &text)?;
+            index.warnings = warnings;
+            Ok(index)
+        };
         let url = format!("{}/index.yaml", self.url);
         let cached = self.read_cached_index();
         let offline = |err: SourceError, cached: Option<(String, IndexMeta)>| match cached {
             Some((text, meta)) => {
                 tracing::warn!(repo = %self.name, "repository unreachable, using cached index");
-                Ok((
+                cached_index(
                     text,
                     vec![format!(
                         "repository `{}` is unreachable ({}): using the cached index from {}",
@@ -279,7 +287,7 @@ impl HttpSource {
                         short_reason(&err),
                         age(now().saturating_sub(meta.fetched_at))
                     )],
-                ))
+                )
             }
             None => Err(err),
         };
@@ -308,14 +316,14 @@ impl HttpSource {
         if status == reqwest::StatusCode::NOT_MODIFIED {
             if let Some((text, mut meta)) = cached {
                 meta.fetched_at = now();
-                let _ = self.write_cached_index(&text, &meta);
-                return Ok((text, Vec::new()));
+                let _ = self.write_meta(&meta);
+                return cached_index(text, Vec::new());
             }
         }
         if !status.is_success() {
             if status.is_server_error() {
                 if let Some((text, meta)) = cached {
-                    return Ok((
+                    return cached_index(
                         text,
                         vec![format!(
                             "repository `{}` answered HTTP {}: using the cached index from {}",
@@ -323,7 +331,7 @@ impl HttpSource {
                             status.as_u16(),
                             age(now().saturating_sub(meta.fetched_at))
                         )],
-                    ));
+                    );
                 }
             }
             return Err(self.refusal(&url, resp).await);
@@ -345,9 +353,9 @@ impl HttpSource {
             .await
             .map_err(|e| fetch::unreachable(&self.name, &url, e))?;
         // Parse before caching, so that a broken index never replaces a good copy.
-        parse_index(&self.name, &text)?;
+        let index = parse_index(&self.name, &text)?;
         self.write_cached_index(&text, &meta)?;
-        Ok((text, Vec::new()))
+        Ok(index)
     }
 
     /// A chart URL from the index: absolute (any scheme) as is, relative under the repository.
@@ -487,12 +495,7 @@ impl ChartSource for HttpSource {
     }
 
     fn index(&self) -> BoxFuture<'_, Result<SourceIndex, SourceError>> {
-        Box::pin(async move {
-            let (text, warnings) = self.index_text().await?;
-            let mut index = parse_index(&self.name, &text)?;
-            index.warnings.extend(warnings);
-            Ok(index)
-        })
+        Box::pin(async move { self.load_index().await })
     }
 
     fn fetch<'a>(
