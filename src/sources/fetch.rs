@@ -27,6 +27,11 @@ pub fn age(secs_ago: u64) -> String {
     }
 }
 
+/// How long a cached copy's "confirmed fresh" time may lag before a revalidation that
+/// changed nothing rewrites it: warnings give ages in minutes at best, and warm pulls then
+/// write nothing to disk.
+pub(crate) const REFRESH_GRACE_SECS: u64 = 60;
+
 /// Writes through a temporary file and a rename, so that readers never see half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -315,8 +315,10 @@ impl HttpSource {
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             if let Some((text, mut meta)) = cached {
-                meta.fetched_at = now();
-                let _ = self.write_meta(&meta);
+                if now().saturating_sub(meta.fetched_at) > fetch::REFRESH_GRACE_SECS {
+                    meta.fetched_at = now();
+                    let _ = self.write_meta(&meta);
+                }
                 return cached_index(text, Vec::new());
             }
         }

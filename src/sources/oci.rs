@@ -409,6 +409,12 @@ impl OciSource {
         let _ = fetch::write_atomic(path, bytes);
     }
 
+    fn cached_tags(&self, chart: &str) -> Option<CachedTags> {
+        std::fs::read(self.tags_path(chart))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<CachedTags>(&b).ok())
+    }
+
     /// The chart's tags, or the cached list with a warning when the registry is unreachable.
     async fn tags(&self, chart: &str) -> Result<(Vec<String>, Vec<String>), SourceError> {
         let repository = self.repository(chart);
@@ -417,14 +423,20 @@ impl OciSource {
         let scope = format!("repository:{repository}:pull");
         match self.paged(path, "tags", &scope, &shown).await {
             Ok(Ok(tags)) => {
-                let cached = CachedTags {
-                    tags: tags.clone(),
-                    fetched_at: now(),
-                };
-                self.save(
-                    &self.tags_path(chart),
-                    &serde_json::to_vec(&cached).unwrap_or_default(),
-                );
+                let unchanged = self.cached_tags(chart).is_some_and(|c| {
+                    c.tags == tags
+                        && now().saturating_sub(c.fetched_at) <= fetch::REFRESH_GRACE_SECS
+                });
+                if !unchanged {
+                    let cached = CachedTags {
+                        tags: tags.clone(),
+                        fetched_at: now(),
+                    };
+                    self.save(
+                        &self.tags_path(chart),
+                        &serde_json::to_vec(&cached).unwrap_or_default(),
+                    );
+                }
                 Ok((tags, Vec::new()))
             }
             Ok(Err(404)) => Err(SourceError::ChartNotFound {
@@ -437,10 +449,7 @@ impl OciSource {
             }),
             Ok(Err(status)) => Err(self.status_error(&shown, status)),
             Err(e) if e.is_unreachable() => {
-                let cached = std::fs::read(self.tags_path(chart))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<CachedTags>(&b).ok());
-                match cached {
+                match self.cached_tags(chart) {
                     Some(c) => Ok((
                         c.tags,
                         vec![format!(
@@ -531,7 +540,8 @@ impl OciSource {
                 ),
             });
         }
-        if !offline {
+        // A tag's manifest rarely changes: rewrite the cached copy only when it did.
+        if !offline && std::fs::read(&cache).ok().as_deref() != Some(bytes.as_slice()) {
             self.save(&cache, &bytes);
         }
         Ok((manifest, digest))
