@@ -356,7 +356,13 @@ impl HttpSource {
             .map_err(|e| fetch::unreachable(&self.name, &url, e))?;
         // Parse before caching, so that a broken index never replaces a good copy.
         let index = parse_index(&self.name, &text)?;
-        self.write_cached_index(&text, &meta)?;
+        // Servers that ignore If-None-Match (the GCS emulator) resend the same index.
+        let unchanged = cached.is_some_and(|(old, m)| {
+            old == text && now().saturating_sub(m.fetched_at) <= fetch::REFRESH_GRACE_SECS
+        });
+        if !unchanged {
+            self.write_cached_index(&text, &meta)?;
+        }
         Ok(index)
     }
 
