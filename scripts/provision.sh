@@ -34,3 +34,6 @@ if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
         echo "provision: prometheus is missing; install it (Debian: prometheus) to run the gate tests" >&2
     fi
 fi
+
+# Servers for the OCI, S3 and GCS source tests.
+source "$_root/scripts/provision-servers.sh"

@@ -12,8 +12,6 @@ use helmdeck::sources::http::HttpSource;
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 #[derive(Default)]
@@ -25,65 +23,6 @@ struct Repo {
 }
 
 type Shared = Arc<Mutex<Repo>>;
-
-/// Packages a chart folder as Helm does: a gzipped tar with the chart under `<name>/`,
-/// `version` replacing Chart.yaml's.
-fn package(dir: &Path, name: &str, version: &str) -> Vec<u8> {
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::default(),
-    ));
-    fn add(
-        tar: &mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>,
-        root: &Path,
-        dir: &Path,
-        name: &str,
-        version: &str,
-    ) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .expect("read_dir")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for p in entries {
-            let rel = p
-                .strip_prefix(root)
-                .expect("prefix")
-                .to_string_lossy()
-                .to_string();
-            if p.is_dir() {
-                add(tar, root, &p, name, version);
-                continue;
-            }
-            let mut bytes = std::fs::read(&p).expect("read");
-            if rel == "Chart.yaml" {
-                let text = String::from_utf8_lossy(&bytes).to_string();
-                let text: Vec<String> = text
-                    .lines()
-                    .map(|l| {
-                        if l.starts_with("version:") {
-                            format!("version: {version}")
-                        } else {
-                            l.to_string()
-                        }
-                    })
-                    .collect();
-                bytes = (text.join("\n") + "\n").into_bytes();
-            }
-            let mut h = tar::Header::new_gnu();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o644);
-            h.set_cksum();
-            tar.append_data(&mut h, format!("{name}/{rel}"), bytes.as_slice())
-                .expect("append");
-        }
-    }
-    add(&mut tar, dir, dir, name, version);
-    let mut gz = tar.into_inner().expect("tar");
-    gz.flush().expect("flush");
-    gz.finish().expect("gzip")
-}
 
 fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -98,7 +37,7 @@ fn build_repo(base_url: &str, tamper: bool) -> HashMap<String, Vec<u8>> {
     let mut entry = |name: &str, versions: &[&str], absolute: bool| {
         index.push_str(&format!("  {name}:\n"));
         for v in versions {
-            let pkg = package(&charts.join(name), name, v);
+            let pkg = support::package(&charts.join(name), name, v);
             let file = format!("{name}-{v}.tgz");
             let mut digest = sha(&pkg);
             if tamper && *v == "1.3.0" {

@@ -172,6 +172,35 @@ fn repository_types_need_their_fields() {
 }
 
 #[test]
+fn remote_repositories_are_checked_beyond_their_scheme() {
+    let e = err("repositories:\n  - {name: a, type: oci, url: \"oci://\"}\n");
+    assert!(e.contains("names no registry"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: oci, url: \"oci://ghcr.io/acme/web:1.2.0\"}\n");
+    assert!(e.contains("names a chart version"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: s3, url: \"s3://\"}\n");
+    assert!(e.contains("names no bucket"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: gcs, url: \"gs://\"}\n");
+    assert!(e.contains("names no bucket"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: http, url: \"https://x\", plain_http: true}\n");
+    assert!(
+        e.contains(":2:") && e.contains("`plain_http` applies to oci"),
+        "{e}"
+    );
+    let e = err("repositories:\n  - {name: a, type: gcs, url: \"gs://b\", region: eu}\n");
+    assert!(e.contains("`region` applies to s3"), "{e}");
+    let e = err(
+        "repositories:\n  - {name: a, type: oci, url: \"oci://r/c\", endpoint: \"http://x\"}\n",
+    );
+    assert!(e.contains("`endpoint` applies to s3 and gcs"), "{e}");
+    let e = err(
+        "repositories:\n  - {name: a, type: s3, url: \"s3://b\", endpoint: \"127.0.0.1:9000\"}\n",
+    );
+    assert!(e.contains("not an http(s) URL"), "{e}");
+    load("repositories:\n  - {name: a, type: s3, url: \"s3://b/p\", region: eu-west-1, endpoint: \"http://127.0.0.1:9000\"}\n  - {name: b, type: oci, url: \"oci://127.0.0.1:5000/charts\", plain_http: true}\n  - {name: c, type: gcs, url: \"gs://b\"}\n")
+        .expect("valid remote repositories");
+}
+
+#[test]
 fn bad_version_constraint_and_duration_are_refused() {
     let text = GOOD.replace("version: \"^6.5\"", "version: \">>6\"");
     assert!(

@@ -71,6 +71,7 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                 "https://git.example.com/platform/charts.git",
             )?,
         }
+        remote_fields(r, &at, &err)?;
     }
 
     let repo_names: Vec<&str> = f.repositories.iter().map(|r| r.name.as_str()).collect();
@@ -304,4 +305,80 @@ pub fn valid_release_name(name: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+/// What oci, s3 and gcs repositories need beyond a URL scheme, and the fields that only
+/// some repository types read (given elsewhere they would silently do nothing).
+fn remote_fields(
+    r: &super::Repository,
+    at: &str,
+    err: &dyn Fn(&str, String, String) -> Result<(), ConfigError>,
+) -> Result<(), ConfigError> {
+    let url = r.url.as_deref().unwrap_or("");
+    let url_at = format!("{at}/url");
+    match r.kind {
+        RepoType::Oci => match crate::domain::repo_url::split_oci(url) {
+            None => err(
+                &url_at,
+                format!("`{url}` names no registry"),
+                "write it like `oci://ghcr.io/acme/charts` (the charts are below that path)".into(),
+            )?,
+            Some((_, path)) if path.contains('@') || path.contains(':') => err(
+                &url_at,
+                format!("`{url}` names a chart version, not a repository"),
+                "give the path above the charts (`oci://ghcr.io/acme/charts`); services pick the chart and version".into(),
+            )?,
+            Some(_) => {}
+        },
+        RepoType::S3 | RepoType::Gcs => {
+            let scheme = if r.kind == RepoType::S3 { "s3" } else { "gs" };
+            if crate::domain::repo_url::split_bucket(url, scheme).is_none() {
+                err(
+                    &url_at,
+                    format!("`{url}` names no bucket"),
+                    format!("write it like `{scheme}://my-bucket/charts`"),
+                )?
+            }
+        }
+        _ => {}
+    }
+    if r.plain_http && r.kind != RepoType::Oci {
+        err(
+            &format!("{at}/plain_http"),
+            format!(
+                "`plain_http` applies to oci repositories, not {}",
+                r.kind.as_str()
+            ),
+            "remove it (an http repository says http:// in its url)".into(),
+        )?
+    }
+    if r.region.is_some() && r.kind != RepoType::S3 {
+        err(
+            &format!("{at}/region"),
+            format!(
+                "`region` applies to s3 repositories, not {}",
+                r.kind.as_str()
+            ),
+            "remove it".into(),
+        )?
+    }
+    if let Some(e) = &r.endpoint {
+        if !matches!(r.kind, RepoType::S3 | RepoType::Gcs) {
+            err(
+                &format!("{at}/endpoint"),
+                format!(
+                    "`endpoint` applies to s3 and gcs repositories, not {}",
+                    r.kind.as_str()
+                ),
+                "remove it".into(),
+            )?
+        } else if !(e.starts_with("http://") || e.starts_with("https://")) {
+            err(
+                &format!("{at}/endpoint"),
+                format!("endpoint `{e}` is not an http(s) URL"),
+                "write it like `http://127.0.0.1:9000` (S3-compatible stores, emulators)".into(),
+            )?
+        }
+    }
+    Ok(())
 }

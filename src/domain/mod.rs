@@ -9,6 +9,7 @@ pub mod health;
 pub mod manifest;
 pub mod mask;
 pub mod record;
+pub mod repo_url;
 pub mod run;
 pub mod setvals;
 pub mod strategy;

@@ -234,8 +234,9 @@ pub fn digest(path: &Path) -> Result<String, SourceError> {
             h.update(&bytes);
         }
     } else {
-        let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
-        h.update(&bytes);
+        // Streamed: a cache hit on a large package must not cost its size in memory.
+        let mut file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
+        std::io::copy(&mut file, &mut h).map_err(|e| io_err(path, e))?;
     }
     Ok(format!("sha256:{}", hex::encode(h.finalize())))
 }

@@ -1,27 +1,81 @@
-//! A Helm repository served over HTTP(S): `index.yaml` plus packaged charts. The index is
+//! A Helm repository layout — `index.yaml` plus packaged charts — behind a pluggable
+//! transport: plain HTTP(S) here, S3 and GCS buckets in `s3.rs` and `gcs.rs`. The index is
 //! revalidated on every use (ETag / Last-Modified) and cached, so that an unreachable
 //! repository falls back to the cached copy with a warning; packages are cached by digest
 //! and verified against the index.
 
+use super::fetch::{
+    self, cached_package, normalize_digest, now, packages_dir, sanitize, short_reason, write_atomic,
+};
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
     SourceIndex,
 };
 use crate::config::{RepoType, Repository};
 use futures::future::BoxFuture;
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::Duration;
 
-pub struct HttpSource {
-    name: String,
-    url: String,
+pub use super::fetch::age;
+
+/// How a Helm repository's files are reached. URLs are absolute: the repository's own
+/// scheme (`https://`, `s3://bucket/key`, `gs://bucket/key`) or, for charts an index points
+/// elsewhere, `http(s)://`.
+pub trait Transport: Send + Sync {
+    /// A GET for `url`, authenticated when the URL belongs to the repository.
+    fn get<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>>;
+
+    /// The error for a refusal; `body` is the start of the answer (S3 and GCS tell a
+    /// missing bucket from a missing object there).
+    fn refusal<'a>(
+        &'a self,
+        repo: &'a str,
+        url: &'a str,
+        status: u16,
+        body: String,
+    ) -> BoxFuture<'a, SourceError> {
+        let _ = body;
+        Box::pin(async move { status_error(repo, url, status) })
+    }
+}
+
+/// The usual mapping: 401/403 refused, anything else an HTTP failure.
+pub fn status_error(repo: &str, url: &str, status: u16) -> SourceError {
+    if status == 401 || status == 403 {
+        SourceError::AuthRefused {
+            repo: repo.to_string(),
+            url: url.to_string(),
+            status,
+        }
+    } else {
+        SourceError::Http {
+            repo: repo.to_string(),
+            url: url.to_string(),
+            status,
+        }
+    }
+}
+
+/// The HTTP client every source uses.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(300))
+        .user_agent(concat!("helmdeck/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Plain HTTP(S) with optional basic or bearer credentials.
+pub struct WebTransport {
+    base: String,
     auth: Auth,
     client: reqwest::Client,
-    cache: PathBuf,
 }
 
 #[derive(Clone)]
@@ -29,6 +83,69 @@ enum Auth {
     None,
     Basic { user: String, pass: String },
     Bearer(String),
+}
+
+impl Transport for WebTransport {
+    /// Credentials go only to the repository's own host (as Helm does without
+    /// --pass-credentials).
+    fn get<'a>(
+        &'a self,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<reqwest::RequestBuilder, SourceError>> {
+        Box::pin(async move {
+            let req = self.client.get(url);
+            if !same_origin(&self.base, url) {
+                return Ok(req);
+            }
+            Ok(match &self.auth {
+                Auth::None => req,
+                Auth::Basic { user, pass } => req.basic_auth(user, Some(pass)),
+                Auth::Bearer(t) => req.bearer_auth(t),
+            })
+        })
+    }
+}
+
+/// A Helm repository layout in a bucket (`scheme://bucket/prefix`) through `transport`.
+pub(crate) fn bucket_source(
+    repo: &Repository,
+    kind: RepoType,
+    transport: impl FnOnce(&Repository) -> Result<Box<dyn Transport>, SourceError>,
+    cache_root: PathBuf,
+) -> Result<HttpSource, SourceError> {
+    let url = repo.url.clone().unwrap_or_default();
+    let scheme = if kind == RepoType::Gcs { "gs" } else { "s3" };
+    if fetch::split_bucket_url(&url, scheme).is_none() {
+        return Err(SourceError::InvalidIndex {
+            repo: repo.name.clone(),
+            message: format!("`{url}` is not {scheme}://BUCKET[/PREFIX]"),
+        });
+    }
+    Ok(HttpSource::with_transport(
+        repo,
+        kind,
+        &url,
+        transport(repo)?,
+        cache_root,
+    ))
+}
+
+/// Reads the variable a repository's `auth` names.
+pub(crate) fn env_var(repo: &str, var: &str) -> Result<String, SourceError> {
+    std::env::var(var).map_err(|_| SourceError::MissingCredential {
+        repo: repo.to_string(),
+        var: var.to_string(),
+    })
+}
+
+/// A Helm repository (index.yaml + packages) reached through a [`Transport`].
+pub struct HttpSource {
+    name: String,
+    kind: RepoType,
+    url: String,
+    transport: Box<dyn Transport>,
+    cache: PathBuf,
+    packages: PathBuf,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -39,24 +156,8 @@ struct IndexMeta {
     fetched_at: u64,
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// "3h ago", "2d ago".
-pub fn age(secs_ago: u64) -> String {
-    match secs_ago {
-        0..=59 => format!("{secs_ago}s ago"),
-        60..=3599 => format!("{}m ago", secs_ago / 60),
-        3600..=86399 => format!("{}h ago", secs_ago / 3600),
-        _ => format!("{}d ago", secs_ago / 86400),
-    }
-}
-
 impl HttpSource {
+    /// A Helm repository over HTTP(S).
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
         let url = repo
             .url
@@ -64,12 +165,7 @@ impl HttpSource {
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_string();
-        let env = |var: &String| {
-            std::env::var(var).map_err(|_| SourceError::MissingCredential {
-                repo: repo.name.clone(),
-                var: var.clone(),
-            })
-        };
+        let env = |var: &String| env_var(&repo.name, var);
         let auth = match &repo.auth {
             Some(a) if a.token_env.is_some() => {
                 Auth::Bearer(env(a.token_env.as_ref().unwrap_or(&String::new()))?)
@@ -87,33 +183,41 @@ impl HttpSource {
             },
             None => Auth::None,
         };
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(300))
-            .user_agent(concat!("helmdeck/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SourceError::Unreachable {
-                repo: repo.name.clone(),
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
-        let key = hex::encode(&Sha256::digest(url.as_bytes())[..6]);
-        Ok(HttpSource {
-            cache: cache_root,
-            name: repo.name.clone(),
-            url,
+        let client = client().map_err(|e| fetch::unreachable(&repo.name, &url, e))?;
+        let transport = WebTransport {
+            base: url.clone(),
             auth,
             client,
-        }
-        .with_cache_key(&key))
+        };
+        Ok(Self::with_transport(
+            repo,
+            RepoType::Http,
+            &url,
+            Box::new(transport),
+            cache_root,
+        ))
     }
 
-    fn with_cache_key(mut self, key: &str) -> Self {
-        self.cache = self
-            .cache
-            .join("repos")
-            .join(format!("{}-{key}", sanitize(&self.name)));
-        self
+    /// A Helm repository layout under `url` (no trailing slash), reached through `transport`.
+    pub fn with_transport(
+        repo: &Repository,
+        kind: RepoType,
+        url: &str,
+        transport: Box<dyn Transport>,
+        cache_root: PathBuf,
+    ) -> Self {
+        let url = url.trim_end_matches('/').to_string();
+        let key = hex::encode(&Sha256::digest(url.as_bytes())[..6]);
+        HttpSource {
+            packages: packages_dir(&cache_root),
+            cache: cache_root
+                .join("repos")
+                .join(format!("{}-{key}", sanitize(&repo.name))),
+            name: repo.name.clone(),
+            kind,
+            url,
+            transport,
+        }
     }
 
     fn index_path(&self) -> PathBuf {
@@ -124,56 +228,21 @@ impl HttpSource {
         self.cache.join("index.meta.json")
     }
 
-    fn packages_dir(&self) -> PathBuf {
-        self.cache
-            .parent()
-            .and_then(Path::parent)
-            .map(|p| p.join("charts"))
-            .unwrap_or_else(|| self.cache.join("charts"))
+    async fn send(
+        &self,
+        req: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, SourceError> {
+        req.send()
+            .await
+            .map_err(|e| fetch::unreachable(&self.name, url, e))
     }
 
-    /// Credentials go only to the repository's own host (as Helm does without
-    /// --pass-credentials).
-    fn request(&self, url: &str) -> reqwest::RequestBuilder {
-        let req = self.client.get(url);
-        if !same_origin(&self.url, url) {
-            return req;
-        }
-        match &self.auth {
-            Auth::None => req,
-            Auth::Basic { user, pass } => req.basic_auth(user, Some(pass)),
-            Auth::Bearer(t) => req.bearer_auth(t),
-        }
-    }
-
-    fn unreachable(&self, url: &str, e: &reqwest::Error) -> SourceError {
-        let mut message = e.to_string();
-        let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-        while let Some(s) = src {
-            message = format!("{message}: {s}");
-            src = s.source();
-        }
-        SourceError::Unreachable {
-            repo: self.name.clone(),
-            url: url.to_string(),
-            message,
-        }
-    }
-
-    fn status_error(&self, url: &str, status: reqwest::StatusCode) -> SourceError {
-        if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            SourceError::AuthRefused {
-                repo: self.name.clone(),
-                url: url.to_string(),
-                status: status.as_u16(),
-            }
-        } else {
-            SourceError::Http {
-                repo: self.name.clone(),
-                url: url.to_string(),
-                status: status.as_u16(),
-            }
-        }
+    async fn refusal(&self, url: &str, resp: reqwest::Response) -> SourceError {
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        let body: String = body.chars().take(4096).collect();
+        self.transport.refusal(&self.name, url, status, body).await
     }
 
     fn read_cached_index(&self) -> Option<(String, IndexMeta)> {
@@ -186,23 +255,49 @@ impl HttpSource {
     }
 
     fn write_cached_index(&self, text: &str, meta: &IndexMeta) -> Result<(), SourceError> {
-        let io = |e: std::io::Error| SourceError::Io {
-            path: self.cache.display().to_string(),
-            message: e.to_string(),
-        };
+        let io = |e: std::io::Error| fetch::io_error(&self.cache, e);
         std::fs::create_dir_all(&self.cache).map_err(io)?;
         write_atomic(&self.index_path(), text.as_bytes()).map_err(io)?;
-        let meta_bytes = serde_json::to_vec_pretty(meta).unwrap_or_default();
-        write_atomic(&self.meta_path(), &meta_bytes).map_err(io)?;
-        Ok(())
+        self.write_meta(meta)
     }
 
-    /// The index text: revalidated against the server, or the cached copy (with a warning)
+    fn write_meta(&self, meta: &IndexMeta) -> Result<(), SourceError> {
+        let meta_bytes = serde_json::to_vec_pretty(meta).unwrap_or_default();
+        write_atomic(&self.meta_path(), &meta_bytes).map_err(|e| fetch::io_error(&self.cache, e))
+    }
+
+    /// The index: revalidated against the server, or the cached copy (with a warning)
     /// when the server cannot be reached.
-    async fn index_text(&self) -> Result<(String, Vec<String>), SourceError> {
+    async fn load_index(&self) -> Result<SourceIndex, SourceError> {
+        let cached_index = |text: String, warnings: Vec<String>| {
+            let mut index = parse_index(&self.name, &text)?;
+            index.warnings = warnings;
+            Ok(index)
+        };
         let url = format!("{}/index.yaml", self.url);
         let cached = self.read_cached_index();
-        let mut req = self.request(&url);
+        let offline = |err: SourceError, cached: Option<(String, IndexMeta)>| match cached {
+            Some((text, meta)) => {
+                tracing::warn!(repo = %self.name, "repository unreachable, using cached index");
+                cached_index(
+                    text,
+                    vec![format!(
+                        "repository `{}` is unreachable ({}): using the cached index from {}",
+                        self.name,
+                        short_reason(&err),
+                        age(now().saturating_sub(meta.fetched_at))
+                    )],
+                )
+            }
+            None => Err(err),
+        };
+        let mut req = match self.transport.get(&url).await {
+            Ok(r) => r,
+            // A credential source that cannot be reached (a metadata server, a token
+            // endpoint) is the network's failure too.
+            Err(e) if e.is_unreachable() => return offline(e, cached),
+            Err(e) => return Err(e),
+        };
         if let Some((_, meta)) = &cached {
             if meta.url == url {
                 if let Some(etag) = &meta.etag {
@@ -213,39 +308,24 @@ impl HttpSource {
                 }
             }
         }
-        let resp = match req.send().await {
+        let resp = match self.send(req, &url).await {
             Ok(r) => r,
-            Err(e) => {
-                let err = self.unreachable(&url, &e);
-                return match cached {
-                    Some((text, meta)) => {
-                        tracing::warn!(repo = %self.name, "repository unreachable, using cached index");
-                        Ok((
-                            text,
-                            vec![format!(
-                                "repository `{}` is unreachable ({}): using the cached index from {}",
-                                self.name,
-                                short_reason(&err),
-                                age(now().saturating_sub(meta.fetched_at))
-                            )],
-                        ))
-                    }
-                    None => Err(err),
-                };
-            }
+            Err(e) => return offline(e, cached),
         };
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
             if let Some((text, mut meta)) = cached {
-                meta.fetched_at = now();
-                let _ = self.write_cached_index(&text, &meta);
-                return Ok((text, Vec::new()));
+                if now().saturating_sub(meta.fetched_at) > fetch::REFRESH_GRACE_SECS {
+                    meta.fetched_at = now();
+                    let _ = self.write_meta(&meta);
+                }
+                return cached_index(text, Vec::new());
             }
         }
         if !status.is_success() {
             if status.is_server_error() {
                 if let Some((text, meta)) = cached {
-                    return Ok((
+                    return cached_index(
                         text,
                         vec![format!(
                             "repository `{}` answered HTTP {}: using the cached index from {}",
@@ -253,10 +333,10 @@ impl HttpSource {
                             status.as_u16(),
                             age(now().saturating_sub(meta.fetched_at))
                         )],
-                    ));
+                    );
                 }
             }
-            return Err(self.status_error(&url, status));
+            return Err(self.refusal(&url, resp).await);
         }
         let header = |h: reqwest::header::HeaderName| {
             resp.headers()
@@ -270,16 +350,26 @@ impl HttpSource {
             last_modified: header(reqwest::header::LAST_MODIFIED),
             fetched_at: now(),
         };
-        let text = resp.text().await.map_err(|e| self.unreachable(&url, &e))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| fetch::unreachable(&self.name, &url, e))?;
         // Parse before caching, so that a broken index never replaces a good copy.
-        parse_index(&self.name, &text)?;
-        self.write_cached_index(&text, &meta)?;
-        Ok((text, Vec::new()))
+        let index = parse_index(&self.name, &text)?;
+        // Servers that ignore If-None-Match (the GCS emulator) resend the same index.
+        let unchanged = cached.is_some_and(|(old, m)| {
+            old == text && now().saturating_sub(m.fetched_at) <= fetch::REFRESH_GRACE_SECS
+        });
+        if !unchanged {
+            self.write_cached_index(&text, &meta)?;
+        }
+        Ok(index)
     }
 
+    /// A chart URL from the index: absolute (any scheme) as is, relative under the repository.
     fn chart_url(&self, v: &ChartVersion) -> Option<String> {
         let u = v.urls.first()?;
-        if u.starts_with("http://") || u.starts_with("https://") {
+        if u.contains("://") {
             Some(u.clone())
         } else {
             Some(format!(
@@ -299,56 +389,22 @@ impl HttpSource {
             repo: self.name.clone(),
             message: format!("{} {} has no download URL", v.name, v.version),
         })?;
-        let dir = self.packages_dir();
         let expected = v.digest.as_ref().map(|d| normalize_digest(d));
         if let Some(exp) = &expected {
-            let cached = dir.join(format!("{}.tgz", exp.replace(':', "-")));
-            if cached.is_file() {
-                if let Ok(actual) = super::chart::digest(&cached) {
-                    if &actual == exp {
-                        return Ok(self.fetched(v, cached, actual, true));
-                    }
-                }
+            if let Some(path) = cached_package(&self.packages, exp) {
+                return Ok(self.fetched(v, path, exp.clone(), true));
             }
         }
-        let resp = self
-            .request(&url)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(&url, &e))?;
+        let req = self.transport.get(&url).await?;
+        let resp = self.send(req, &url).await?;
         if !resp.status().is_success() {
-            return Err(self.status_error(&url, resp.status()));
+            return Err(self.refusal(&url, resp).await);
         }
-        let total = resp.content_length();
-        let mut hasher = Sha256::new();
-        let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(64 << 20) as usize);
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.unreachable(&url, &e))?;
-            hasher.update(&chunk);
-            bytes.extend_from_slice(&chunk);
-            progress(bytes.len() as u64, total);
-        }
-        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
-        if let Some(exp) = &expected {
-            if exp != &actual {
-                return Err(SourceError::DigestMismatch {
-                    repo: self.name.clone(),
-                    chart: v.name.clone(),
-                    version: v.version.clone(),
-                    expected: exp.clone(),
-                    actual,
-                });
-            }
-        }
-        let io = |e: std::io::Error| SourceError::Io {
-            path: dir.display().to_string(),
-            message: e.to_string(),
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let path = dir.join(format!("{}.tgz", actual.replace(':', "-")));
-        write_atomic(&path, &bytes).map_err(io)?;
-        Ok(self.fetched(v, path, actual, false))
+        let (path, digest) =
+            fetch::save_package(resp, &self.packages, expected.as_deref(), progress)
+                .await
+                .map_err(|e| e.into_source_error(&self.name, &v.name, &v.version, &url))?;
+        Ok(self.fetched(v, path, digest, false))
     }
 
     fn fetched(
@@ -370,36 +426,6 @@ impl HttpSource {
     }
 }
 
-fn short_reason(e: &SourceError) -> String {
-    match e {
-        SourceError::Unreachable { message, .. } => {
-            message.rsplit(": ").next().unwrap_or(message).to_string()
-        }
-        other => other.to_string(),
-    }
-}
-
-fn normalize_digest(d: &str) -> String {
-    let d = d.trim().to_ascii_lowercase();
-    if d.contains(':') {
-        d
-    } else {
-        format!("sha256:{d}")
-    }
-}
-
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn origin_of(url: &str) -> &str {
     let after = url.find("://").map(|i| i + 3).unwrap_or(0);
     let end = url[after..]
@@ -409,15 +435,8 @@ fn origin_of(url: &str) -> &str {
     &url[..end]
 }
 
-fn same_origin(a: &str, b: &str) -> bool {
+pub(crate) fn same_origin(a: &str, b: &str) -> bool {
     origin_of(a).eq_ignore_ascii_case(origin_of(b))
-}
-
-/// Writes through a temporary file and a rename, so that readers never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Parses a Helm repository `index.yaml`.
@@ -476,7 +495,7 @@ impl ChartSource for HttpSource {
     }
 
     fn kind(&self) -> RepoType {
-        RepoType::Http
+        self.kind
     }
 
     fn location(&self) -> String {
@@ -484,12 +503,7 @@ impl ChartSource for HttpSource {
     }
 
     fn index(&self) -> BoxFuture<'_, Result<SourceIndex, SourceError>> {
-        Box::pin(async move {
-            let (text, warnings) = self.index_text().await?;
-            let mut index = parse_index(&self.name, &text)?;
-            index.warnings.extend(warnings);
-            Ok(index)
-        })
+        Box::pin(async move { self.load_index().await })
     }
 
     fn fetch<'a>(
@@ -548,12 +562,5 @@ mod tests {
             .map(|v| v.version.as_str())
             .collect();
         assert_eq!(v, vec!["1.10.0", "1.3.0-rc.1", "1.2.0"]);
-    }
-
-    #[test]
-    fn ages_read_naturally() {
-        assert_eq!(age(5), "5s ago");
-        assert_eq!(age(3 * 3600 + 5), "3h ago");
-        assert_eq!(age(2 * 86400), "2d ago");
     }
 }

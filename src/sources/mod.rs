@@ -1,20 +1,24 @@
-//! Where charts come from, behind one trait: a local folder, a Helm repository over HTTP
-//! (later OCI, S3, GCS and git). Sources list charts and versions, resolve a semver
+//! Where charts come from, behind one trait: a local folder, a Helm repository over HTTP or
+//! in an S3 or GCS bucket, an OCI registry (later git). Sources list charts and versions, resolve a semver
 //! constraint the way Helm does, fetch a chart into the local cache and verify its digest.
 //! Never imports the TUI; progress is reported through a plain callback.
 
 pub mod chart;
+pub mod fetch;
+pub mod gcs;
 pub mod http;
 pub mod local;
+pub mod oci;
+pub mod s3;
 
 use crate::config::{Config, RepoType, Repository};
 use futures::future::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// One version of a chart as a source lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChartVersion {
     pub name: String,
     pub version: String,
@@ -27,7 +31,7 @@ pub struct ChartVersion {
 }
 
 /// Every chart a source offers, versions sorted newest first.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SourceIndex {
     pub charts: BTreeMap<String, Vec<ChartVersion>>,
     /// E.g. "repository unreachable: using the cached index from 3h ago".
@@ -103,6 +107,22 @@ pub enum SourceError {
     InvalidChart { path: String, message: String },
     #[error("{path}: {message}")]
     Io { path: String, message: String },
+    #[error("repository `{repo}`: bucket `{bucket}` does not exist")]
+    BucketNotFound { repo: String, bucket: String },
+    #[error("repository `{repo}`: bucket `{bucket}` is in another region{}", .region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    WrongRegion {
+        repo: String,
+        bucket: String,
+        region: Option<String>,
+    },
+    #[error("repository `{repo}` has no {url}")]
+    ObjectNotFound { repo: String, url: String },
+    #[error("repository `{repo}`: unusable credentials from {from}: {message}")]
+    BadCredentials {
+        repo: String,
+        from: String,
+        message: String,
+    },
     #[error("repository `{repo}` needs ${var}, which is not set")]
     MissingCredential { repo: String, var: String },
     #[error(
@@ -147,7 +167,16 @@ impl SourceError {
             SourceError::NoMatchingVersion { .. } => "widen the version constraint in the service's `chart.version`, or publish a matching version".into(),
             SourceError::BadConstraint { .. } => "write e.g. \"^1.2\", \"~1.2.0\", \">=1.0 <2.0\" or an exact version".into(),
             SourceError::Unreachable { .. } => "check the network and the repository URL; a cached copy is used once one exists".into(),
+            SourceError::AuthRefused { url, .. } if url.starts_with("s3://") => "check the AWS credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the AWS_PROFILE in ~/.aws/credentials, or the repository's `auth`) and that they may read the bucket".into(),
+            SourceError::AuthRefused { url, .. } if url.starts_with("gs://") => "check the Google credentials (GOOGLE_APPLICATION_CREDENTIALS or `gcloud auth application-default login`) and that they may read the bucket".into(),
+            SourceError::AuthRefused { url, .. } if url.starts_with("oci://") => "check the registry credentials: the repository's `auth` variables, else `helm registry login` / `docker login` for this host".into(),
             SourceError::AuthRefused { .. } => "check the credentials named in the repository's `auth` (username_env/password_env or token_env)".into(),
+            SourceError::WrongRegion { region: Some(r), .. } => format!("set `region: {r}` on the repository"),
+            SourceError::WrongRegion { .. } => "set the bucket's `region` on the repository (or AWS_REGION)".into(),
+            SourceError::BucketNotFound { .. } => "check the bucket name in the repository's `url` (and `endpoint`/`region` for S3)".into(),
+            SourceError::ObjectNotFound { url, .. } if url.ends_with("/index.yaml") => "the bucket has no Helm repository at this path: check the `url` prefix, or publish one (`helm repo index` + upload)".into(),
+            SourceError::ObjectNotFound { .. } => "the index names a package that is not there: republish the chart or regenerate index.yaml".into(),
+            SourceError::BadCredentials { .. } => "fix or replace that credentials file, or unset the variable that points at it".into(),
             SourceError::Http { status: 404, .. } => "check the repository URL (it should serve index.yaml)".into(),
             SourceError::Http { .. } => "the repository server failed; try again or check its logs".into(),
             SourceError::DigestMismatch { .. } => "the package does not match the repository's index: republish the chart or regenerate index.yaml (`helm repo index`)".into(),
@@ -155,7 +184,7 @@ impl SourceError {
             SourceError::InvalidChart { .. } => "a chart needs a Chart.yaml with name and version".into(),
             SourceError::Io { .. } => "check the path and its permissions".into(),
             SourceError::MissingCredential { var, .. } => format!("export {var}=… before running helmdeck"),
-            SourceError::Unsupported { .. } => "use a local or http repository for now".into(),
+            SourceError::Unsupported { .. } => "use a local, http, oci, s3 or gcs repository for now".into(),
         }
     }
 }
@@ -195,6 +224,9 @@ pub fn open(cfg: &Config, repo: &Repository) -> Result<Box<dyn ChartSource>, Sou
             Ok(Box::new(local::LocalSource::new(&repo.name, path)))
         }
         RepoType::Http => Ok(Box::new(http::HttpSource::new(repo, cache_dir())?)),
+        RepoType::S3 => Ok(Box::new(s3::source(repo, cache_dir())?)),
+        RepoType::Gcs => Ok(Box::new(gcs::source(repo, cache_dir())?)),
+        RepoType::Oci => Ok(Box::new(oci::OciSource::new(repo, cache_dir())?)),
         other => Err(SourceError::Unsupported {
             repo: repo.name.clone(),
             kind: other.as_str().to_string(),

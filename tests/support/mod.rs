@@ -1,6 +1,7 @@
 //! Shared test helpers: where the Helm engine, the demo assets and the binary are.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -86,4 +87,63 @@ pub fn helm_template(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Packages a chart folder as Helm does: a gzipped tar with the chart under `<name>/`,
+/// `version` replacing Chart.yaml's.
+pub fn package(dir: &Path, name: &str, version: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    fn add(
+        tar: &mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>,
+        root: &Path,
+        dir: &Path,
+        name: &str,
+        version: &str,
+    ) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let rel = p
+                .strip_prefix(root)
+                .expect("prefix")
+                .to_string_lossy()
+                .to_string();
+            if p.is_dir() {
+                add(tar, root, &p, name, version);
+                continue;
+            }
+            let mut bytes = std::fs::read(&p).expect("read");
+            if rel == "Chart.yaml" {
+                let text = String::from_utf8_lossy(&bytes).to_string();
+                let text: Vec<String> = text
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("version:") {
+                            format!("version: {version}")
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect();
+                bytes = (text.join("\n") + "\n").into_bytes();
+            }
+            let mut h = tar::Header::new_gnu();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, format!("{name}/{rel}"), bytes.as_slice())
+                .expect("append");
+        }
+    }
+    add(&mut tar, dir, dir, name, version);
+    let mut gz = tar.into_inner().expect("tar");
+    gz.flush().expect("flush");
+    gz.finish().expect("gzip")
 }
