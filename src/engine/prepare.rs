@@ -332,6 +332,7 @@ pub async fn prepare_adhoc(
         digest: chart::digest(chart_path)?,
         from_cache: false,
         warnings: Vec::new(),
+        revision: None,
     };
     build(
         release.to_string(),

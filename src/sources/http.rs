@@ -366,6 +366,7 @@ impl HttpSource {
             digest,
             from_cache,
             warnings: Vec::new(),
+            revision: None,
         }
     }
 }
