@@ -12,6 +12,7 @@ use helmdeck::config::{RepoAuth, RepoType, Repository};
 use helmdeck::sources::git::GitSource;
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
 use std::path::Path;
+use std::time::Duration;
 
 fn repo(url: &str, git_ref: &str, path: &str) -> Repository {
     Repository {
@@ -49,7 +50,8 @@ async fn a_chart_from_git_daemon_is_listed_resolved_pulled_and_renders_like_the_
     let mut daemon = Daemon::start(&repos.srv());
     let cache = tempfile::tempdir().expect("cache");
     let src = GitSource::new(&repo(&daemon.url("charts"), "main", "charts"), cache.path())
-        .expect("source");
+        .expect("source")
+        .with_fresh_for(Duration::ZERO);
 
     let index = src.index().await.expect("index");
     assert_eq!(
@@ -113,6 +115,7 @@ async fn a_new_commit_on_the_branch_is_picked_up_and_tags_and_commits_pin() {
     let src = GitSource::new(&repo(&url, "main", "charts"), cache.path()).expect("source");
     let one = src.fetch("web", None, no_progress()).await.expect("fetch");
     assert_eq!(one.revision.as_deref(), Some(first.as_str()));
+    let src = src.with_fresh_for(Duration::ZERO);
 
     let chart_yaml =
         std::fs::read_to_string(support::charts_dir().join("web/Chart.yaml")).expect("Chart.yaml");
@@ -136,6 +139,32 @@ async fn a_new_commit_on_the_branch_is_picked_up_and_tags_and_commits_pin() {
     assert_eq!(two.revision.as_deref(), Some(second.as_str()));
     assert_eq!(two.version, "9.9.9");
     assert!(!two.from_cache);
+
+    // Within the freshness window a source reuses what this process fetched, without a
+    // round trip; an explicit refresh (the console's background refresh) always asks.
+    let third = repos.commit(
+        "charts",
+        "main",
+        &[("README.md".into(), b"third\n".to_vec())],
+    );
+    let memo = GitSource::new(&repo(&url, "main", "charts"), cache.path())
+        .expect("source")
+        .with_fresh_for(Duration::from_secs(600));
+    let cached = memo.fetch("web", None, no_progress()).await.expect("fetch");
+    assert_eq!(cached.revision.as_deref(), Some(second.as_str()));
+    assert!(cached.from_cache);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |done: u64, total: Option<u64>| {
+        seen.lock().expect("lock").push((done, total));
+    };
+    let refreshed = memo.refresh(&progress).await.expect("refresh");
+    assert_eq!(refreshed.commit, third);
+    assert!(
+        !seen.lock().expect("lock").is_empty(),
+        "refresh reports progress"
+    );
+    let now = memo.fetch("web", None, no_progress()).await.expect("fetch");
+    assert_eq!(now.revision.as_deref(), Some(third.as_str()));
 
     // A tag and a commit id still give the first commit.
     let tagged = GitSource::new(&repo(&url, "v1", "charts"), cache.path()).expect("source");

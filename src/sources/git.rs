@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A chart repository of type git.
 pub struct GitSource {
@@ -23,6 +23,7 @@ pub struct GitSource {
     git_ref: String,
     /// Folder inside the repository that holds chart folders (or is a chart); "" = root.
     path: String,
+    fresh_for: Duration,
 }
 
 /// The cached bare mirror of one remote URL, and how to reach that remote.
@@ -123,6 +124,36 @@ fn mirror_lock(dir: &Path) -> Arc<Mutex<()>> {
         .unwrap_or_else(|e| e.into_inner());
     map.entry(dir.to_path_buf()).or_default().clone()
 }
+
+type ResolvedMemo = HashMap<(PathBuf, String), (String, Instant)>;
+
+/// Refs this process fetched, and when (see `Mirror::resolve_blocking`'s `fresh_for`).
+fn resolved_memo() -> &'static Mutex<ResolvedMemo> {
+    static MEMO: OnceLock<Mutex<ResolvedMemo>> = OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+fn recently_resolved(dir: &Path, git_ref: &str, fresh_for: Duration) -> Option<String> {
+    if fresh_for.is_zero() {
+        return None;
+    }
+    let memo = resolved_memo().lock().unwrap_or_else(|e| e.into_inner());
+    memo.get(&(dir.to_path_buf(), git_ref.to_string()))
+        .filter(|(_, at)| at.elapsed() < fresh_for)
+        .map(|(c, _)| c.clone())
+}
+
+fn remember_resolved(dir: &Path, git_ref: &str, commit: &str) {
+    let mut memo = resolved_memo().lock().unwrap_or_else(|e| e.into_inner());
+    memo.insert(
+        (dir.to_path_buf(), git_ref.to_string()),
+        (commit.to_string(), Instant::now()),
+    );
+}
+
+/// How long a ref fetched by this process is reused without asking the server again.
+/// Short, so that a push shows up in the console within seconds; a new process always asks.
+pub const DEFAULT_FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// gix's http client is reqwest with rustls and no bundled crypto: give it ring, which the
 /// rest of helmdeck already uses.
@@ -266,13 +297,27 @@ impl Mirror {
     /// Resolves `git_ref` to a commit: fetched (depth 1) from the remote, or — only when
     /// the remote cannot be reached — the mirror's copy, with a warning naming its age.
     /// A full commit id the mirror already holds needs no network at all.
+    ///
+    /// `fresh_for`: a ref this process resolved less than that long ago is taken as is
+    /// (no round trip), so that one render reading a chart and values files from the same
+    /// repository asks the server once, and the console can re-render without waiting on
+    /// the network. Zero always asks the server.
     pub fn resolve_blocking(
         &self,
         git_ref: &str,
+        fresh_for: Duration,
         bytes: &gix::progress::StepShared,
     ) -> Result<Resolved, SourceError> {
         let lock = mirror_lock(&self.dir);
         let _held = lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(commit) = recently_resolved(&self.dir, git_ref, fresh_for) {
+            return Ok(Resolved {
+                git_ref: git_ref.to_string(),
+                commit,
+                from_cache: true,
+                warnings: Vec::new(),
+            });
+        }
         let repo = self.open_repo()?;
         if is_commit_id(git_ref) {
             if let Ok(id) = gix::ObjectId::from_hex(git_ref.as_bytes()) {
@@ -296,6 +341,7 @@ impl Mirror {
                             git_ref: git_ref.to_string(),
                         })?;
                 self.note_fetch(git_ref, &commit);
+                remember_resolved(&self.dir, git_ref, &commit);
                 Ok(Resolved {
                     git_ref: git_ref.to_string(),
                     commit,
@@ -752,7 +798,15 @@ impl GitSource {
             mirror: Mirror::new(repo, cache_root)?,
             git_ref: repo.git_ref.clone().unwrap_or_else(|| "HEAD".into()),
             path: repo.path.clone().unwrap_or_default(),
+            fresh_for: DEFAULT_FRESH_FOR,
         })
+    }
+
+    /// How long a ref this process already fetched is reused without a round trip
+    /// (zero: ask the server on every use).
+    pub fn with_fresh_for(mut self, fresh_for: Duration) -> Self {
+        self.fresh_for = fresh_for;
+        self
     }
 
     pub fn mirror(&self) -> &Mirror {
@@ -764,7 +818,10 @@ impl GitSource {
     pub async fn refresh(&self, progress: Progress<'_>) -> Result<Resolved, SourceError> {
         let m = self.mirror.clone();
         let r = self.git_ref.clone();
-        off_thread(progress, move |bytes| m.resolve_blocking(&r, bytes)).await
+        off_thread(progress, move |bytes| {
+            m.resolve_blocking(&r, Duration::ZERO, bytes)
+        })
+        .await
     }
 
     /// The charts of the resolved commit, read by the local source from the extracted tree.
@@ -775,8 +832,9 @@ impl GitSource {
         let m = self.mirror.clone();
         let r = self.git_ref.clone();
         let p = self.path.clone();
+        let fresh_for = self.fresh_for;
         let (resolved, dir) = off_thread(progress, move |bytes| {
-            let resolved = m.resolve_blocking(&r, bytes)?;
+            let resolved = m.resolve_blocking(&r, fresh_for, bytes)?;
             let dir = m.extract_blocking(&resolved.commit, &p)?;
             Ok((resolved, dir))
         })
@@ -846,7 +904,7 @@ pub async fn read_file(
     let p = path.to_string();
     let name = repo.name.clone();
     off_thread(progress, move |bytes| {
-        let resolved = m.resolve_blocking(&r, bytes)?;
+        let resolved = m.resolve_blocking(&r, DEFAULT_FRESH_FOR, bytes)?;
         let data = m.read_file_blocking(&resolved.commit, &p)?;
         let text = String::from_utf8(data).map_err(|_| SourceError::InvalidChart {
             path: format!("git:{name}@{}:{p}", short(&resolved.commit)),
