@@ -41,26 +41,7 @@ fn repo(url: &str, git_ref: &str) -> Repository {
 /// The demo chart `web`, and `big`: a chart carrying 1 MiB of incompressible files.
 fn build(repos: &GitRepos) -> String {
     let mut files = files_of(&charts().join("web"), "charts/web");
-    files.push((
-        "charts/big/Chart.yaml".into(),
-        b"apiVersion: v2\nname: big\nversion: 1.0.0\n".to_vec(),
-    ));
-    files.push((
-        "charts/big/templates/cm.yaml".into(),
-        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n".to_vec(),
-    ));
-    // xorshift: deterministic bytes that gzip/zlib cannot shrink.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for i in 0..16 {
-        let mut data = Vec::with_capacity(64 * 1024);
-        for _ in 0..(64 * 1024 / 8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            data.extend_from_slice(&x.to_le_bytes());
-        }
-        files.push((format!("charts/big/files/blob-{i:02}.bin"), data));
-    }
+    files.extend(git_server::big_chart(1024 * 1024));
     repos.commit("charts", "main", &files)
 }
 

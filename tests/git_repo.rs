@@ -278,3 +278,52 @@ async fn https_like_token_auth_is_sent_and_a_wrong_token_is_refused() {
         .expect_err("anon");
     assert!(matches!(err, SourceError::GitAuthRefused { .. }), "{err:?}");
 }
+
+/// Peak resident memory of this process (kB).
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Measurement (run in release: `cargo test --release --test git_repo -- --ignored`):
+/// how much the peak RSS grows during a cold pull of a 1 MiB chart (target ≤ 2× the chart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn memory_of_a_cold_pull_of_a_1mib_chart() {
+    let repos = GitRepos::new();
+    repos.commit("charts", "main", &git_server::big_chart(1024 * 1024));
+    let daemon = Daemon::start(&repos.srv());
+    // Warm the runtime, gix and the allocator on a small pull first.
+    let warm = tempfile::tempdir().expect("cache");
+    repos.commit(
+        "small",
+        "main",
+        &files_of(&support::charts_dir().join("web"), "charts/web"),
+    );
+    GitSource::new(&repo(&daemon.url("small"), "main", "charts"), warm.path())
+        .expect("source")
+        .fetch("web", None, no_progress())
+        .await
+        .expect("small pull");
+    // Reset the high-water mark to the current RSS (Linux: clear_refs 5).
+    std::fs::write("/proc/self/clear_refs", "5").expect("clear_refs");
+    let before = peak_rss_kb();
+    let cache = tempfile::tempdir().expect("cache");
+    let f = GitSource::new(&repo(&daemon.url("charts"), "main", "charts"), cache.path())
+        .expect("source")
+        .fetch("big", None, no_progress())
+        .await
+        .expect("pull");
+    let after = peak_rss_kb();
+    println!(
+        "BENCH peak RSS growth during a cold pull of a 1 MiB chart over git://: {} KiB (target ≤ 2048 KiB); chart {}",
+        after.saturating_sub(before),
+        f.path.display()
+    );
+}

@@ -123,6 +123,33 @@ pub fn files_of(dir: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Chart `big` under `charts/big`: a ConfigMap template and `size` bytes of files that
+/// compression cannot shrink (deterministic xorshift bytes, 64 KiB per file).
+pub fn big_chart(size: usize) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![
+        (
+            "charts/big/Chart.yaml".to_string(),
+            b"apiVersion: v2\nname: big\nversion: 1.0.0\n".to_vec(),
+        ),
+        (
+            "charts/big/templates/cm.yaml".to_string(),
+            b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n".to_vec(),
+        ),
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..size.div_ceil(64 * 1024) {
+        let mut data = Vec::with_capacity(64 * 1024);
+        for _ in 0..(64 * 1024 / 8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        files.push((format!("charts/big/files/blob-{i:02}.bin"), data));
+    }
+    files
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
