@@ -178,6 +178,15 @@ async fn a_new_commit_on_the_branch_is_picked_up_and_tags_and_commits_pin() {
         .expect("commit");
     assert_eq!(p.revision.as_deref(), Some(first.as_str()));
     assert!(p.from_cache, "a commit the mirror holds needs no fetch");
+    // A commit id the mirror does not hold yet is fetched by id.
+    let fresh = tempfile::tempdir().expect("cache");
+    let by_id = GitSource::new(&repo(&url, &first, "charts"), fresh.path()).expect("source");
+    let p = by_id
+        .fetch("web", None, no_progress())
+        .await
+        .expect("by id");
+    assert_eq!(p.revision.as_deref(), Some(first.as_str()));
+    assert!(!p.from_cache);
 
     // A path that is itself a chart works too.
     let single =

@@ -567,6 +567,8 @@ impl Mirror {
         if let Ok(recorded) = std::fs::read_to_string(&marker) {
             // Verify the extracted copy before trusting it; a damaged one is redone.
             if super::chart::digest(&dest).ok().as_deref() == Some(recorded.trim()) {
+                // Mark it used (the age `prune_trees` goes by).
+                let _ = std::fs::File::open(&dest).and_then(|f| f.set_modified(SystemTime::now()));
                 return Ok(dest);
             }
             tracing::warn!(dir = %dest.display(), "extracted git tree changed on disk, extracting again");
@@ -611,6 +613,7 @@ impl Mirror {
         let digest = super::chart::digest(&tmp)?;
         std::fs::write(tmp.join(".helmdeck-digest"), &digest).map_err(|e| self.io_err(&tmp, e))?;
         let _ = std::fs::remove_dir_all(&dest);
+        self.prune_trees();
         if let Err(e) = std::fs::rename(&tmp, &dest) {
             // Another process extracted the same commit meanwhile: use theirs.
             let _ = std::fs::remove_dir_all(&tmp);
@@ -619,6 +622,26 @@ impl Mirror {
             }
         }
         Ok(dest)
+    }
+
+    /// Extracted trees of commits nobody used for a week go (each extraction would
+    /// otherwise stay in the cache forever); the mirror itself keeps the objects.
+    fn prune_trees(&self) {
+        const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+        let Ok(entries) = std::fs::read_dir(self.dir.join("trees")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > UNUSED_FOR);
+            if old {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 
     fn write_tree(
