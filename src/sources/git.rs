@@ -256,8 +256,11 @@ impl Mirror {
         Ok(repo)
     }
 
+    /// Where the mirror keeps what `git_ref` resolved to; the hash keeps `a/b` and `a_b`
+    /// apart.
     fn local_ref(git_ref: &str) -> String {
-        format!("refs/helmdeck/{}", sanitize(git_ref))
+        let h = hex::encode(&Sha256::digest(git_ref.as_bytes())[..4]);
+        format!("refs/helmdeck/{}-{h}", sanitize(git_ref))
     }
 
     fn log_path(&self) -> PathBuf {
@@ -990,6 +993,15 @@ mod tests {
         assert!(is_loopback("http://[::1]:9/a.git"));
         assert!(!is_loopback("http://git.example.com/a.git"));
         assert!(!is_loopback("http://127.0.0.1.example.com/a.git"));
+    }
+
+    #[test]
+    fn refs_that_sanitize_alike_keep_apart_in_the_mirror() {
+        assert_ne!(
+            Mirror::local_ref("release/1.0"),
+            Mirror::local_ref("release_1.0")
+        );
+        assert!(Mirror::local_ref("release/1.0").starts_with("refs/helmdeck/release_1.0-"));
     }
 
     #[test]
