@@ -352,8 +352,13 @@ impl HttpGit {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                let listener =
-                    tokio::net::TcpListener::from_std(std_listener).expect("tokio listener");
+                use axum::serve::ListenerExt;
+                // Like a real forge's server: no Nagle delay on responses.
+                let listener = tokio::net::TcpListener::from_std(std_listener)
+                    .expect("tokio listener")
+                    .tap_io(|tcp| {
+                        let _ = tcp.set_nodelay(true);
+                    });
                 let app = axum::Router::new().fallback(cgi).with_state(state);
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
