@@ -37,3 +37,13 @@ fi
 
 # Servers for the OCI, S3 and GCS source tests.
 source "$_root/scripts/provision-servers.sh"
+# git: the git-source tests serve repositories with git's own `git daemon` and
+# `git http-backend` (Debian's `git` package ships both).
+if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-daemon" ] || [ ! -x "$(git --exec-path)/git-http-backend" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "provision: installing git (Debian git: git daemon, git http-backend)" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null
+    else
+        echo "provision: git with git-daemon and git-http-backend is missing; install it (Debian: git) to run the git source tests" >&2
+    fi
+fi

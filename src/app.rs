@@ -495,11 +495,17 @@ async fn load_diff(
         Some(n) => Against::Revision(n),
         None => Against::Live,
     };
-    let (d, prepared) = inspect::diff(&s, renderer, &Overrides::default(), against)
-        .await
-        .map_err(explain)?;
+    let (d, prepared, git_values) =
+        inspect::diff_with_values(&s, renderer, &Overrides::default(), against)
+            .await
+            .map_err(explain)?;
     let red = &prepared.redactor;
-    let mut lines = Vec::new();
+    // Values files from git that moved to another commit come first: often they are why
+    // the objects below changed.
+    let mut lines: Vec<_> = git_values
+        .iter()
+        .map(|g| (LineTag::HunkHeader, g.line()))
+        .collect();
     for e in d.changes() {
         lines.push((
             LineTag::FileHeader,

@@ -63,6 +63,7 @@ fn record(run: Run) -> ReleaseRecord {
             name: "web".into(),
             version: "1.2.0".into(),
             digest: "sha256:0".into(),
+            revision: None,
         },
         values_layers: Vec::new(),
         manifests: Vec::new(),

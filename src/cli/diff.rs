@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::diff::{self, ChangeKind, DiffOptions, LineTag, ManifestDiff};
 use crate::domain::manifest;
+use crate::domain::values::GitValuesChange;
 use crate::render::Renderer;
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -79,10 +80,19 @@ pub fn report(d: &ManifestDiff, color: bool) -> String {
     out
 }
 
+/// What `diff` against the cluster found: the object diff and the git values files that
+/// moved to another commit.
+struct ClusterDiff {
+    diff: ManifestDiff,
+    git_values: Vec<GitValuesChange>,
+    redactor: crate::domain::mask::Redactor,
+    warnings: Vec<String>,
+}
+
 async fn against_cluster(
     config: Option<&std::path::Path>,
     args: &DiffArgs,
-) -> Result<(ManifestDiff, crate::domain::mask::Redactor, Vec<String>), Failure> {
+) -> Result<ClusterDiff, Failure> {
     let (Some(service), Some(env)) = (&args.target.service, &args.target.env) else {
         return Err(Failure::bad_input(
             "diff against the cluster needs a service and --env",
@@ -102,17 +112,26 @@ async fn against_cluster(
         Some(n) => crate::engine::inspect::Against::Revision(n),
         None => crate::engine::inspect::Against::Live,
     };
-    let (d, prepared) =
-        crate::engine::inspect::diff(&s, &Renderer::new(helm), &args.target.overrides(), against)
-            .await?;
-    Ok((d, prepared.redactor, prepared.warnings))
+    let (diff, prepared, git_values) = crate::engine::inspect::diff_with_values(
+        &s,
+        &Renderer::new(helm),
+        &args.target.overrides(),
+        against,
+    )
+    .await?;
+    Ok(ClusterDiff {
+        diff,
+        git_values,
+        redactor: prepared.redactor,
+        warnings: prepared.warnings,
+    })
 }
 
 pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult {
     let Some(against) = &args.against else {
-        let (d, redactor, warnings) = against_cluster(config, args).await?;
-        warn_all(&warnings, &redactor);
-        return print_diff(&d, args, &redactor);
+        let c = against_cluster(config, args).await?;
+        warn_all(&c.warnings, &c.redactor);
+        return print_diff(&c.diff, &c.git_values, args, &c.redactor);
     };
     let (prepared, helm) = prepare_target(config, &args.target).await?;
     let text = std::fs::read_to_string(against).map_err(|e| {
@@ -138,11 +157,12 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
         &new_objects,
         &DiffOptions::ignoring_server_fields(),
     );
-    print_diff(&d, args, &prepared.redactor)
+    print_diff(&d, &[], args, &prepared.redactor)
 }
 
 fn print_diff(
     d: &ManifestDiff,
+    git_values: &[GitValuesChange],
     args: &DiffArgs,
     redactor: &crate::domain::mask::Redactor,
 ) -> CmdResult {
@@ -163,6 +183,7 @@ fn print_diff(
                 "added": d.counts.added, "changed": d.counts.changed,
                 "removed": d.counts.removed, "unchanged": d.counts.unchanged,
                 "objects": entries,
+                "values_git": git_values,
             });
             if args.output == OutputFormat::Json {
                 serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
@@ -170,10 +191,14 @@ fn print_diff(
                 crate::domain::yaml::to_string(&v)
             }
         }
-        OutputFormat::Text => report(
-            d,
-            color_enabled(args.no_color, std::io::stdout().is_terminal()),
-        ),
+        OutputFormat::Text => {
+            let mut out: String = git_values.iter().map(|g| g.line() + "\n").collect();
+            out.push_str(&report(
+                d,
+                color_enabled(args.no_color, std::io::stdout().is_terminal()),
+            ));
+            out
+        }
     };
     let out = redactor.redact(&out);
     let _ = std::io::stdout().lock().write_all(out.as_bytes());

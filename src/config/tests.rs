@@ -201,6 +201,26 @@ fn remote_repositories_are_checked_beyond_their_scheme() {
 }
 
 #[test]
+fn git_repositories_need_a_url_and_a_valid_ref() {
+    let e = err("repositories:\n  - {name: a, type: git, ref: main}\n");
+    assert!(e.contains("needs `url`"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: git, url: \"https://x/a.git\"}\n");
+    assert!(e.contains("needs `ref`"), "{e}");
+    let e =
+        err("repositories:\n  - {name: a, type: git, url: \"https://x/a.git\", ref: \"a b\"}\n");
+    assert!(e.contains("not a valid git ref"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: git, url: \"https://x/a.git\", ref: main, path: ../up}\n");
+    assert!(e.contains("inside the repository"), "{e}");
+    let e = err("repositories:\n  - {name: a, type: git, url: \"s3://x\", ref: main}\n");
+    assert!(e.contains("is not a git URL"), "{e}");
+    load("repositories:\n  - {name: a, type: git, url: \"deploy@git.example.com:acme/charts.git\", ref: v1.2.0}\n")
+        .expect("scp-like ssh URL");
+    let text = GOOD.replace("path: values/podinfo.yaml", "path: \"values/\"");
+    let e = load(&text).expect_err("bad git values path").to_string();
+    assert!(e.contains("not a file path inside the repository"), "{e}");
+}
+
+#[test]
 fn bad_version_constraint_and_duration_are_refused() {
     let text = GOOD.replace("version: \"^6.5\"", "version: \">>6\"");
     assert!(

@@ -66,10 +66,38 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
             RepoType::Oci => need_url(&["oci://"], "oci://ghcr.io/acme/charts")?,
             RepoType::S3 => need_url(&["s3://"], "s3://bucket/path")?,
             RepoType::Gcs => need_url(&["gs://"], "gs://bucket/path")?,
-            RepoType::Git => need_url(
-                &["https://", "http://", "ssh://", "git://", "file://", "git@"],
-                "https://git.example.com/platform/charts.git",
-            )?,
+            RepoType::Git => {
+                let scp_like = r.url.as_deref().is_some_and(is_scp_like);
+                if !scp_like {
+                    need_url(
+                        &["https://", "http://", "ssh://", "git://", "file://"],
+                        "https://git.example.com/platform/charts.git",
+                    )?;
+                }
+                match r.git_ref.as_deref().map(str::trim) {
+                    None => err(
+                        &at,
+                        format!("repository `{}` of type git needs `ref`", r.name),
+                        "add `ref: main` (a branch, a tag or a full commit id)".into(),
+                    )?,
+                    Some(g) if !valid_git_ref(g) => err(
+                        &format!("{at}/ref"),
+                        format!("`{g}` is not a valid git ref"),
+                        "write a branch (`main`), a tag (`v1.2.0`) or a full 40-character commit id".into(),
+                    )?,
+                    Some(_) => {}
+                }
+                if let Some(p) = &r.path {
+                    if p.split('/').any(|s| s == "..") || p.starts_with('/') {
+                        err(
+                            &format!("{at}/path"),
+                            format!("`{p}` must be a folder inside the repository"),
+                            "write it relative to the repository's root, e.g. `path: charts`"
+                                .into(),
+                        )?;
+                    }
+                }
+            }
         }
         remote_fields(r, &at, &err)?;
     }
@@ -117,7 +145,22 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                     }
                 }
                 ValuesFile::Git { git } => {
-                    check_repo_ref(&format!("{at}/git/repository"), &git.repository, true)?
+                    check_repo_ref(&format!("{at}/git/repository"), &git.repository, true)?;
+                    let p = git.path.trim();
+                    if p.is_empty() || p.ends_with('/') || p.split('/').any(|s| s == "..") {
+                        err(
+                            &format!("{at}/git/path"),
+                            format!("`{}` is not a file path inside the repository", git.path),
+                            "write the file's path relative to the repository's root, e.g. `path: values/web.yaml`".into(),
+                        )?;
+                    }
+                    if let Some(g) = git.git_ref.as_deref().filter(|g| !valid_git_ref(g)) {
+                        err(
+                            &format!("{at}/git/ref"),
+                            format!("`{g}` is not a valid git ref"),
+                            "write a branch (`main`), a tag (`v1.2.0`) or a full 40-character commit id".into(),
+                        )?;
+                    }
                 }
             }
         }
@@ -294,6 +337,29 @@ fn unique<'a>(
         }
     }
     Ok(())
+}
+
+/// `git@host:path` and `user@host:path`: ssh in scp form.
+fn is_scp_like(url: &str) -> bool {
+    !url.contains("://")
+        && url
+            .split_once(':')
+            .is_some_and(|(host, path)| !host.is_empty() && !host.contains('/') && !path.is_empty())
+}
+
+/// A branch, tag or commit as `git check-ref-format` would take it (the checks that matter
+/// for a value that ends up in a refspec).
+fn valid_git_ref(r: &str) -> bool {
+    !r.is_empty()
+        && !r.starts_with(['-', '/', '.'])
+        && !r.ends_with(['/', '.'])
+        && !r.ends_with(".lock")
+        && !r.contains("..")
+        && !r.contains("//")
+        && !r.contains("@{")
+        && !r
+            .chars()
+            .any(|c| c.is_ascii_control() || " ~^:?*[\\".contains(c))
 }
 
 /// Helm's release name rule: a DNS-1123 label of at most 53 characters.

@@ -28,6 +28,9 @@ pub struct ChartInfo {
     pub name: String,
     pub version: String,
     pub digest: String,
+    /// The commit the chart was read from (git repositories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +184,7 @@ mod tests {
                 name: "web".into(),
                 version: "1.2.0".into(),
                 digest: "sha256:00".into(),
+                revision: None,
             },
             values_layers: vec![],
             manifests: vec![

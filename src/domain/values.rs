@@ -50,6 +50,32 @@ pub struct Layer {
     pub secret: bool,
     /// For chart defaults of a subchart: where its tree hangs (`/redis`); empty otherwise.
     pub mount: String,
+    /// For a values file read from git: where exactly it came from.
+    pub git: Option<GitOrigin>,
+}
+
+/// A values file read from a git repository, pinned to the commit it was read at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GitOrigin {
+    pub repository: String,
+    /// The ref as configured (branch, tag or commit).
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    /// The full commit id it resolved to.
+    pub commit: String,
+    pub path: String,
+}
+
+impl GitOrigin {
+    /// `git:<repository>@<short commit>:<path>`, the layer's name in `values --explain`.
+    pub fn label(&self) -> String {
+        format!(
+            "git:{}@{}:{}",
+            self.repository,
+            self.commit.get(..7).unwrap_or(&self.commit),
+            self.path
+        )
+    }
 }
 
 impl Layer {
@@ -61,6 +87,7 @@ impl Layer {
             positions: Arc::new(HashMap::new()),
             secret: false,
             mount: String::new(),
+            git: None,
         }
     }
 
@@ -178,6 +205,86 @@ pub struct LayerSummary {
     pub kind: LayerKind,
     pub source: String,
     pub secret: bool,
+    /// For values files from git: repository, ref, commit and path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitOrigin>,
+}
+
+/// A values file from git whose commit differs between two revisions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GitValuesChange {
+    pub kind: LayerKind,
+    pub repository: String,
+    pub path: String,
+    /// None: the file was not a layer of the old revision.
+    pub old_commit: Option<String>,
+    /// None: the file is no longer a layer.
+    pub new_commit: Option<String>,
+}
+
+impl GitValuesChange {
+    /// `values git:platform values/web.yaml: abc1234 → def5678`.
+    pub fn line(&self) -> String {
+        let c = |x: &Option<String>, none: &str| match x {
+            Some(c) => c.get(..7).unwrap_or(c).to_string(),
+            None => none.to_string(),
+        };
+        format!(
+            "values git:{} {}: {} → {}",
+            self.repository,
+            self.path,
+            c(&self.old_commit, "(none)"),
+            c(&self.new_commit, "(removed)")
+        )
+    }
+}
+
+/// Which values files from git changed commit between the layers of an old revision and
+/// the new ones (a file is the same layer when its kind, repository and path match).
+pub fn git_values_changes(old: &[LayerSummary], new: &[LayerSummary]) -> Vec<GitValuesChange> {
+    let key = |l: &LayerSummary| {
+        l.git.as_ref().map(|g| {
+            (
+                l.kind,
+                g.repository.clone(),
+                g.path.clone(),
+                g.commit.clone(),
+            )
+        })
+    };
+    let olds: Vec<_> = old.iter().filter_map(key).collect();
+    let news: Vec<_> = new.iter().filter_map(key).collect();
+    let mut out = Vec::new();
+    for (kind, repo, path, commit) in &news {
+        let before = olds
+            .iter()
+            .find(|(k, r, p, _)| k == kind && r == repo && p == path)
+            .map(|(_, _, _, c)| c.clone());
+        if before.as_ref() != Some(commit) {
+            out.push(GitValuesChange {
+                kind: *kind,
+                repository: repo.clone(),
+                path: path.clone(),
+                old_commit: before,
+                new_commit: Some(commit.clone()),
+            });
+        }
+    }
+    for (kind, repo, path, commit) in &olds {
+        if !news
+            .iter()
+            .any(|(k, r, p, _)| k == kind && r == repo && p == path)
+        {
+            out.push(GitValuesChange {
+                kind: *kind,
+                repository: repo.clone(),
+                path: path.clone(),
+                old_commit: Some(commit.clone()),
+                new_commit: None,
+            });
+        }
+    }
+    out
 }
 
 /// One line of `values --explain`.
@@ -211,6 +318,7 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
             kind: l.kind,
             source: l.source.clone(),
             secret: l.secret,
+            git: l.git.clone(),
         })
         .collect();
 
@@ -234,6 +342,7 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
                 format!("--set {}", set.expr)
             },
             secret: false,
+            git: None,
         });
         let mode = if set.string {
             crate::domain::setvals::SetMode::String
@@ -840,5 +949,102 @@ mod tests {
             Value::Object(map_at_path("x.y", json!(1))),
             json!({"x": {"y": 1}})
         );
+    }
+}
+
+#[cfg(test)]
+mod git_change_tests {
+    use super::*;
+
+    fn git_layer(kind: LayerKind, repo: &str, path: &str, commit: &str) -> LayerSummary {
+        let g = GitOrigin {
+            repository: repo.into(),
+            git_ref: "main".into(),
+            commit: commit.into(),
+            path: path.into(),
+        };
+        LayerSummary {
+            kind,
+            source: g.label(),
+            secret: false,
+            git: Some(g),
+        }
+    }
+
+    #[test]
+    fn a_git_values_file_on_a_new_commit_is_named_with_both_commits() {
+        let old = vec![
+            git_layer(
+                LayerKind::Service,
+                "platform",
+                "values/web.yaml",
+                "abc1234ffff",
+            ),
+            git_layer(
+                LayerKind::Environment,
+                "envs",
+                "staging.yaml",
+                "1111111aaaa",
+            ),
+        ];
+        let new = vec![
+            git_layer(
+                LayerKind::Service,
+                "platform",
+                "values/web.yaml",
+                "def5678eeee",
+            ),
+            git_layer(
+                LayerKind::Environment,
+                "envs",
+                "staging.yaml",
+                "1111111aaaa",
+            ),
+        ];
+        let changes = git_values_changes(&old, &new);
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert_eq!(
+            changes[0].line(),
+            "values git:platform values/web.yaml: abc1234 → def5678"
+        );
+    }
+
+    #[test]
+    fn added_and_removed_git_values_files_are_named() {
+        let old = vec![git_layer(
+            LayerKind::Service,
+            "platform",
+            "a.yaml",
+            "aaaaaaa1",
+        )];
+        let new = vec![git_layer(
+            LayerKind::Service,
+            "platform",
+            "b.yaml",
+            "bbbbbbb2",
+        )];
+        let lines: Vec<String> = git_values_changes(&old, &new)
+            .iter()
+            .map(GitValuesChange::line)
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                "values git:platform b.yaml: (none) → bbbbbbb",
+                "values git:platform a.yaml: aaaaaaa → (removed)"
+            ]
+        );
+        assert!(git_values_changes(&new, &new).is_empty());
+    }
+
+    #[test]
+    fn the_layer_label_names_repository_short_commit_and_path() {
+        let g = GitOrigin {
+            repository: "platform".into(),
+            git_ref: "main".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            path: "values/web.yaml".into(),
+        };
+        assert_eq!(g.label(), "git:platform@0123456:values/web.yaml");
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::diff::{self, DiffOptions, ManifestDiff};
 use crate::domain::manifest::Object;
 use crate::domain::run::StrategyKind;
 use crate::domain::strategy::{self, Color};
+use crate::domain::values::{git_values_changes, GitValuesChange};
 use crate::render::Renderer;
 
 /// What `diff` compares against.
@@ -36,6 +37,19 @@ pub async fn diff(
     overrides: &Overrides,
     against: Against,
 ) -> Result<(ManifestDiff, prepare::Prepared), EngineError> {
+    diff_with_values(s, renderer, overrides, against)
+        .await
+        .map(|(d, p, _)| (d, p))
+}
+
+/// Like [`diff`], and also which values files from git moved to another commit since the
+/// revision compared against (the live one for `Against::Live`).
+pub async fn diff_with_values(
+    s: &Session,
+    renderer: &Renderer,
+    overrides: &Overrides,
+    against: Against,
+) -> Result<(ManifestDiff, prepare::Prepared, Vec<GitValuesChange>), EngineError> {
     let prepared = prepare::prepare(
         &s.cfg,
         &s.service.name,
@@ -75,7 +89,8 @@ pub async fn diff(
                 .iter()
                 .filter_map(|b| Object::from_body(b.clone(), &rec.namespace))
                 .collect();
-            Ok((diff::diff(&old, &objs, &options()), prepared))
+            let git = git_values_changes(&rec.values_layers, &prepared.effective.layers);
+            Ok((diff::diff(&old, &objs, &options()), prepared, git))
         }
         Against::Live => {
             let live = live_revision(&recs);
@@ -114,7 +129,10 @@ pub async fn diff(
                     }
                 }
             }
-            Ok((diff::diff(&old, &desired, &options()), prepared))
+            let git = live
+                .map(|l| git_values_changes(&l.values_layers, &prepared.effective.layers))
+                .unwrap_or_default();
+            Ok((diff::diff(&old, &desired, &options()), prepared, git))
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use crate::config::{secrets, Config, ConfigError, ValuesFile};
 use crate::domain::mask::Redactor;
-use crate::domain::values::{self, Effective, Layer, LayerKind, SetOverride, ValuesError};
+use crate::domain::values::{
+    self, Effective, GitOrigin, Layer, LayerKind, SetOverride, ValuesError,
+};
 use crate::domain::yaml;
 use crate::render::{RenderError, RenderRequest};
 use crate::sources::chart::{self, ChartFiles};
@@ -118,29 +120,42 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn config_values(
+/// Reads the values files of a service or an environment, in order. Files from git are
+/// fetched now (a new commit on the branch is seen at once) and pinned to the commit read.
+async fn config_values(
     cfg: &Config,
     kind: LayerKind,
     files: &[ValuesFile],
-    base_ptr: &str,
+    progress: Progress<'_>,
+    warnings: &mut Vec<String>,
 ) -> Result<Vec<Layer>, PrepareError> {
     let mut out = Vec::new();
-    for (i, f) in files.iter().enumerate() {
+    for f in files {
         match f {
             ValuesFile::Local(p) => {
                 let path = cfg.resolve_path(p);
                 out.push(read_values_file(kind, &path, &path.display().to_string())?);
             }
             ValuesFile::Git { git } => {
-                return Err(ConfigError::new(
-                    Some(cfg.locate(&format!("{base_ptr}/{i}"))),
-                    format!(
-                        "values from git ({}:{}) cannot be read by this version of helmdeck yet",
-                        git.repository, git.path
-                    ),
-                    "use a local values file for now",
+                let (_, repo) = cfg.repository(&git.repository)?;
+                let blob = sources::git::read_file(
+                    repo,
+                    &sources::cache_dir(),
+                    git.git_ref.as_deref(),
+                    &git.path,
+                    progress,
                 )
-                .into())
+                .await?;
+                let origin = GitOrigin {
+                    repository: blob.repository,
+                    git_ref: blob.git_ref,
+                    commit: blob.commit,
+                    path: blob.path,
+                };
+                let mut layer = values_layer_from_text(kind, &blob.text, &origin.label())?;
+                layer.git = Some(origin);
+                warnings.extend(blob.warnings);
+                out.push(layer);
             }
         }
     }
@@ -255,7 +270,7 @@ pub async fn prepare(
     overrides: &Overrides,
     progress: Progress<'_>,
 ) -> Result<Prepared, PrepareError> {
-    let (si, svc) = cfg.service(service)?;
+    let (_, svc) = cfg.service(service)?;
     let (ei, environment) = cfg.environment(env)?;
     let (_, repo) = cfg.repository(&svc.chart.repository)?;
     let source = sources::open(cfg, repo)?;
@@ -266,18 +281,25 @@ pub async fn prepare(
         .filter(|c| !c.trim().is_empty());
     let fetched = source.fetch(&svc.chart.name, constraint, progress).await?;
 
+    let mut warnings = Vec::new();
     let mut user = config_values(
         cfg,
         LayerKind::Service,
         &svc.values,
-        &format!("/services/{si}/values"),
-    )?;
-    user.extend(config_values(
-        cfg,
-        LayerKind::Environment,
-        &environment.values,
-        &format!("/environments/{ei}/values"),
-    )?);
+        progress,
+        &mut warnings,
+    )
+    .await?;
+    user.extend(
+        config_values(
+            cfg,
+            LayerKind::Environment,
+            &environment.values,
+            progress,
+            &mut warnings,
+        )
+        .await?,
+    );
     let (local, cluster) = secrets::resolve_local(cfg, ei, environment)?;
     if let Some(c) = cluster.first() {
         return Err(ConfigError::new(
@@ -305,7 +327,7 @@ pub async fn prepare(
         fetched,
         user,
         overrides,
-        Vec::new(),
+        warnings,
     )
 }
 
@@ -332,6 +354,7 @@ pub async fn prepare_adhoc(
         digest: chart::digest(chart_path)?,
         from_cache: false,
         warnings: Vec::new(),
+        revision: None,
     };
     build(
         release.to_string(),

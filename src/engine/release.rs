@@ -234,6 +234,7 @@ pub async fn deploy(
                 name: prepared.chart.name.clone(),
                 version: prepared.chart.version.clone(),
                 digest: prepared.chart.digest.clone(),
+                revision: prepared.chart.revision.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
             manifests: rendered

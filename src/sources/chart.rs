@@ -104,6 +104,31 @@ fn walk(root: &Path, dir: &Path, out: &mut FileMap) -> Result<(), SourceError> {
     Ok(())
 }
 
+/// Like `walk`, but only where each file is (relative path → path on disk).
+fn walk_paths(
+    root: &Path,
+    dir: &Path,
+    out: &mut BTreeMap<String, PathBuf>,
+) -> Result<(), SourceError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+    for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('.') && name != ".helmignore" {
+            continue;
+        }
+        if p.is_dir() {
+            walk_paths(root, &p, out)?;
+        } else if p.is_file() {
+            let rel = p
+                .strip_prefix(root)
+                .map(|r| r.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            out.insert(rel, p);
+        }
+    }
+    Ok(())
+}
+
 /// Reads a packaged chart; the archive's top folder (`web/`) is stripped.
 pub fn read_archive(bytes: &[u8], shown: &str) -> Result<FileMap, SourceError> {
     let bad = |m: String| SourceError::InvalidChart {
@@ -225,9 +250,12 @@ fn from_files(files: &FileMap, shown: &str) -> Result<ChartFiles, SourceError> {
 pub fn digest(path: &Path) -> Result<String, SourceError> {
     let mut h = Sha256::new();
     if path.is_dir() {
-        let mut files = FileMap::new();
-        walk(path, path, &mut files)?;
-        for (p, bytes) in files {
+        // One file in memory at a time (a chart may carry megabytes of files), in the
+        // order of the relative paths.
+        let mut files = BTreeMap::new();
+        walk_paths(path, path, &mut files)?;
+        for (p, abs) in files {
+            let bytes = std::fs::read(&abs).map_err(|e| io_err(&abs, e))?;
             h.update((p.len() as u64).to_le_bytes());
             h.update(p.as_bytes());
             h.update((bytes.len() as u64).to_le_bytes());

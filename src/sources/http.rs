@@ -422,6 +422,7 @@ impl HttpSource {
             digest,
             from_cache,
             warnings: Vec::new(),
+            revision: None,
         }
     }
 }

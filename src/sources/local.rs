@@ -115,6 +115,7 @@ impl ChartSource for LocalSource {
                 path,
                 from_cache: false,
                 warnings: index.warnings,
+                revision: None,
             })
         })
     }

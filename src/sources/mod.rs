@@ -6,6 +6,7 @@
 pub mod chart;
 pub mod fetch;
 pub mod gcs;
+pub mod git;
 pub mod http;
 pub mod local;
 pub mod oci;
@@ -49,6 +50,9 @@ pub struct FetchedChart {
     pub digest: String,
     pub from_cache: bool,
     pub warnings: Vec<String>,
+    /// The commit the chart was read from, for git repositories.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
 }
 
 /// Bytes done and bytes expected (when known), for progress bars.
@@ -125,10 +129,28 @@ pub enum SourceError {
     },
     #[error("repository `{repo}` needs ${var}, which is not set")]
     MissingCredential { repo: String, var: String },
-    #[error(
-        "repository `{repo}` is of type {kind}, which this version of helmdeck cannot read yet"
-    )]
-    Unsupported { repo: String, kind: String },
+    #[error("git repository `{repo}` has no branch, tag or commit `{git_ref}` at {url}")]
+    RefNotFound {
+        repo: String,
+        url: String,
+        git_ref: String,
+    },
+    #[error("git repository `{repo}` has no {what} `{path}` at commit {commit}")]
+    GitPathMissing {
+        repo: String,
+        commit: String,
+        path: String,
+        /// "folder" (charts) or "file" (values).
+        what: String,
+    },
+    #[error("git repository `{repo}` refused access to {url}")]
+    GitAuthRefused { repo: String, url: String },
+    #[error("git repository `{repo}` at {url}: {message}")]
+    GitFailed {
+        repo: String,
+        url: String,
+        message: String,
+    },
 }
 
 fn summarize(v: &[String]) -> String {
@@ -184,7 +206,11 @@ impl SourceError {
             SourceError::InvalidChart { .. } => "a chart needs a Chart.yaml with name and version".into(),
             SourceError::Io { .. } => "check the path and its permissions".into(),
             SourceError::MissingCredential { var, .. } => format!("export {var}=… before running helmdeck"),
-            SourceError::Unsupported { .. } => "use a local, http, oci, s3 or gcs repository for now".into(),
+            SourceError::RefNotFound { url, .. } => format!("check the repository's `ref:` (or the values file's): a branch, a tag or a full commit id (`git ls-remote {url}` lists them)"),
+            SourceError::GitPathMissing { what, .. } if what == "file" => "check the values file's `path:` (relative to the repository's root) and that it is committed on that ref".into(),
+            SourceError::GitPathMissing { .. } => "check the repository's `path:`: a folder of chart folders, or one chart folder, relative to the repository's root".into(),
+            SourceError::GitAuthRefused { .. } => "check the token named in the repository's `auth.token_env` (or username_env/password_env); for ssh URLs, that your ssh key is loaded (`ssh -T`)".into(),
+            SourceError::GitFailed { .. } => "check the repository URL and that it is a git repository; `git ls-remote URL` shows what git itself makes of it".into(),
         }
     }
 }
@@ -227,10 +253,7 @@ pub fn open(cfg: &Config, repo: &Repository) -> Result<Box<dyn ChartSource>, Sou
         RepoType::S3 => Ok(Box::new(s3::source(repo, cache_dir())?)),
         RepoType::Gcs => Ok(Box::new(gcs::source(repo, cache_dir())?)),
         RepoType::Oci => Ok(Box::new(oci::OciSource::new(repo, cache_dir())?)),
-        other => Err(SourceError::Unsupported {
-            repo: repo.name.clone(),
-            kind: other.as_str().to_string(),
-        }),
+        RepoType::Git => Ok(Box::new(git::GitSource::new(repo, &cache_dir())?)),
     }
 }
 

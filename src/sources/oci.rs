@@ -590,6 +590,7 @@ impl OciSource {
             digest: digest.clone(),
             from_cache,
             warnings: Vec::new(),
+            revision: None,
         };
         if let Some(path) = cached_package(&self.packages, &digest) {
             return Ok(fetched(path, true));
