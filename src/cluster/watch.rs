@@ -8,7 +8,7 @@
 //! fields, volumes, env, probes…). Serialized, they have the Kubernetes JSON shape of
 //! those fields, which is what the pure rules in `domain::health` read.
 
-use super::Cluster;
+use super::{Cluster, ClusterError};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -442,6 +442,32 @@ impl NamespaceWatch {
     /// A receiver that ticks on every change, for select loops.
     pub fn subscribe(&self) -> tokio_watch::Receiver<u64> {
         self.changed.clone()
+    }
+
+    /// The Deployments' generations as the API server has them now (one list request).
+    /// A store copy older than this has not yet seen the latest apply: judging it would
+    /// call the previous revision's rollout healthy.
+    pub async fn generation_floors(c: &Cluster) -> Result<HashMap<String, i64>, ClusterError> {
+        let api = Api::<WatchedDeployment>::namespaced(c.client.clone(), &c.namespace);
+        let lp = kube::api::ListParams::default();
+        let list = super::with_retry(&c.server, "Deployment list", || api.list(&lp)).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter_map(|d| Some((d.metadata.name?, d.metadata.generation?)))
+            .collect())
+    }
+
+    /// The store's copy of a Deployment, unless it is older than `floor` (its generation
+    /// as last read from the API server).
+    pub fn deployment_at_least(&self, name: &str, floor: Option<i64>) -> Option<Value> {
+        let d = self
+            .deployments
+            .get(&ObjectRef::new(name).within(&self.namespace))?;
+        if floor.is_some_and(|f| d.metadata.generation.unwrap_or(0) < f) {
+            return None;
+        }
+        Some(d.to_value())
     }
 
     pub fn deployment(&self, name: &str) -> Option<Value> {

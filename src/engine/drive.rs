@@ -384,13 +384,14 @@ async fn wait_healthy(
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
     let mut last_check = std::time::Instant::now();
+    let floors = NamespaceWatch::generation_floors(&s.cluster).await?;
     loop {
         let mut all = true;
         let index = watch.pod_index();
         for name in names {
-            let h = match watch.deployment(name) {
+            let h = match watch.deployment_at_least(name, floors.get(name).copied()) {
                 None => Health::InProgress {
-                    reason: "waiting for the Deployment to appear".into(),
+                    reason: "waiting for the Deployment's current spec".into(),
                 },
                 Some(dep) => {
                     let pods = new_pods(&index, &dep);
