@@ -879,7 +879,6 @@ fn workload_bar(d: &Value) -> WorkloadBar {
 /// A gate's measurements for its timeline line: per check, a mark for each measurement
 /// (✓ pass, ✗ fail, ? inconclusive) and the last value — ` · smoke ✓✓✗ 500`.
 fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u64>) -> String {
-    use crate::domain::gate::Outcome;
     let Some(g) = run
         .gates
         .iter()
@@ -897,11 +896,7 @@ fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u
                 .rev()
                 .take(12)
                 .rev()
-                .map(|m| match m.outcome {
-                    Outcome::Pass => '✓',
-                    Outcome::Fail => '✗',
-                    Outcome::Inconclusive => '?',
-                })
+                .map(|m| m.outcome.mark())
                 .collect();
             let last = c
                 .measurements

@@ -97,27 +97,11 @@ environments:
     }
 
     async fn kubectl(&self, args: &[&str]) -> String {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let kc = self.kubeconfig.clone();
-        tokio::task::spawn_blocking(move || {
-            let out = std::process::Command::new("kubectl")
-                .args(&args)
-                .env("KUBECONFIG", &kc)
-                .output()
-                .expect("kubectl");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr)
-        })
-        .await
-        .expect("join")
+        support::kubectl(&self.kubeconfig, args).await
     }
 
     async fn get_json(&self, what: &[&str]) -> Value {
-        let mut args = vec!["-n", "e2e", "get"];
-        args.extend_from_slice(what);
-        args.extend_from_slice(&["-o", "json"]);
-        let text = self.kubectl(&args).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("kubectl {what:?}: {e}: {text}"))
+        support::kubectl_json(&self.kubeconfig, "e2e", what).await
     }
 
     fn path(&self) -> &Path {

@@ -82,7 +82,7 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
 /// The gates of a run, one line per gate and one per check: marks for its measurements
 /// (✓ pass, ✗ fail, ? inconclusive) and the last value and detail.
 pub fn gate_lines(gates: &[crate::domain::gate::GateRecord], indent: &str) -> String {
-    use crate::domain::gate::{Outcome, Verdict};
+    use crate::domain::gate::Verdict;
     let mut t = String::new();
     for g in gates {
         let verdict = match &g.verdict {
@@ -97,15 +97,7 @@ pub fn gate_lines(gates: &[crate::domain::gate::GateRecord], indent: &str) -> St
             g.step + 1
         ));
         for c in &g.checks {
-            let marks: String = c
-                .measurements
-                .iter()
-                .map(|m| match m.outcome {
-                    Outcome::Pass => '✓',
-                    Outcome::Fail => '✗',
-                    Outcome::Inconclusive => '?',
-                })
-                .collect();
+            let marks: String = c.measurements.iter().map(|m| m.outcome.mark()).collect();
             let last = c
                 .measurements
                 .last()

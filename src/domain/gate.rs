@@ -155,6 +155,17 @@ pub enum Outcome {
     Inconclusive,
 }
 
+impl Outcome {
+    /// The mark the console and `status` show for a measurement: ✓ ✗ ?
+    pub fn mark(self) -> char {
+        match self {
+            Outcome::Pass => '✓',
+            Outcome::Fail => '✗',
+            Outcome::Inconclusive => '?',
+        }
+    }
+}
+
 /// One measurement of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Measurement {

@@ -147,3 +147,28 @@ pub fn package(dir: &Path, name: &str, version: &str) -> Vec<u8> {
     gz.flush().expect("flush");
     gz.finish().expect("gzip")
 }
+
+/// Runs kubectl against `kubeconfig` off the async runtime; stdout then stderr.
+pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let kc = kubeconfig.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new("kubectl")
+            .args(&args)
+            .env("KUBECONFIG", &kc)
+            .output()
+            .expect("kubectl");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    })
+    .await
+    .expect("join")
+}
+
+/// `kubectl -n NS get WHAT -o json`, parsed.
+pub async fn kubectl_json(kubeconfig: &Path, namespace: &str, what: &[&str]) -> serde_json::Value {
+    let mut args = vec!["-n", namespace, "get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", "json"]);
+    let text = kubectl(kubeconfig, &args).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("kubectl {what:?}: {e}: {text}"))
+}
