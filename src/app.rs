@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::diff::LineTag;
 use crate::domain::health::Health;
 use crate::domain::record::ReleaseRecord;
-use crate::domain::run::{Reverse, Step, StrategyKind};
+use crate::domain::run::{Reverse, Step, StepOverrides, StrategyKind};
 use crate::domain::values::SetOverride;
 use crate::engine::drive::{DriveEnd, Progress};
 use crate::engine::inspect::{self, Against};
@@ -106,6 +106,12 @@ pub fn state_from_config(cfg: &Config) -> State {
             ),
             strategy: s.strategy,
             steps: canary_steps(s),
+            canary_steps: s
+                .canary
+                .as_ref()
+                .map(|c| c.steps.clone())
+                .unwrap_or_default(),
+            auto_promote: s.bluegreen.as_ref().is_some_and(|b| b.auto_promote),
         })
         .collect();
     let environments = cfg
@@ -285,11 +291,19 @@ impl Executor {
                 env,
                 strategy,
                 sets,
+                steps,
             } => {
                 let key = (service.clone(), env.clone());
                 let task = tokio::spawn(async move {
                     let result = match renderer {
-                        Ok(r) => launch(&cfg, &r, &service, &env, strategy, sets, gen, &tx).await,
+                        Ok(r) => {
+                            let what = LaunchRequest {
+                                strategy,
+                                sets,
+                                steps,
+                            };
+                            launch(&cfg, &r, &service, &env, what, gen, &tx).await
+                        }
                         Err(e) => Err(e),
                     };
                     let _ = tx.send(Msg::RunEnded { gen, result }).await;
@@ -665,20 +679,31 @@ fn run_end(rec: &ReleaseRecord, end: DriveEnd) -> RunEnd {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the launch dialog asked for.
+struct LaunchRequest {
+    strategy: StrategyKind,
+    sets: Vec<String>,
+    steps: StepOverrides,
+}
+
 async fn launch(
     cfg: &Config,
     renderer: &Renderer,
     service: &str,
     env: &str,
-    strategy: StrategyKind,
-    sets: Vec<String>,
+    what: LaunchRequest,
     gen: u64,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, String> {
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
+    let LaunchRequest {
+        strategy,
+        sets,
+        steps,
+    } = what;
     let opts = DeployOptions {
         strategy: Some(strategy),
+        steps,
         overrides: Overrides {
             files: Vec::new(),
             sets: sets

@@ -220,7 +220,8 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
     let mut c = Console::start(&["checkout"]).await;
     c.select("checkout");
     c.key(Key::char('d'));
-    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab)); // steps (canary) / auto-promote (blue/green)
+    c.key(Key::plain(KeyCode::Tab)); // --set
     c.chars("image.tag=1.3.0-crash");
     c.key(Key::plain(KeyCode::Enter));
     c.until(120, "the rollback", |s| {
@@ -259,7 +260,8 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
     c.select("payments");
     c.key(Key::char('d'));
-    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab)); // steps (canary) / auto-promote (blue/green)
+    c.key(Key::plain(KeyCode::Tab)); // --set
     c.chars("image.tag=2.5.0");
     c.key(Key::plain(KeyCode::Enter));
     c.until(90, "the pause before the switch", |s| {

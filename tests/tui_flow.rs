@@ -200,7 +200,8 @@ fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
     assert!(matches!(s.popup, Some(Popup::Launch(_))));
     key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
     key(&mut s, Key::plain(KeyCode::Left)); // back to canary
-    key(&mut s, Key::plain(KeyCode::Tab));
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    key(&mut s, Key::plain(KeyCode::Tab)); // --set
     typed(&mut s, "image.tag=1.3.0-crash replicaCount=3");
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     let launch = fx.iter().find_map(|e| match e {
@@ -248,9 +249,74 @@ fn a_protected_environment_needs_its_name_typed() {
 }
 
 #[test]
+fn edited_canary_steps_go_to_the_run_and_bad_ones_keep_the_dialog_open() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    {
+        let Some(Popup::Launch(d)) = &s.popup else {
+            panic!("dialog open");
+        };
+        assert_eq!(d.steps.value(), "1 pod, pause, 50%, pause 30s");
+    }
+    key(&mut s, Key::ctrl('u'));
+    typed(&mut s, "2 pods, pause 1m, 0%");
+    assert!(key(&mut s, Key::plain(KeyCode::Enter)).is_empty());
+    let Some(Popup::Launch(d)) = &s.popup else {
+        panic!("dialog stays open");
+    };
+    let e = d.error.clone().unwrap_or_default();
+    assert!(e.contains("step 3") && e.contains("1 to 100"), "{e}");
+    assert_eq!(
+        d.steps.value(),
+        "2 pods, pause 1m, 0%",
+        "nothing typed is lost"
+    );
+    key(&mut s, Key::plain(KeyCode::Backspace));
+    key(&mut s, Key::plain(KeyCode::Backspace));
+    typed(&mut s, "25%, pause");
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    let steps = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Launch { steps, .. } => Some(steps.clone()),
+            _ => None,
+        })
+        .expect("launch effect");
+    let got = steps.canary_steps.expect("steps overridden");
+    assert_eq!(
+        helmdeck::tui::steps::steps_text(&got),
+        "2 pods, pause 1m, 25%, pause"
+    );
+    assert_eq!(steps.auto_promote, None);
+}
+
+#[test]
+fn unchanged_steps_are_not_an_override_and_bluegreen_toggles_auto_promote() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Launch { steps, .. } if steps.is_empty())));
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
+    key(&mut s, Key::plain(KeyCode::Tab)); // auto-promote
+    ch(&mut s, ' ');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Launch { strategy: StrategyKind::Bluegreen, steps, .. }
+            if steps.auto_promote == Some(true) && steps.canary_steps.is_none()
+    )));
+}
+
+#[test]
 fn bad_set_expressions_are_refused_in_the_dialog() {
     let mut s = fx::browse();
     ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab));
     key(&mut s, Key::plain(KeyCode::Tab));
     typed(&mut s, "image.tag");
     assert!(key(&mut s, Key::plain(KeyCode::Enter)).is_empty());

@@ -87,23 +87,38 @@ fn launch(protected: bool) -> State {
     for c in "image.tag=1.3.0".chars() {
         sets.handle(tui_input::InputRequest::InsertChar(c));
     }
-    s.popup = Some(Popup::Launch(Box::new(LaunchDialog {
-        service: "web".into(),
-        env: if protected { "production" } else { "staging" }.into(),
-        protected,
-        strategy: helmdeck::domain::run::StrategyKind::Canary,
-        steps: fx::services()[0].steps.clone(),
-        field: LaunchField::Sets,
-        sets,
-        confirm: tui_input::Input::default(),
-        error: None,
-    })));
+    let env = &fx::environments()[usize::from(protected)];
+    let mut d = LaunchDialog::new(&fx::services()[0], env);
+    d.field = LaunchField::Sets;
+    d.sets = sets;
+    s.popup = Some(Popup::Launch(Box::new(d)));
     s
 }
 
 #[test]
 fn launch_dialog() {
     both_sizes!("launch_dialog", launch(false));
+}
+
+#[test]
+fn launch_dialog_editing_steps_with_an_error() {
+    let mut s = launch(false);
+    if let Some(Popup::Launch(d)) = s.popup.as_mut() {
+        d.field = LaunchField::Steps;
+        d.steps = tui_input::Input::new("2 pods, pause 5m, 150%, pause".into());
+        d.error = d.parsed_steps().err();
+    }
+    both_sizes!("launch_dialog_steps_error", s);
+}
+
+#[test]
+fn launch_dialog_bluegreen_auto_promote() {
+    let mut s = fx::browse();
+    let mut d = LaunchDialog::new(&fx::services()[2], &fx::environments()[0]);
+    d.field = LaunchField::AutoPromote;
+    d.auto_promote = true;
+    s.popup = Some(Popup::Launch(Box::new(d)));
+    both_sizes!("launch_dialog_bluegreen", s);
 }
 
 #[test]

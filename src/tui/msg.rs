@@ -5,7 +5,7 @@ use super::keymap::Key;
 use super::state::{
     Connection, DiffView, EventKind, HistoryEntry, Preview, ReleaseRow, RolloutSnapshot,
 };
-use crate::domain::run::{Status, StrategyKind};
+use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -106,6 +106,8 @@ pub enum Effect {
         env: String,
         strategy: StrategyKind,
         sets: Vec<String>,
+        /// Canary steps / blue-green auto-promotion for this run (empty: as configured).
+        steps: StepOverrides,
     },
     /// Follow the log of `pod` (replacing any followed log).
     FollowLogs {

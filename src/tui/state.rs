@@ -2,7 +2,7 @@
 //! Fixture states for tests are built from these types directly.
 
 use crate::domain::diff::LineTag;
-use crate::domain::run::{Status, StrategyKind};
+use crate::domain::run::{CanaryStep, Status, StrategyKind};
 use crate::domain::values::LayerKind;
 use tui_input::Input;
 
@@ -15,6 +15,10 @@ pub struct ServiceInfo {
     pub strategy: StrategyKind,
     /// The canary steps, described (`canary to 1 pod`, `pause`, …).
     pub steps: Vec<String>,
+    /// The configured canary steps (empty: the engine's default plan).
+    pub canary_steps: Vec<CanaryStep>,
+    /// Blue/green promotes without waiting for the operator.
+    pub auto_promote: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +223,13 @@ pub struct LaunchDialog {
     pub env: String,
     pub protected: bool,
     pub strategy: StrategyKind,
-    pub steps: Vec<String>,
+    /// The canary steps of this run, as one editable line (see `tui::steps`).
+    pub steps: Input,
+    /// The service's configured steps (verify steps are kept from here).
+    pub configured: Vec<CanaryStep>,
+    /// Blue/green: promote without waiting for the operator (this run only).
+    pub auto_promote: bool,
+    pub configured_auto_promote: bool,
     pub field: LaunchField,
     /// One-off `--set` expressions, separated by spaces.
     pub sets: Input,
@@ -228,9 +238,58 @@ pub struct LaunchDialog {
     pub error: Option<String>,
 }
 
+impl LaunchDialog {
+    /// A dialog for `service` in `env`, its steps as configured.
+    pub fn new(service: &ServiceInfo, env: &EnvInfo) -> LaunchDialog {
+        let configured = if service.canary_steps.is_empty() {
+            crate::tui::steps::default_steps()
+        } else {
+            service.canary_steps.clone()
+        };
+        LaunchDialog {
+            service: service.name.clone(),
+            env: env.name.clone(),
+            protected: env.protected,
+            strategy: service.strategy,
+            steps: Input::new(crate::tui::steps::steps_text(&configured)),
+            configured,
+            auto_promote: service.auto_promote,
+            configured_auto_promote: service.auto_promote,
+            field: LaunchField::Strategy,
+            sets: Input::default(),
+            confirm: Input::default(),
+            error: None,
+        }
+    }
+
+    /// The fields Tab moves through, for the strategy chosen.
+    pub fn fields(&self) -> Vec<LaunchField> {
+        let mut f = vec![LaunchField::Strategy];
+        match self.strategy {
+            StrategyKind::Canary => f.push(LaunchField::Steps),
+            StrategyKind::Bluegreen => f.push(LaunchField::AutoPromote),
+            StrategyKind::Rolling => {}
+        }
+        f.push(LaunchField::Sets);
+        if self.protected {
+            f.push(LaunchField::Confirm);
+        }
+        f
+    }
+
+    /// The steps as typed, parsed.
+    pub fn parsed_steps(&self) -> Result<Vec<CanaryStep>, String> {
+        crate::tui::steps::parse_steps(self.steps.value(), &self.configured)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchField {
     Strategy,
+    /// Canary only.
+    Steps,
+    /// Blue/green only.
+    AutoPromote,
     Sets,
     Confirm,
 }

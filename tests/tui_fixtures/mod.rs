@@ -18,6 +18,12 @@ pub fn services() -> Vec<ServiceInfo> {
         chart: "demo/web ^1.2".into(),
         strategy,
         steps: steps.iter().map(|x| x.to_string()).collect(),
+        canary_steps: if steps.is_empty() {
+            Vec::new()
+        } else {
+            helmdeck::tui::steps::parse_steps(&steps.join(", "), &[]).expect("fixture steps")
+        },
+        auto_promote: false,
     };
     vec![
         s(
