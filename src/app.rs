@@ -14,7 +14,7 @@ use crate::domain::values::SetOverride;
 use crate::engine::drive::{DriveEnd, Progress};
 use crate::engine::inspect::{self, Against};
 use crate::engine::prepare::{self, Overrides};
-use crate::engine::release::{self, ActionResult, DeployOptions};
+use crate::engine::release::{self, ActOptions, ActionResult, DeployOptions};
 use crate::engine::{EngineError, Session};
 use crate::render::{Helm, Renderer};
 use crate::tui::input::{self, InputEvent};
@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Capacity of the message channel: results queue here until the loop drains them.
 pub const CHANNEL: usize = 1024;
@@ -181,7 +182,7 @@ pub struct Executor {
     tx: mpsc::Sender<Msg>,
     /// The drive of this console, per release: a new one for the same release replaces it
     /// (steps are idempotent, so a drive stopped between two requests loses nothing).
-    drives: Vec<((String, String), JoinHandle<()>)>,
+    drives: Vec<Drive>,
     watch: Option<JoinHandle<()>>,
     logs: Option<JoinHandle<()>>,
 }
@@ -191,8 +192,9 @@ impl Drop for Executor {
         if let Some(l) = &self.logs {
             l.abort();
         }
-        for (_, h) in &self.drives {
-            h.abort();
+        for d in &self.drives {
+            d.cancel.cancel();
+            d.task.abort();
         }
         if let Some(w) = &self.watch {
             w.abort();
@@ -223,9 +225,36 @@ impl Executor {
     pub fn driving(&self) -> Vec<(String, String)> {
         self.drives
             .iter()
-            .filter(|(_, h)| !h.is_finished())
-            .map(|(k, _)| k.clone())
+            .filter(|d| !d.task.is_finished())
+            .map(|d| d.key.clone())
             .collect()
+    }
+
+    /// Stops every drive of this console at its next safe point (the drive's cancellation:
+    /// the run keeps its recorded phase and the lease is released), waiting up to `within`
+    /// for them; then says, per release, where each run was left and how to go on.
+    pub async fn shutdown(&mut self, within: Duration) -> Vec<String> {
+        let drives: Vec<Drive> = std::mem::take(&mut self.drives)
+            .into_iter()
+            .filter(|d| !d.task.is_finished())
+            .collect();
+        for d in &drives {
+            d.cancel.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        let mut out = Vec::new();
+        for d in drives {
+            let (service, env) = d.key;
+            let mut task = d.task;
+            let stopped = tokio::time::timeout_at(deadline, &mut task).await.is_ok();
+            if !stopped {
+                // A step that changes objects took too long to reach a safe point: the
+                // record still holds its phase (each step is idempotent), the lease expires.
+                task.abort();
+            }
+            out.push(left_line(&self.cfg, &service, &env, stopped).await);
+        }
+        out
     }
 
     pub fn run(&mut self, effect: Effect) {
@@ -294,6 +323,8 @@ impl Executor {
                 steps,
             } => {
                 let key = (service.clone(), env.clone());
+                let cancel = CancellationToken::new();
+                let token = cancel.clone();
                 let task = tokio::spawn(async move {
                     let result = match renderer {
                         Ok(r) => {
@@ -301,6 +332,7 @@ impl Executor {
                                 strategy,
                                 sets,
                                 steps,
+                                cancel: token,
                             };
                             launch(&cfg, &r, &service, &env, what, gen, &tx).await
                         }
@@ -308,7 +340,7 @@ impl Executor {
                     };
                     let _ = tx.send(Msg::RunEnded { gen, result }).await;
                 });
-                self.replace_drive(key, task);
+                self.replace_drive(key, task, cancel);
             }
             Effect::StopLogs => {
                 if let Some(l) = self.logs.take() {
@@ -354,28 +386,77 @@ impl Executor {
         let tx = self.tx.clone();
         let key = (service.clone(), env.clone());
         // A drive of this console on the same release stops first: the action drives on.
-        self.stop_drive(&key);
+        let cancel = CancellationToken::new();
+        let opts = ActOptions {
+            cancel: Some(cancel.clone()),
+            ..Default::default()
+        };
         let task = tokio::spawn(async move {
-            let result = drive_action(&cfg, act, &service, &env, gen, &tx).await;
+            let result = drive_action(&cfg, act, &service, &env, opts, gen, &tx).await;
             let _ = tx.send(Msg::RunEnded { gen, result }).await;
         });
-        self.drives.push((key, task));
+        self.replace_drive(key, task, cancel);
     }
 
     fn stop_drive(&mut self, key: &(String, String)) {
-        self.drives.retain(|(k, h)| {
-            if k == key {
-                h.abort();
+        self.drives.retain(|d| {
+            if &d.key == key {
+                d.cancel.cancel();
+                d.task.abort();
                 false
             } else {
-                !h.is_finished()
+                !d.task.is_finished()
             }
         });
     }
 
-    fn replace_drive(&mut self, key: (String, String), task: JoinHandle<()>) {
+    fn replace_drive(
+        &mut self,
+        key: (String, String),
+        task: JoinHandle<()>,
+        cancel: CancellationToken,
+    ) {
         self.stop_drive(&key);
-        self.drives.push((key, task));
+        self.drives.push(Drive { key, task, cancel });
+    }
+}
+
+/// A drive task of this console and the token that stops it at a safe point.
+struct Drive {
+    key: (String, String),
+    task: JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+/// Where a run was left when the console stopped driving it, and how to go on.
+async fn left_line(cfg: &Config, service: &str, env: &str, stopped: bool) -> String {
+    let resume =
+        format!("resume with `helmdeck deploy {service} --env {env} --resume` or from the console");
+    let report = match Session::open(cfg, service, env).await {
+        Ok(s) => release::status(&s).await.map_err(explain),
+        Err(e) => Err(explain(e)),
+    };
+    let lease = if stopped {
+        "lease released"
+    } else {
+        "stopped mid-step, the lease expires on its own"
+    };
+    match report {
+        Ok(r) => match r.status {
+            Some(st) if !st.is_terminal() => {
+                let step = r
+                    .current_step
+                    .map(|c| format!(" at step {} ({c})", r.phases.len().max(1)))
+                    .unwrap_or_default();
+                format!(
+                    "{service}/{env} left {}{step}, {lease}; {resume}",
+                    format!("{st:?}").to_lowercase()
+                )
+            }
+            Some(st) => format!("{service}/{env}: the run ended ({st:?}) as the console quit"),
+            None => format!("{service}/{env}: no run recorded"),
+        },
+        Err(e) => format!("{service}/{env}: the run stays in its recorded phase ({e}); {resume}"),
     }
 }
 
@@ -684,6 +765,7 @@ struct LaunchRequest {
     strategy: StrategyKind,
     sets: Vec<String>,
     steps: StepOverrides,
+    cancel: CancellationToken,
 }
 
 async fn launch(
@@ -700,10 +782,12 @@ async fn launch(
         strategy,
         sets,
         steps,
+        cancel,
     } = what;
     let opts = DeployOptions {
         strategy: Some(strategy),
         steps,
+        cancel: Some(cancel),
         overrides: Overrides {
             files: Vec::new(),
             sets: sets
@@ -716,7 +800,6 @@ async fn launch(
         },
         wait: false,
         resume: false,
-        ..Default::default()
     };
     let sink = progress_sink(tx.clone(), gen);
     match release::deploy(&s, renderer, &opts, &sink).await {
@@ -741,6 +824,7 @@ async fn drive_action(
     act: Act,
     service: &str,
     env: &str,
+    opts: ActOptions,
     gen: u64,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, String> {
@@ -749,13 +833,16 @@ async fn drive_action(
     let (name, result) = match act {
         Act::Promote => (
             "promote (console)",
-            release::promote(&s, false, false, &sink).await,
+            release::promote_with(&s, &opts, &sink).await,
         ),
         Act::Rollback(to) => (
             "rollback (console)",
-            release::rollback(&s, to, false, &sink).await,
+            release::rollback_with(&s, to, &opts, &sink).await,
         ),
-        Act::Abort => ("abort (console)", release::abort(&s, false, &sink).await),
+        Act::Abort => (
+            "abort (console)",
+            release::abort_with(&s, &opts, &sink).await,
+        ),
     };
     match result {
         Ok(ActionResult::Drove(rec, end)) => {
@@ -1177,13 +1264,13 @@ async fn on_terminal(cfg: Config, setup: Option<DemoSetup>) -> CmdResult {
     if let Some(t) = demo_task {
         t.abort();
     }
-    let left = exec.driving();
-    drop(exec);
-    for (service, env) in left {
-        eprintln!(
-            "{service} in {env}: the run stays in its current phase, safely; `helmdeck deploy {service} --env {env} --resume` continues it (or promote / rollback / abort)"
-        );
+    if !exec.driving().is_empty() {
+        eprintln!("stopping the console's drives at a safe point…");
     }
+    for line in exec.shutdown(Duration::from_secs(20)).await {
+        eprintln!("{line}");
+    }
+    drop(exec);
     result.map_err(|e| Failure::new(Exit::Failed, e, "see the log in the data directory"))?;
     Ok(Exit::Done)
 }

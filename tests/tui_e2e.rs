@@ -296,3 +296,48 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     .await;
     assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_during_a_timed_pause_leaves_the_run_in_its_phase_and_frees_the_lease() {
+    let mut c = Console::start(&["web"]).await;
+    c.select("web");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab)); // steps, edited for this run
+    c.key(Key::ctrl('u'));
+    c.chars("1 pod, pause 30m");
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(90, "the timed pause", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.run.as_ref())
+            .is_some_and(|r| r.pause_until_ms.is_some())
+    })
+    .await;
+    assert!(c.state.rollout.as_ref().is_some_and(|r| r.driving));
+    c.key(Key::char('q'));
+    assert!(c.state.quit);
+    let lines = c.exec.shutdown(Duration::from_secs(20)).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(
+        line.starts_with("web/staging left progressing at step")
+            && line.contains("pause 30m")
+            && line.contains("lease released")
+            && line.contains("helmdeck deploy web --env staging --resume"),
+        "{line}"
+    );
+    let s = helmdeck::engine::Session::open(&c.cfg, "web", "staging")
+        .await
+        .expect("session");
+    let report = helmdeck::engine::release::status(&s).await.expect("status");
+    assert_eq!(report.status, Some(Status::Progressing));
+    assert!(
+        report
+            .current_step
+            .as_deref()
+            .is_some_and(|st| st.contains("pause")),
+        "{:?}",
+        report.current_step
+    );
+    assert_eq!(report.lease_holder, None, "the lease is released");
+}
