@@ -370,7 +370,12 @@ impl Executor {
                         .await;
                 }));
             }
-            Effect::Promote { gen, service, env } => self.act(Act::Promote, gen, service, env),
+            Effect::Promote {
+                gen,
+                service,
+                env,
+                past_gate,
+            } => self.act(Act::Promote(past_gate), gen, service, env),
             Effect::Rollback {
                 gen,
                 service,
@@ -387,8 +392,13 @@ impl Executor {
         let key = (service.clone(), env.clone());
         // A drive of this console on the same release stops first: the action drives on.
         let cancel = CancellationToken::new();
+        let past_gate = match &act {
+            Act::Promote(g) => g.clone(),
+            _ => None,
+        };
         let opts = ActOptions {
             cancel: Some(cancel.clone()),
+            past_gate,
             ..Default::default()
         };
         let task = tokio::spawn(async move {
@@ -504,9 +514,10 @@ async fn follow_logs(
 }
 
 /// Which run action a task performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
-    Promote,
+    /// Past the paused gate of the named check, when the operator confirmed that.
+    Promote(Option<String>),
     /// Of the active run, or to a past revision.
     Rollback(Option<u32>),
     Abort,
@@ -831,7 +842,7 @@ async fn drive_action(
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     let sink = progress_sink(tx.clone(), gen);
     let (name, result) = match act {
-        Act::Promote => (
+        Act::Promote(_) => (
             "promote (console)",
             release::promote_with(&s, &opts, &sink).await,
         ),
@@ -1030,6 +1041,9 @@ fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u
         .collect()
 }
 
+/// Measurements per check the gate pane keeps (the record keeps them all).
+const GATE_MEASUREMENTS_SHOWN: usize = 20;
+
 /// The run of a record as the timeline shows it: what was done, what runs, what is left.
 pub fn run_view(rec: &ReleaseRecord) -> RunView {
     let run = &rec.run;
@@ -1088,6 +1102,15 @@ pub fn run_view(rec: &ReleaseRecord) -> RunView {
         started_ms: run.phases.first().map(|p| p.started_ms).unwrap_or(0),
         pause_until_ms,
         operator: rec.operator.clone(),
+        gate: run.gates.last().map(|g| {
+            let mut g = g.clone();
+            for c in &mut g.checks {
+                let extra = c.measurements.len().saturating_sub(GATE_MEASUREMENTS_SHOWN);
+                c.measurements.drain(..extra);
+            }
+            g
+        }),
+        paused_gate_check: run.paused_gate_check().map(str::to_string),
     }
 }
 
@@ -1156,7 +1179,10 @@ async fn watch_release(
         snapshot.run = run.clone();
         snapshot.lease_holder = holder.clone();
         if tx
-            .send(Msg::RolloutUpdated { gen, snapshot })
+            .send(Msg::RolloutUpdated {
+                gen,
+                snapshot: Box::new(snapshot),
+            })
             .await
             .is_err()
         {

@@ -572,3 +572,45 @@ fn footer_and_help_come_from_the_keymap() {
         Some(helmdeck::tui::Action::Abort)
     );
 }
+
+#[test]
+fn promote_on_a_paused_gate_confirms_the_check_and_goes_past_it() {
+    let mut s = fx::rollout_paused_at_gate();
+    ch(&mut s, 'P');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("asks first");
+    };
+    assert!(
+        c.consequence.contains("`smoke` failed") && c.consequence.contains("✗ failed 500"),
+        "{}",
+        c.consequence
+    );
+    let fx = ch(&mut s, 'y');
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Promote { past_gate: Some(c), .. } if c == "smoke"
+        )),
+        "{fx:?}"
+    );
+    // A plain pause promotes without naming any gate.
+    let mut s = fx::rollout_paused();
+    ch(&mut s, 'P');
+    let fx = ch(&mut s, 'y');
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Promote {
+            past_gate: None,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn g_toggles_the_gate_pane() {
+    let mut s = fx::rollout_paused();
+    ch(&mut s, 'g');
+    assert!(s.rollout.as_ref().is_some_and(|r| r.show_gate));
+    ch(&mut s, 'g');
+    assert!(s.rollout.as_ref().is_some_and(|r| !r.show_gate));
+}

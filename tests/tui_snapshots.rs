@@ -135,6 +135,7 @@ fn confirm_promote() {
         env: "staging".into(),
         consequence: "r2 continues past its pause: the next canary step, then the new version on every primary pod; the canaries are deleted.".into(),
         to: None,
+        past_gate: None,
     }));
     both_sizes!("confirm_promote", s);
 }
@@ -378,4 +379,23 @@ fn svg(buf: &ratatui::buffer::Buffer) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+#[test]
+fn rollout_paused_at_a_failed_gate_shows_its_measurements() {
+    both_sizes!("rollout_gate", fx::rollout_paused_at_gate());
+}
+
+#[test]
+fn promote_past_a_failed_gate_names_the_check_and_its_last_measurement() {
+    let mut s = fx::rollout_paused_at_gate();
+    let _ = helmdeck::tui::update::update(
+        &mut s,
+        helmdeck::tui::Msg::Key(helmdeck::tui::Key::char('P')),
+    );
+    assert!(matches!(
+        &s.popup,
+        Some(Popup::Confirm(ConfirmDialog { past_gate: Some(c), .. })) if c == "smoke"
+    ));
+    both_sizes!("confirm_promote_past_gate", s);
 }

@@ -24,6 +24,8 @@ pub enum Action {
     Abort,
     OpenRollout,
     Logs,
+    /// The gate's measurements instead of the run's events.
+    GateDetail,
     Filter,
     Palette,
     ToggleDiffBase,

@@ -266,6 +266,13 @@ pub const DEFAULT: &[Binding] = &[
         "follow the selected pod's logs",
         "logs",
     ),
+    b(
+        Rollout,
+        Key::char('g'),
+        Action::GateDetail,
+        "gate measurements ↔ run events",
+        "gate",
+    ),
     b(Rollout, Key::char('j'), Action::Down, "next pod", ""),
     b(Rollout, Key::plain(K::Down), Action::Down, "next pod", ""),
     b(Rollout, Key::char('k'), Action::Up, "previous pod", ""),

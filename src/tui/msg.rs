@@ -52,7 +52,7 @@ pub enum Msg {
     },
     RolloutUpdated {
         gen: u64,
-        snapshot: RolloutSnapshot,
+        snapshot: Box<RolloutSnapshot>,
     },
     /// Releases changed elsewhere (the demo's first deploys): reload the release list.
     Reload,
@@ -121,6 +121,8 @@ pub enum Effect {
         gen: u64,
         service: String,
         env: String,
+        /// The check of the paused gate the operator confirmed promoting past.
+        past_gate: Option<String>,
     },
     Rollback {
         gen: u64,

@@ -2,6 +2,7 @@
 //! Fixture states for tests are built from these types directly.
 
 use crate::domain::diff::LineTag;
+use crate::domain::gate::GateRecord;
 use crate::domain::run::{CanaryStep, Status, StrategyKind};
 use crate::domain::values::LayerKind;
 use tui_input::Input;
@@ -321,6 +322,8 @@ pub struct ConfirmDialog {
     pub consequence: String,
     /// Rollback to this revision (chosen in the History tab) rather than of the active run.
     pub to: Option<u32>,
+    /// Promote past the paused gate whose failed (or inconclusive) check this names.
+    pub past_gate: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -360,6 +363,10 @@ pub struct RunView {
     /// End of the timed pause in progress.
     pub pause_until_ms: Option<u64>,
     pub operator: String,
+    /// The run's newest verification gate (measurements trimmed to the last few per check).
+    pub gate: Option<GateRecord>,
+    /// The check a run paused at a failed or inconclusive gate stopped on.
+    pub paused_gate_check: Option<String>,
 }
 
 /// One progress bar: a Deployment's ready pods out of desired.
@@ -428,6 +435,8 @@ pub struct Rollout {
     pub pod_selected: usize,
     /// The log pane, following one pod (`L`).
     pub logs: Option<LogPane>,
+    /// The gate's measurements replace the run's events (`g`, or a run paused at a gate).
+    pub show_gate: bool,
 }
 
 /// The last lines of one pod's log, followed live.

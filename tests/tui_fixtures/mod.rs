@@ -347,6 +347,8 @@ pub fn rollout_paused() -> State {
                 started_ms: NOW - 47_000,
                 pause_until_ms: None,
                 operator: "alice@deck".into(),
+                gate: None,
+                paused_gate_check: None,
             }),
             lease_holder: None,
             watch_error: None,
@@ -381,6 +383,7 @@ pub fn rollout_paused() -> State {
         driving: false,
         pod_selected: 4,
         logs: None,
+        show_gate: false,
     });
     s.status = Some(StatusLine {
         text: "web r2 paused in staging: P promotes, R rolls back, A aborts".into(),
@@ -483,6 +486,8 @@ pub fn rollout_auto_rollback() -> State {
                 started_ms: NOW - 38_000,
                 pause_until_ms: None,
                 operator: "alice@deck".into(),
+                gate: None,
+                paused_gate_check: None,
             }),
             lease_holder: Some("alice@deck (pid 4242)".into()),
             watch_error: None,
@@ -512,6 +517,49 @@ pub fn rollout_auto_rollback() -> State {
         driving: true,
         pod_selected: 4,
         logs: None,
+        show_gate: false,
     });
+    s
+}
+
+/// A canary paused at a failed http gate: two of three measurements answered 500.
+pub fn rollout_paused_at_gate() -> State {
+    use helmdeck::domain::gate::{
+        CheckKind, CheckRecord, GateRecord, GateStage, Measurement, Outcome, Verdict,
+    };
+    let mut s = rollout_paused();
+    let m = |secs_ago: u64, outcome, value: &str, detail: &str| Measurement {
+        at_ms: NOW - secs_ago * 1000,
+        outcome,
+        value: Some(value.into()),
+        detail: detail.into(),
+    };
+    let detail = "HTTP 500 from web-canary:http/healthz (expected 200)";
+    let gate = GateRecord {
+        step: 3,
+        stage: GateStage::Canary,
+        started_ms: NOW - 40_000,
+        ended_ms: Some(NOW - 5_000),
+        checks: vec![CheckRecord {
+            name: "smoke".into(),
+            kind: Some(CheckKind::Http),
+            measurements: vec![
+                m(35, Outcome::Pass, "200", "HTTP 200 {\"status\":\"ok\"}"),
+                m(25, Outcome::Fail, "500", detail),
+                m(15, Outcome::Fail, "500", detail),
+            ],
+        }],
+        verdict: Some(Verdict::Failed {
+            check: "smoke".into(),
+            detail: format!("2 of 3 measurements failed (limit 1): {detail}"),
+        }),
+    };
+    if let Some(run) = s.rollout.as_mut().and_then(|r| r.snapshot.run.as_mut()) {
+        run.reason = Some(format!(
+            "canary gate: check `smoke` failed: 2 of 3 measurements failed (limit 1): {detail}"
+        ));
+        run.gate = Some(gate);
+        run.paused_gate_check = Some("smoke".into());
+    }
     s
 }

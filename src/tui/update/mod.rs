@@ -96,7 +96,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     Some(e) => Connection::Failing(e.clone()),
                     None => Connection::Connected,
                 };
-                r.snapshot = snapshot;
+                r.snapshot = *snapshot;
                 r.pod_selected = r.pod_selected.min(r.snapshot.pods.len().saturating_sub(1));
             }
             Vec::new()

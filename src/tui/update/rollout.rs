@@ -36,8 +36,53 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         driving: false,
         pod_selected: 0,
         logs: None,
+        show_gate: false,
     });
     vec![Effect::WatchRelease { gen, service, env }]
+}
+
+/// The paused gate of the run on screen: its check and last measurement, in words.
+fn paused_gate(state: &State) -> Option<(String, String)> {
+    let r = state.rollout.as_ref()?;
+    if Some(r.service.as_str()) != state.selected_service().map(|s| s.name.as_str())
+        || Some(r.env.as_str()) != state.selected_env().map(|e| e.name.as_str())
+    {
+        return None;
+    }
+    let run = r.snapshot.run.as_ref()?;
+    let check = run.paused_gate_check.clone()?;
+    let last = run
+        .gate
+        .as_ref()
+        .and_then(|g| g.checks.iter().find(|c| c.name == check))
+        .and_then(|c| c.measurements.last())
+        .map(|m| {
+            use crate::domain::gate::Outcome;
+            let mark = match m.outcome {
+                Outcome::Pass => "✓ passed",
+                Outcome::Fail => "✗ failed",
+                Outcome::Inconclusive => "? inconclusive",
+            };
+            let value = m
+                .value
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            let detail = m.detail.lines().next().unwrap_or_default();
+            format!("last measurement {mark}{value}: {detail}")
+        })
+        .unwrap_or_else(|| "no measurement recorded".into());
+    let what = run
+        .reason
+        .clone()
+        .unwrap_or_else(|| format!("check `{check}`"));
+    Some((
+        check,
+        format!(
+            "r{} is paused at a gate — {what}; {last}. Promoting goes past the gate anyway, without a passing check.",
+            run.revision
+        ),
+    ))
 }
 
 /// The newest run's status and strategy, from the live view if it shows this release,
@@ -131,11 +176,15 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
             .map(|e| (e.revision, e.chart.clone())),
         _ => None,
     };
-    let result = match &to {
-        Some((n, chart)) => Ok(format!(
+    let gate = (action == RunAction::Promote)
+        .then(|| paused_gate(state))
+        .flatten();
+    let result = match (&to, &gate) {
+        (Some((n, chart)), _) => Ok(format!(
             "revision r{n} ({chart}) is re-applied exactly as it was, as a new revision (rolling)."
         )),
-        None => consequence(action, status, strategy, rev),
+        (None, Some((_, text))) => Ok(text.clone()),
+        (None, None) => consequence(action, status, strategy, rev),
     };
     match result {
         Ok(consequence) => {
@@ -145,6 +194,7 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
                 env,
                 consequence,
                 to: to.map(|t| t.0),
+                past_gate: gate.map(|g| g.0),
             }));
         }
         Err(e) => {
@@ -182,7 +232,12 @@ pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
                 error: false,
             });
             out.push(match c.action {
-                RunAction::Promote => Effect::Promote { gen, service, env },
+                RunAction::Promote => Effect::Promote {
+                    gen,
+                    service,
+                    env,
+                    past_gate: c.past_gate.clone(),
+                },
                 RunAction::Rollback => Effect::Rollback {
                     gen,
                     service,
@@ -238,6 +293,12 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => ask(state, RunAction::Rollback),
         Action::Abort => ask(state, RunAction::Abort),
         Action::Logs => toggle_logs(state),
+        Action::GateDetail => {
+            if let Some(r) = state.rollout.as_mut() {
+                r.show_gate = !r.show_gate;
+            }
+            Vec::new()
+        }
         Action::ToggleDiffBase => Vec::new(),
         Action::Palette => {
             state.palette = Some(tui_input::Input::default());

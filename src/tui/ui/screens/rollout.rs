@@ -3,7 +3,9 @@
 use super::browse::status_style;
 use crate::tui::state::{EventKind, State};
 use crate::tui::theme::Theme;
-use crate::tui::ui::widgets::{self, elapsed, fit, phase_timeline, pod_table, workload_bars};
+use crate::tui::ui::widgets::{
+    self, elapsed, fit, gate_detail, phase_timeline, pod_table, workload_bars,
+};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
@@ -164,6 +166,26 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             .skip(logs.lines.len().saturating_sub(h))
             .map(|l| Line::from(widgets::fit(l, w)))
             .collect();
+        frame.render_widget(Paragraph::new(lines).block(block), events);
+        return;
+    }
+    // A gate's measurements, on request or when the run stopped at one.
+    if let Some(g) = run
+        .filter(|x| r.show_gate || x.paused_gate_check.is_some())
+        .and_then(|x| x.gate.as_ref())
+    {
+        let block = Block::bordered()
+            .title(Span::styled(gate_detail::title(g), theme.header()))
+            .border_style(theme.border(false));
+        let inner = block.inner(events);
+        let lines = gate_detail::lines(
+            g,
+            run.and_then(|x| x.paused_gate_check.as_deref()),
+            inner.width as usize,
+            inner.height as usize,
+            state.now_ms,
+            theme,
+        );
         frame.render_widget(Paragraph::new(lines).block(block), events);
         return;
     }
