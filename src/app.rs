@@ -676,23 +676,14 @@ async fn load_releases(cfg: &Config, env: &str) -> Result<Vec<ReleaseRow>, Strin
 /// queue is full an event is dropped (the live watch still shows where the run stands).
 fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + Sync {
     let last_wait = Mutex::new(String::new());
-    // A timed pause restarts its step every second; one line per step is enough.
-    let last_step = Mutex::new(None::<usize>);
     move |p: Progress| {
         let (kind, text) = match p {
-            Progress::StepStarted { index, step } => {
-                let mut ls = last_step.lock().unwrap_or_else(|e| e.into_inner());
-                if *ls == Some(index) {
-                    return;
-                }
-                *ls = Some(index);
-                (
-                    EventKind::Step,
-                    format!("▸ [{}] {}", index + 1, step.describe()),
-                )
-            }
+            // The engine sends it once per step.
+            Progress::StepStarted { index, step } => (
+                EventKind::Step,
+                format!("▸ [{}] {}", index + 1, step.describe()),
+            ),
             Progress::StepEnded { step, outcome } => {
-                *last_step.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 let kind = if outcome.starts_with("failed") {
                     EventKind::Error
                 } else {
@@ -725,7 +716,19 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
             }
             Progress::Warning(w) => (EventKind::Warning, format!("warning: {w}")),
             // Timed pauses count down in the header.
-            Progress::PauseTick { .. } => return,
+            Progress::PauseTick {
+                index,
+                elapsed_ms,
+                total_ms,
+            } => {
+                let _ = tx.try_send(Msg::PauseTick {
+                    gen,
+                    index,
+                    elapsed_ms,
+                    total_ms,
+                });
+                return;
+            }
             Progress::GateStarted { stage, checks, .. } => (
                 EventKind::Step,
                 format!("  gate ({}): {}", stage.as_str(), checks.join(", ")),

@@ -5,7 +5,7 @@ mod tui_fixtures;
 
 use helmdeck::domain::run::{Status, StrategyKind};
 use helmdeck::tui::msg::RunEnd;
-use helmdeck::tui::state::{Focus, Loadable, Popup, Section, Tab};
+use helmdeck::tui::state::{EventKind, Focus, Loadable, Popup, Section, Tab};
 use helmdeck::tui::update::{init, update};
 use helmdeck::tui::{Effect, Key, KeyCode, Msg, State};
 use tui_fixtures as fx;
@@ -613,4 +613,45 @@ fn g_toggles_the_gate_pane() {
     assert!(s.rollout.as_ref().is_some_and(|r| r.show_gate));
     ch(&mut s, 'g');
     assert!(s.rollout.as_ref().is_some_and(|r| !r.show_gate));
+}
+
+#[test]
+fn pause_ticks_count_down_and_a_new_step_clears_them() {
+    let mut s = fx::rollout_paused();
+    let gen = s.rollout.as_ref().map(|r| r.gen).unwrap_or_default();
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen,
+            index: 5,
+            elapsed_ms: 1_000,
+            total_ms: 30_000,
+        },
+    );
+    // A stale drive's tick is dropped.
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen: gen + 100,
+            index: 5,
+            elapsed_ms: 29_000,
+            total_ms: 30_000,
+        },
+    );
+    assert_eq!(
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.pause)
+            .map(|p| p.elapsed_ms),
+        Some(1_000)
+    );
+    update(
+        &mut s,
+        Msg::RunProgress {
+            gen,
+            kind: EventKind::Step,
+            text: "▸ [6] promote".into(),
+        },
+    );
+    assert!(s.rollout.as_ref().is_some_and(|r| r.pause.is_none()));
 }

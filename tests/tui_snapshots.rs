@@ -399,3 +399,17 @@ fn promote_past_a_failed_gate_names_the_check_and_its_last_measurement() {
     ));
     both_sizes!("confirm_promote_past_gate", s);
 }
+
+#[test]
+fn rollout_in_a_timed_pause_shows_elapsed_and_time_left() {
+    let mut s = fx::rollout_paused();
+    if let Some(r) = s.rollout.as_mut() {
+        r.driving = true;
+        r.pause = Some(helmdeck::tui::state::PauseClock {
+            index: 5,
+            elapsed_ms: 80_000,
+            total_ms: 300_000,
+        });
+    }
+    both_sizes!("rollout_timed_pause", s);
+}

@@ -39,6 +39,13 @@ pub enum Msg {
         kind: EventKind,
         text: String,
     },
+    /// A timed pause of this console's drive counting down (about once a second).
+    PauseTick {
+        gen: u64,
+        index: usize,
+        elapsed_ms: u64,
+        total_ms: u64,
+    },
     /// A drive stopped: finished, at a manual pause, or with an error.
     RunEnded {
         gen: u64,

@@ -435,8 +435,19 @@ pub struct Rollout {
     pub pod_selected: usize,
     /// The log pane, following one pod (`L`).
     pub logs: Option<LogPane>,
+    /// The timed pause this console's drive is waiting out, as last ticked.
+    pub pause: Option<PauseClock>,
     /// The gate's measurements replace the run's events (`g`, or a run paused at a gate).
     pub show_gate: bool,
+}
+
+/// Where a timed pause stands, from the drive's ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PauseClock {
+    /// The step's index in the plan.
+    pub index: usize,
+    pub elapsed_ms: u64,
+    pub total_ms: u64,
 }
 
 /// The last lines of one pod's log, followed live.

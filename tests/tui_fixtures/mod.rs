@@ -383,6 +383,7 @@ pub fn rollout_paused() -> State {
         driving: false,
         pod_selected: 4,
         logs: None,
+        pause: None,
         show_gate: false,
     });
     s.status = Some(StatusLine {
@@ -517,6 +518,7 @@ pub fn rollout_auto_rollback() -> State {
         driving: true,
         pod_selected: 4,
         logs: None,
+        pause: None,
         show_gate: false,
     });
     s

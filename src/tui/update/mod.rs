@@ -68,7 +68,28 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::RunProgress { gen, kind, text } => {
+            // A new step ends any timed pause.
+            if kind == EventKind::Step {
+                if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                    r.pause = None;
+                }
+            }
             push_event(state, gen, kind, text);
+            Vec::new()
+        }
+        Msg::PauseTick {
+            gen,
+            index,
+            elapsed_ms,
+            total_ms,
+        } => {
+            if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                r.pause = Some(super::state::PauseClock {
+                    index,
+                    elapsed_ms,
+                    total_ms,
+                });
+            }
             Vec::new()
         }
         Msg::RunEnded { gen, result } => rollout::run_ended(state, gen, result),

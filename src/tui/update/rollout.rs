@@ -36,6 +36,7 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         driving: false,
         pod_selected: 0,
         logs: None,
+        pause: None,
         show_gate: false,
     });
     vec![Effect::WatchRelease { gen, service, env }]
@@ -354,6 +355,7 @@ pub(super) fn run_ended(
         return Vec::new();
     };
     r.driving = false;
+    r.pause = None;
     let (service, env) = (r.service.clone(), r.env.clone());
     let (kind, text, error) = match result {
         Ok(end) => {

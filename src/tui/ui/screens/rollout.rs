@@ -61,7 +61,20 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     elapsed(state.now_ms.saturating_sub(run.started_ms))
                 )));
             }
-            if let Some(until) = run.pause_until_ms {
+            if let Some(p) = r.pause.filter(|_| r.driving) {
+                // This console waits the pause out: its own ticks.
+                let left = elapsed(p.total_ms.saturating_sub(p.elapsed_ms));
+                let text = if area.width >= 100 {
+                    format!(
+                        " · pause {} of {} · {left} left",
+                        elapsed(p.elapsed_ms),
+                        elapsed(p.total_ms)
+                    )
+                } else {
+                    format!(" · pause {left} left")
+                };
+                spans.push(Span::styled(text, theme.warn()));
+            } else if let Some(until) = run.pause_until_ms {
                 spans.push(Span::styled(
                     format!(
                         " · pause {} left",
