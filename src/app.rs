@@ -481,6 +481,10 @@ async fn follow_logs(
 ) -> Result<(), String> {
     use futures::AsyncBufReadExt;
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
+    // Secrets never reach the screen: without the redactor, no log.
+    let redactor = environment_redactor(&s)
+        .await
+        .map_err(|e| format!("the log stays hidden: {e}"))?;
     let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(s.cluster.client.clone(), &s.cluster.namespace);
     let params = kube::api::LogParams {
@@ -496,7 +500,8 @@ async fn follow_logs(
     while let Some(chunk) = chunks.next().await {
         let mut lines = Vec::with_capacity(chunk.len());
         for l in chunk {
-            lines.push(l.map_err(|e| format!("log of {pod}: {e}"))?);
+            let l = l.map_err(|e| format!("log of {pod}: {e}"))?;
+            lines.push(redactor.redact(&l).into_owned());
         }
         if tx
             .send(Msg::LogLines {
@@ -511,6 +516,37 @@ async fn follow_logs(
         }
     }
     Ok(())
+}
+
+/// A redactor for every secret value of the session's environment: those from variables
+/// and files, and those read from cluster Secrets.
+async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redactor, String> {
+    use base64::Engine as _;
+    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
+        .map_err(|e| e.to_string())?;
+    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
+    for c in in_cluster {
+        let secret = s
+            .cluster
+            .get("v1", "Secret", None, &c.name)
+            .await
+            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
+        if let Some(v) = secret
+            .as_ref()
+            .and_then(|x| {
+                x.pointer(&format!(
+                    "/data/{}",
+                    c.key.replace('~', "~0").replace('/', "~1")
+                ))
+            })
+            .and_then(Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            values.push(v);
+        }
+    }
+    Ok(crate::domain::mask::Redactor::new(values))
 }
 
 /// Which run action a task performs.

@@ -341,3 +341,59 @@ async fn quitting_during_a_timed_pause_leaves_the_run_in_its_phase_and_frees_the
     );
     assert_eq!(report.lease_holder, None, "the lease is released");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pods_log_line_carrying_a_secret_is_redacted() {
+    let mut c = Console::start(&["web"]).await;
+    let secret = std::env::var("DEMO_DB_PASSWORD").expect("demo secret set");
+    c.select("web");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab));
+    // The pod logs its image, whose tag here is the secret's value.
+    c.chars(&format!("image.tag={secret}"));
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(90, "a running canary pod", |s| {
+        s.rollout.as_ref().is_some_and(|r| {
+            r.snapshot
+                .pods
+                .iter()
+                .any(|p| p.track == "canary" && p.phase == "Running")
+        })
+    })
+    .await;
+    while c
+        .state
+        .rollout
+        .as_ref()
+        .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+        .is_none_or(|p| p.track != "canary")
+    {
+        c.key(Key::char('j'));
+    }
+    c.key(Key::char('L'));
+    c.until(30, "the start banner", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.logs.as_ref())
+            .is_some_and(|l| l.lines.iter().any(|x| x.contains("starting")))
+    })
+    .await;
+    let logs = c
+        .state
+        .rollout
+        .as_ref()
+        .and_then(|r| r.logs.as_ref())
+        .expect("log pane");
+    let banner = logs
+        .lines
+        .iter()
+        .find(|l| l.contains("starting"))
+        .expect("banner");
+    assert!(
+        banner.contains(helmdeck::domain::mask::MASK) && !banner.contains(&secret),
+        "{banner}"
+    );
+    assert!(logs.lines.iter().all(|l| !l.contains(&secret)));
+    assert!(!c.screen().contains(&secret));
+}
