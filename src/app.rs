@@ -20,8 +20,9 @@ use crate::render::{Helm, Renderer};
 use crate::tui::input::{self, InputEvent};
 use crate::tui::msg::RunEnd;
 use crate::tui::state::{
-    DiffView, EnvInfo, EventKind, HistoryEntry, ObjectEntry, PodRow, Preview, ReleaseRow, RepoInfo,
-    RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow, WorkloadBar,
+    DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow, Preview,
+    ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow,
+    WorkloadBar,
 };
 use crate::tui::{update, Effect, Msg, State, Theme};
 use futures::StreamExt;
@@ -184,6 +185,8 @@ pub struct Executor {
     /// (steps are idempotent, so a drive stopped between two requests loses nothing).
     drives: Vec<Drive>,
     watch: Option<JoinHandle<()>>,
+    /// The Kubernetes Events of the watched release, in a task of their own.
+    events: Option<JoinHandle<()>>,
     logs: Option<JoinHandle<()>>,
 }
 
@@ -199,6 +202,9 @@ impl Drop for Executor {
         if let Some(w) = &self.watch {
             w.abort();
         }
+        if let Some(e) = &self.events {
+            e.abort();
+        }
     }
 }
 
@@ -213,6 +219,7 @@ impl Executor {
             tx,
             drives: Vec::new(),
             watch: None,
+            events: None,
             logs: None,
         }
     }
@@ -302,6 +309,14 @@ impl Executor {
                 if let Some(w) = self.watch.take() {
                     w.abort();
                 }
+                if let Some(e) = self.events.take() {
+                    e.abort();
+                }
+                let (ecfg, etx) = (cfg.clone(), tx.clone());
+                let (esvc, eenv) = (service.clone(), env.clone());
+                self.events = Some(tokio::spawn(async move {
+                    follow_events(&ecfg, &esvc, &eenv, gen, &etx).await;
+                }));
                 self.watch = Some(tokio::spawn(async move {
                     if let Err(e) = watch_release(&cfg, &service, &env, gen, &tx).await {
                         let _ = tx
@@ -468,6 +483,46 @@ async fn left_line(cfg: &Config, service: &str, env: &str, stopped: bool) -> Str
         },
         Err(e) => format!("{service}/{env}: the run stays in its recorded phase ({e}); {resume}"),
     }
+}
+
+/// Kubernetes Events the "recent events" pane keeps.
+const RECENT_EVENTS: usize = 50;
+
+/// Follows the Kubernetes Events about a release for the rollout view.
+async fn follow_events(cfg: &Config, service: &str, env: &str, gen: u64, tx: &mpsc::Sender<Msg>) {
+    let s = match Session::open(cfg, service, env).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %explain(e), "no event watch");
+            return;
+        }
+    };
+    let release = s.release().to_string();
+    crate::cluster::events::follow(
+        &s.cluster,
+        &release,
+        RECENT_EVENTS,
+        |events| {
+            let events = events
+                .into_iter()
+                .map(|e| KubeEvent {
+                    warning: e.kind == "Warning",
+                    reason: e.reason,
+                    object: e.object,
+                    message: e.message,
+                    last_ms: e.last_ms,
+                    count: e.count,
+                })
+                .collect();
+            // Never blocks the watch: a full queue drops this report, the next one follows.
+            !matches!(
+                tx.try_send(Msg::ClusterEvents { gen, events }),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        },
+        |e| tracing::debug!(error = %e, "event watch error; re-listing"),
+    )
+    .await;
 }
 
 /// Follows a pod's log (the last 200 lines, then live), in batches of what is ready.

@@ -252,6 +252,22 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
         "{screen}"
     );
     assert!(!screen.contains("demo-db-password-not-secret"));
+    // The cluster's own account, from the Events watch: the kubelet backing off the canary.
+    c.until(20, "the kubelet's events", |s| {
+        s.rollout.as_ref().is_some_and(|r| {
+            let has = |reason: &str| {
+                r.cluster_events
+                    .iter()
+                    .any(|e| e.reason == reason && e.object.starts_with("Pod/checkout-canary-"))
+            };
+            has("Scheduled")
+                && has("Started")
+                && r.cluster_events
+                    .iter()
+                    .any(|e| e.warning && e.reason == "BackOff")
+        })
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

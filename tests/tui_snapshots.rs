@@ -413,3 +413,29 @@ fn rollout_in_a_timed_pause_shows_elapsed_and_time_left() {
     }
     both_sizes!("rollout_timed_pause", s);
 }
+
+#[test]
+fn rollout_narrow_shows_kubernetes_events_on_e() {
+    let mut s = fx::rollout_auto_rollback();
+    let _ = helmdeck::tui::update::update(
+        &mut s,
+        helmdeck::tui::Msg::Key(helmdeck::tui::Key::char('e')),
+    );
+    insta::assert_snapshot!("rollout_kube_events_80x24", screen(&s, 80, 24));
+}
+
+#[test]
+fn warning_events_are_red() {
+    let s = fx::rollout_auto_rollback();
+    let t = terminal(&s, 160, 48, Theme::colored());
+    let buf = t.backend().buffer();
+    let area = buf.area;
+    let red_backoff = (0..area.height).any(|y| {
+        let line: String = (0..area.width).map(|x| buf[(x, y)].symbol()).collect();
+        line.find("BackOff ").is_some_and(|i| {
+            let x = line[..i].chars().count() as u16;
+            buf[(x, y)].fg == Color::Red
+        })
+    });
+    assert!(red_backoff, "the BackOff warning is drawn in red");
+}

@@ -26,6 +26,8 @@ pub enum Action {
     Logs,
     /// The gate's measurements instead of the run's events.
     GateDetail,
+    /// Kubernetes Events instead of the run's events (narrow screens).
+    ClusterEvents,
     Filter,
     Palette,
     ToggleDiffBase,

@@ -273,6 +273,13 @@ pub const DEFAULT: &[Binding] = &[
         "gate measurements ↔ run events",
         "gate",
     ),
+    b(
+        Rollout,
+        Key::char('e'),
+        Action::ClusterEvents,
+        "Kubernetes events ↔ run events (narrow screens)",
+        "",
+    ),
     b(Rollout, Key::char('j'), Action::Down, "next pod", ""),
     b(Rollout, Key::plain(K::Down), Action::Down, "next pod", ""),
     b(Rollout, Key::char('k'), Action::Up, "previous pod", ""),

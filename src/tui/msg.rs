@@ -3,7 +3,7 @@
 
 use super::keymap::Key;
 use super::state::{
-    Connection, DiffView, EventKind, HistoryEntry, Preview, ReleaseRow, RolloutSnapshot,
+    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow, RolloutSnapshot,
 };
 use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
@@ -60,6 +60,11 @@ pub enum Msg {
     RolloutUpdated {
         gen: u64,
         snapshot: Box<RolloutSnapshot>,
+    },
+    /// The newest Kubernetes Events about the watched release (oldest first).
+    ClusterEvents {
+        gen: u64,
+        events: Vec<KubeEvent>,
     },
     /// Releases changed elsewhere (the demo's first deploys): reload the release list.
     Reload,

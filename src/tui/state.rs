@@ -435,10 +435,26 @@ pub struct Rollout {
     pub pod_selected: usize,
     /// The log pane, following one pod (`L`).
     pub logs: Option<LogPane>,
+    /// The newest Kubernetes Events about the release's objects, oldest first.
+    pub cluster_events: Vec<KubeEvent>,
+    /// Narrow screens: the Kubernetes Events replace the run's events (`e`).
+    pub show_cluster_events: bool,
     /// The timed pause this console's drive is waiting out, as last ticked.
     pub pause: Option<PauseClock>,
     /// The gate's measurements replace the run's events (`g`, or a run paused at a gate).
     pub show_gate: bool,
+}
+
+/// One Kubernetes Event about the release, as the "recent events" pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeEvent {
+    pub warning: bool,
+    pub reason: String,
+    /// `Pod/web-6f5c…`.
+    pub object: String,
+    pub message: String,
+    pub last_ms: u64,
+    pub count: u32,
 }
 
 /// Where a timed pause stands, from the drive's ticks.

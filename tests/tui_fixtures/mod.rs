@@ -383,6 +383,8 @@ pub fn rollout_paused() -> State {
         driving: false,
         pod_selected: 4,
         logs: None,
+        cluster_events: paused_cluster_events(),
+        show_cluster_events: false,
         pause: None,
         show_gate: false,
     });
@@ -518,6 +520,8 @@ pub fn rollout_auto_rollback() -> State {
         driving: true,
         pod_selected: 4,
         logs: None,
+        cluster_events: crash_cluster_events(),
+        show_cluster_events: false,
         pause: None,
         show_gate: false,
     });
@@ -564,4 +568,73 @@ pub fn rollout_paused_at_gate() -> State {
         run.paused_gate_check = Some("smoke".into());
     }
     s
+}
+
+fn kube_event(
+    secs_ago: u64,
+    warning: bool,
+    reason: &str,
+    object: &str,
+    message: &str,
+) -> KubeEvent {
+    KubeEvent {
+        warning,
+        reason: reason.into(),
+        object: object.into(),
+        message: message.into(),
+        last_ms: NOW - secs_ago * 1000,
+        count: 1,
+    }
+}
+
+/// What the cluster said while the canary of `web` came up.
+pub fn paused_cluster_events() -> Vec<KubeEvent> {
+    let pod = "Pod/web-canary-55f5d8578c-gn2np";
+    vec![
+        kube_event(46, false, "ScalingReplicaSet", "Deployment/web-canary", "Scaled up replica set web-canary-55f5d8578c from 0 to 1"),
+        kube_event(46, false, "SuccessfulCreate", "ReplicaSet/web-canary-55f5d8578c", "Created pod: web-canary-55f5d8578c-gn2np"),
+        kube_event(45, false, "Scheduled", pod, "Successfully assigned demo/web-canary-55f5d8578c-gn2np to helmdeck-sim-node"),
+        kube_event(44, false, "Pulling", pod, "Pulling image \"ghcr.io/acme/web:1.3.0\""),
+        kube_event(43, false, "Pulled", pod, "Successfully pulled image \"ghcr.io/acme/web:1.3.0\" in 1.2s (1.2s including waiting). Image size: 19314220 bytes."),
+        kube_event(43, false, "Created", pod, "Created container: web"),
+        kube_event(43, false, "Started", pod, "Started container web"),
+    ]
+}
+
+/// What the cluster said while the canary of `checkout` crash-looped.
+pub fn crash_cluster_events() -> Vec<KubeEvent> {
+    let pod = "Pod/checkout-canary-74d5d8458d-85766";
+    let mut b = kube_event(
+        8,
+        true,
+        "BackOff",
+        pod,
+        "Back-off restarting failed container web in pod checkout-canary-74d5d8458d-85766_demo(5f0c…)",
+    );
+    b.count = 3;
+    vec![
+        kube_event(
+            37,
+            false,
+            "Scheduled",
+            pod,
+            "Successfully assigned demo/checkout-canary-74d5d8458d-85766 to helmdeck-sim-node",
+        ),
+        kube_event(35, false, "Started", pod, "Started container web"),
+        kube_event(
+            20,
+            false,
+            "Pulled",
+            pod,
+            "Container image \"ghcr.io/acme/checkout:1.3.0-crash\" already present on machine",
+        ),
+        b,
+        kube_event(
+            2,
+            false,
+            "ScalingReplicaSet",
+            "Deployment/checkout-canary",
+            "Scaled down replica set checkout-canary-74d5d8458d from 1 to 0",
+        ),
+    ]
 }

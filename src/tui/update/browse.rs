@@ -320,8 +320,11 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             });
             reload(state)
         }
-        Action::Back | Action::Confirm | Action::Cancel | Action::Logs | Action::GateDetail => {
-            Vec::new()
-        }
+        Action::Back
+        | Action::Confirm
+        | Action::Cancel
+        | Action::Logs
+        | Action::GateDetail
+        | Action::ClusterEvents => Vec::new(),
     }
 }

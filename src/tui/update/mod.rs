@@ -122,6 +122,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::ClusterEvents { gen, events } => {
+            if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                r.cluster_events = events;
+            }
+            Vec::new()
+        }
         Msg::Reload => browse::reload_releases(state),
         Msg::Notice { text, error } => {
             state.status = Some(StatusLine { text, error });

@@ -36,6 +36,8 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         driving: false,
         pod_selected: 0,
         logs: None,
+        cluster_events: Vec::new(),
+        show_cluster_events: false,
         pause: None,
         show_gate: false,
     });
@@ -294,6 +296,12 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => ask(state, RunAction::Rollback),
         Action::Abort => ask(state, RunAction::Abort),
         Action::Logs => toggle_logs(state),
+        Action::ClusterEvents => {
+            if let Some(r) = state.rollout.as_mut() {
+                r.show_cluster_events = !r.show_cluster_events;
+            }
+            Vec::new()
+        }
         Action::GateDetail => {
             if let Some(r) = state.rollout.as_mut() {
                 r.show_gate = !r.show_gate;

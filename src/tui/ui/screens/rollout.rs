@@ -4,7 +4,7 @@ use super::browse::status_style;
 use crate::tui::state::{EventKind, State};
 use crate::tui::theme::Theme;
 use crate::tui::ui::widgets::{
-    self, elapsed, fit, gate_detail, phase_timeline, pod_table, workload_bars,
+    self, elapsed, fit, gate_detail, kube_events, phase_timeline, pod_table, workload_bars,
 };
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -182,6 +182,19 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(lines).block(block), events);
         return;
     }
+    // Kubernetes Events beside the run's on wide screens; on narrow ones instead (`e`).
+    let events = if events.width >= 120 {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(events);
+        draw_cluster_events(state, theme, frame, right);
+        left
+    } else if r.show_cluster_events {
+        draw_cluster_events(state, theme, frame, events);
+        return;
+    } else {
+        events
+    };
     // A gate's measurements, on request or when the run stopped at one.
     if let Some(g) = run
         .filter(|x| r.show_gate || x.paused_gate_check.is_some())
@@ -202,9 +215,16 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(lines).block(block), events);
         return;
     }
-    // Events: newest last.
+    // The run's events: newest last.
     let ev_block = Block::bordered()
-        .title(Span::styled("Events", theme.header()))
+        .title(Span::styled(
+            if events.width >= 120 || area.width >= 120 {
+                "Run"
+            } else {
+                "Run (e: Kubernetes events)"
+            },
+            theme.header(),
+        ))
         .border_style(theme.border(false));
     let inner = ev_block.inner(events);
     let h = inner.height as usize;
@@ -226,4 +246,31 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(ev_block), events);
+}
+
+fn draw_cluster_events(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(r) = &state.rollout else {
+        return;
+    };
+    let warnings = r.cluster_events.iter().filter(|e| e.warning).count();
+    let title = if warnings > 0 {
+        format!(
+            "Recent events ({warnings} warning{})",
+            if warnings == 1 { "" } else { "s" }
+        )
+    } else {
+        "Recent events".to_string()
+    };
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.header()))
+        .border_style(theme.border(false));
+    let inner = block.inner(area);
+    let lines = kube_events::lines(
+        &r.cluster_events,
+        state.now_ms,
+        inner.width as usize,
+        inner.height as usize,
+        theme,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
