@@ -1354,9 +1354,18 @@ pub async fn run_loop<B: Backend, I: InputSource>(
 /// Runs the console on a real terminal; restores it on exit, error and panic.
 async fn on_terminal(cfg: Config, setup: Option<DemoSetup>) -> CmdResult {
     let theme = Theme::from_env();
+    // A bad keymap stops here, before the terminal is taken over.
+    let keymap = crate::tui::keymap::Keymap::load(user_keymap_path().as_deref()).map_err(|e| {
+        Failure::new(
+            Exit::BadInput,
+            format!("{}:{}: {}", e.file, e.line, e.message),
+            e.hint,
+        )
+    })?;
     let (tx, mut rx) = mpsc::channel(CHANNEL);
     let mut state = state_from_config(&cfg);
     state.color = theme.color;
+    state.keymap = Arc::new(keymap);
     let mut exec = Executor::new(cfg.clone(), tx.clone());
     let mut terminal = ratatui::try_init().map_err(|e| {
         Failure::new(
@@ -1393,6 +1402,15 @@ async fn on_terminal(cfg: Config, setup: Option<DemoSetup>) -> CmdResult {
     drop(exec);
     result.map_err(|e| Failure::new(Exit::Failed, e, "see the log in the data directory"))?;
     Ok(Exit::Done)
+}
+
+/// The user's keymap file: `$HELMDECK_KEYMAP`, else `<config dir>/keymap.yaml`.
+pub fn user_keymap_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HELMDECK_KEYMAP").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("io", "helmdeck", "helmdeck")
+        .map(|d| d.config_dir().join("keymap.yaml"))
 }
 
 /// `helmdeck [--config FILE]`: the console on a configuration.

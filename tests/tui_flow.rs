@@ -560,17 +560,78 @@ fn the_palette_switches_environment_and_asks_before_rolling_back() {
 
 #[test]
 fn footer_and_help_come_from_the_keymap() {
-    use helmdeck::tui::keymap::{footer, help, lookup, Mode};
-    for (k, _) in footer(Mode::Browse) {
+    use helmdeck::tui::keymap::{Keymap, Mode};
+    let km = Keymap::defaults();
+    for (k, _) in km.footer(Mode::Browse) {
         assert!(!k.is_empty());
     }
-    assert!(help(Mode::Rollout)
+    assert!(km
+        .help(Mode::Rollout)
         .iter()
-        .any(|(k, h)| k == "P" && *h == "promote"));
+        .any(|(k, h)| k == "P" && h == "promote"));
     assert_eq!(
-        lookup(Mode::Rollout, Key::char('A')),
+        km.lookup(Mode::Rollout, Key::char('A')),
         Some(helmdeck::tui::Action::Abort)
     );
+}
+
+#[test]
+fn a_users_keymap_file_changes_a_binding_footer_and_help() {
+    use helmdeck::tui::keymap::{Keymap, Mode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("keymap.yaml");
+    std::fs::write(
+        &file,
+        "rollout:\n  - { key: p, action: promote, help: promote the canary, footer: promote }\n  - { key: P, action: none }\n",
+    )
+    .expect("writes");
+    let km = Keymap::load(Some(&file)).expect("loads");
+    assert_eq!(km.lookup(Mode::Rollout, Key::char('P')), None);
+    assert!(km
+        .footer(Mode::Rollout)
+        .iter()
+        .any(|(k, h)| k == "p" && h == "promote"));
+    let mut s = fx::rollout_paused();
+    s.keymap = std::sync::Arc::new(km);
+    assert!(ch(&mut s, 'P').is_empty() && s.popup.is_none());
+    ch(&mut s, 'p');
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))));
+    // Other modes keep their defaults.
+    assert_eq!(
+        s.keymap.lookup(Mode::Browse, Key::char('P')),
+        Some(helmdeck::tui::Action::Promote)
+    );
+}
+
+#[test]
+fn a_bad_keymap_file_names_the_file_line_and_what_to_do() {
+    use helmdeck::tui::keymap::Keymap;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("keymap.yaml");
+    let cases = [
+        (
+            "rollout:\n  - { key: p, action: promot }\n",
+            2,
+            "did you mean `promote`?",
+        ),
+        (
+            "browse:\n  - { key: j, action: down }\n  - { key: ctrl-xy, action: up }\n",
+            3,
+            "not a key",
+        ),
+        (
+            "rolout:\n  - { key: p, action: promote }\n",
+            1,
+            "did you mean `rollout`?",
+        ),
+        ("help:\n  - { action: back }\n", 2, "without `key`"),
+    ];
+    for (text, line, says) in cases {
+        std::fs::write(&file, text).expect("writes");
+        let e = Keymap::load(Some(&file)).expect_err("refused").to_string();
+        let at = format!("{}:{line}:", file.display());
+        assert!(e.starts_with(&at) && e.contains(says), "{e}");
+    }
 }
 
 #[test]

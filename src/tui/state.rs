@@ -537,6 +537,8 @@ pub struct State {
     pub next_gen: u64,
     pub quit: bool,
     pub color: bool,
+    /// Mode + key → action (defaults and the user's file); the footer and help read it.
+    pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
 }
 
 impl State {
@@ -577,6 +579,7 @@ impl State {
             next_gen: 1,
             quit: false,
             color: true,
+            keymap: std::sync::Arc::new(crate::tui::keymap::Keymap::defaults()),
         }
     }
 

@@ -6,7 +6,7 @@ mod launch;
 pub mod palette;
 mod rollout;
 
-use super::keymap::{self, Key, KeyCode, Mode};
+use super::keymap::{Key, KeyCode, Mode};
 use super::msg::{Effect, Msg};
 use super::state::{
     Connection, EventKind, EventLine, Loadable, Popup, State, StatusLine, MAX_EVENTS,
@@ -181,7 +181,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         return launch::on_key(state, key);
     }
     let m = mode(state);
-    let Some(action) = keymap::lookup(m, key) else {
+    let Some(action) = state.keymap.lookup(m, key) else {
         return Vec::new();
     };
     match m {
