@@ -267,7 +267,8 @@ fn ten_thousand_pods_draw_fast() {
 
 /// Images of the main screens, colours kept, for the README:
 /// `HELMDECK_SCREENSHOTS=screenshots cargo test --test tui_snapshots screenshots`
-/// writes `preview.svg`, `values.svg`, `diff.svg`, `rollout.svg` and `auto-rollback.svg`
+/// writes `preview.svg`, `values.svg`, `diff.svg`, `launch.svg`, `rollout.svg`,
+/// `auto-rollback.svg` and `gate.svg`
 /// there (nothing is written without the variable).
 #[test]
 fn screenshots() {
@@ -285,8 +286,10 @@ fn screenshots() {
         ("preview", fx::browse()),
         ("values", values),
         ("diff", diff),
+        ("launch", launch(false)),
         ("rollout", fx::rollout_paused()),
         ("auto-rollback", fx::rollout_auto_rollback()),
+        ("gate", fx::rollout_paused_at_gate()),
     ] {
         let t = terminal(&state, 120, 36, Theme::colored());
         std::fs::write(dir.join(format!("{name}.svg")), svg(t.backend().buffer()))
@@ -438,4 +441,43 @@ fn warning_events_are_red() {
         })
     });
     assert!(red_backoff, "the BackOff warning is drawn in red");
+}
+
+/// Peak memory of the console's state and drawing with 10k pods (the rollout view's rows,
+/// drawn 200 times while they change). Prints VmHWM — a measurement, not an assertion
+/// (target ≤ 60 MB for the console with 10k pods watched; the namespace watch's stores are
+/// measured by the engine's benchmarks):
+/// `cargo test --release --test tui_snapshots rss -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn rss_with_ten_thousand_pods() {
+    let hwm = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .map(|l| l.trim_start_matches("VmHWM:").trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into())
+    };
+    println!("VmHWM before: {}", hwm());
+    let mut s = fx::rollout_paused();
+    let mut t = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
+    let theme = Theme::colored();
+    for round in 0..200u32 {
+        if let Some(r) = s.rollout.as_mut() {
+            let template = r.snapshot.pods[0].clone();
+            r.snapshot.pods = (0..10_000)
+                .map(|i| helmdeck::tui::state::PodRow {
+                    name: format!("web-6f5b66657d-{i:05}"),
+                    restarts: (i + round) % 4,
+                    ..template.clone()
+                })
+                .collect();
+            r.pod_selected = (round as usize * 37) % 10_000;
+        }
+        t.draw(|f| draw(&s, &theme, f)).expect("draws");
+    }
+    println!("VmHWM of the console state + draw with 10k pods: {}", hwm());
 }
