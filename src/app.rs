@@ -860,8 +860,10 @@ fn run_end(rec: &ReleaseRecord, end: DriveEnd) -> RunEnd {
     RunEnd {
         revision: Some(rec.revision),
         status: Some(rec.run.status),
+        strategy: Some(rec.strategy),
         paused: end == DriveEnd::Paused,
         note: rec.run.reason.clone().unwrap_or_default(),
+        at_ms: now_ms(),
     }
 }
 
@@ -964,8 +966,10 @@ async fn drive_action(
             Ok(RunEnd {
                 revision: Some(revision),
                 status: None,
+                strategy: None,
                 paused: false,
                 note: format!("asked {holder}, which drives the run, to do it"),
+                at_ms: now_ms(),
             })
         }
         Err(e) => {
@@ -1236,6 +1240,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         pods,
         workloads,
         run: None,
+        run_read_ms: 0,
         lease_holder: None,
         watch_error: watch.errors.borrow().clone(),
     }
@@ -1254,12 +1259,17 @@ async fn watch_release(
     let release = s.release().to_string();
     let mut watch = NamespaceWatch::start(&s.cluster).await;
     let mut run: Option<RunView> = None;
+    let mut run_read_ms = 0;
     let mut holder: Option<String> = None;
     let mut last_read: Option<std::time::Instant> = None;
     loop {
         if last_read.is_none_or(|t| t.elapsed() >= Duration::from_millis(900)) {
+            let reading = now_ms();
             match records::list(&s.cluster, &release).await {
-                Ok((recs, _)) => run = recs.last().map(run_view),
+                Ok((recs, _)) => {
+                    run = recs.last().map(run_view);
+                    run_read_ms = reading;
+                }
                 Err(e) => tracing::debug!(error = %e, "cannot read release records"),
             }
             holder = lease::holder_of(&s.cluster, &release)
@@ -1271,6 +1281,7 @@ async fn watch_release(
         }
         let mut snapshot = snapshot_of(&watch, &release);
         snapshot.run = run.clone();
+        snapshot.run_read_ms = run_read_ms;
         snapshot.lease_holder = holder.clone();
         if tx
             .send(Msg::RolloutUpdated {

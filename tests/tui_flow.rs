@@ -473,8 +473,10 @@ fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
             result: Ok(RunEnd {
                 revision: Some(2),
                 status: Some(Status::Paused),
+                strategy: Some(StrategyKind::Canary),
                 paused: true,
                 note: String::new(),
+                at_ms: fx::NOW,
             }),
         },
     );
@@ -715,4 +717,63 @@ fn pause_ticks_count_down_and_a_new_step_clears_them() {
         },
     );
     assert!(s.rollout.as_ref().is_some_and(|r| r.pause.is_none()));
+}
+
+#[test]
+fn promote_right_after_the_drive_pauses_trusts_the_drive_over_an_older_record() {
+    // The watch read the record before the new run existed: r1, Healthy.
+    let mut s = fx::rollout_paused();
+    if let Some(r) = s.rollout.as_mut() {
+        r.driving = true;
+        if let Some(run) = r.snapshot.run.as_mut() {
+            run.revision = 1;
+            run.status = Status::Healthy;
+        }
+        r.snapshot.run_read_ms = fx::NOW - 2_000;
+    }
+    update(
+        &mut s,
+        Msg::RunEnded {
+            gen: 20,
+            result: Ok(RunEnd {
+                revision: Some(2),
+                status: Some(Status::Paused),
+                strategy: Some(StrategyKind::Canary),
+                paused: true,
+                note: String::new(),
+                at_ms: fx::NOW - 1_000,
+            }),
+        },
+    );
+    ch(&mut s, 'P');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("asks to promote r2, not `no active run`: {:?}", s.status);
+    };
+    assert!(c.consequence.starts_with("r2 "), "{}", c.consequence);
+}
+
+#[test]
+fn promote_in_a_timed_pause_known_from_the_drives_ticks() {
+    // The record still shows the step before the pause; the drive already ticks it.
+    let mut s = fx::rollout_paused();
+    let gen = s.rollout.as_ref().map(|r| r.gen).unwrap_or_default();
+    if let Some(r) = s.rollout.as_mut() {
+        r.driving = true;
+        if let Some(run) = r.snapshot.run.as_mut() {
+            run.status = Status::Progressing;
+        }
+    }
+    ch(&mut s, 'P');
+    assert!(s.popup.is_none(), "still moving: no pause yet");
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen,
+            index: 6,
+            elapsed_ms: 2_000,
+            total_ms: 30_000,
+        },
+    );
+    ch(&mut s, 'P');
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.status);
 }

@@ -79,8 +79,11 @@ pub enum Msg {
 pub struct RunEnd {
     pub revision: Option<u32>,
     pub status: Option<Status>,
+    pub strategy: Option<StrategyKind>,
     pub paused: bool,
     pub note: String,
+    /// When the drive ended (ms since the epoch): fresher than a record read before it.
+    pub at_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

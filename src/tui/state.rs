@@ -399,6 +399,8 @@ pub struct RolloutSnapshot {
     pub pods: Vec<PodRow>,
     pub workloads: Vec<WorkloadBar>,
     pub run: Option<RunView>,
+    /// When `run` was read from the record (ms since the epoch; 0: never).
+    pub run_read_ms: u64,
     pub lease_holder: Option<String>,
     pub watch_error: Option<String>,
 }
@@ -435,6 +437,9 @@ pub struct Rollout {
     pub pod_selected: usize,
     /// The log pane, following one pod (`L`).
     pub logs: Option<LogPane>,
+    /// How this console's last drive ended: fresher than the record until the watch
+    /// re-reads it.
+    pub last_end: Option<crate::tui::msg::RunEnd>,
     /// The newest Kubernetes Events about the release's objects, oldest first.
     pub cluster_events: Vec<KubeEvent>,
     /// Narrow screens: the Kubernetes Events replace the run's events (`e`).

@@ -36,6 +36,7 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         driving: false,
         pod_selected: 0,
         logs: None,
+        last_end: None,
         cluster_events: Vec::new(),
         show_cluster_events: false,
         pause: None,
@@ -98,6 +99,18 @@ fn run_of(state: &State) -> (Option<Status>, Option<StrategyKind>, Option<u32>) 
         .as_ref()
         .filter(|r| Some(&r.service) == svc.as_ref() && Some(&r.env) == env.as_ref())
     {
+        // A drive of this console that ended after the record was last read knows better
+        // (the watch re-reads the record about once a second).
+        if let Some(end) = r
+            .last_end
+            .as_ref()
+            .filter(|e| e.status.is_some() && e.at_ms > r.snapshot.run_read_ms)
+        {
+            let strategy = end
+                .strategy
+                .or_else(|| r.snapshot.run.as_ref().map(|x| x.strategy));
+            return (end.status, strategy, end.revision);
+        }
         if let Some(run) = &r.snapshot.run {
             return (Some(run.status), Some(run.strategy), Some(run.revision));
         }
@@ -157,6 +170,8 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
         r.driving
             && r.service == service
             && r.env == env
+            // In a timed pause by the drive's own ticks, or by the record.
+            && r.pause.is_none()
             && r.snapshot
                 .run
                 .as_ref()
@@ -365,6 +380,9 @@ pub(super) fn run_ended(
     r.driving = false;
     r.pause = None;
     let (service, env) = (r.service.clone(), r.env.clone());
+    if let Ok(end) = &result {
+        r.last_end = Some(end.clone());
+    }
     let (kind, text, error) = match result {
         Ok(end) => {
             let rev = end.revision.map(|n| format!(" r{n}")).unwrap_or_default();
