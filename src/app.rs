@@ -9,19 +9,20 @@ use crate::config::Config;
 use crate::domain::diff::LineTag;
 use crate::domain::health::Health;
 use crate::domain::record::ReleaseRecord;
-use crate::domain::run::{Reverse, Step, StrategyKind};
+use crate::domain::run::{Reverse, Step, StepOverrides, StrategyKind};
 use crate::domain::values::SetOverride;
 use crate::engine::drive::{DriveEnd, Progress};
 use crate::engine::inspect::{self, Against};
 use crate::engine::prepare::{self, Overrides};
-use crate::engine::release::{self, ActionResult, DeployOptions};
+use crate::engine::release::{self, ActOptions, ActionResult, DeployOptions};
 use crate::engine::{EngineError, Session};
 use crate::render::{Helm, Renderer};
 use crate::tui::input::{self, InputEvent};
 use crate::tui::msg::RunEnd;
 use crate::tui::state::{
-    DiffView, EnvInfo, EventKind, HistoryEntry, ObjectEntry, PodRow, Preview, ReleaseRow, RepoInfo,
-    RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow, WorkloadBar,
+    DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow, Preview,
+    ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow,
+    WorkloadBar,
 };
 use crate::tui::{update, Effect, Msg, State, Theme};
 use futures::StreamExt;
@@ -33,6 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Capacity of the message channel: results queue here until the loop drains them.
 pub const CHANNEL: usize = 1024;
@@ -106,6 +108,12 @@ pub fn state_from_config(cfg: &Config) -> State {
             ),
             strategy: s.strategy,
             steps: canary_steps(s),
+            canary_steps: s
+                .canary
+                .as_ref()
+                .map(|c| c.steps.clone())
+                .unwrap_or_default(),
+            auto_promote: s.bluegreen.as_ref().is_some_and(|b| b.auto_promote),
         })
         .collect();
     let environments = cfg
@@ -175,8 +183,10 @@ pub struct Executor {
     tx: mpsc::Sender<Msg>,
     /// The drive of this console, per release: a new one for the same release replaces it
     /// (steps are idempotent, so a drive stopped between two requests loses nothing).
-    drives: Vec<((String, String), JoinHandle<()>)>,
+    drives: Vec<Drive>,
     watch: Option<JoinHandle<()>>,
+    /// The Kubernetes Events of the watched release, in a task of their own.
+    events: Option<JoinHandle<()>>,
     logs: Option<JoinHandle<()>>,
 }
 
@@ -185,11 +195,15 @@ impl Drop for Executor {
         if let Some(l) = &self.logs {
             l.abort();
         }
-        for (_, h) in &self.drives {
-            h.abort();
+        for d in &self.drives {
+            d.cancel.cancel();
+            d.task.abort();
         }
         if let Some(w) = &self.watch {
             w.abort();
+        }
+        if let Some(e) = &self.events {
+            e.abort();
         }
     }
 }
@@ -205,6 +219,7 @@ impl Executor {
             tx,
             drives: Vec::new(),
             watch: None,
+            events: None,
             logs: None,
         }
     }
@@ -217,9 +232,36 @@ impl Executor {
     pub fn driving(&self) -> Vec<(String, String)> {
         self.drives
             .iter()
-            .filter(|(_, h)| !h.is_finished())
-            .map(|(k, _)| k.clone())
+            .filter(|d| !d.task.is_finished())
+            .map(|d| d.key.clone())
             .collect()
+    }
+
+    /// Stops every drive of this console at its next safe point (the drive's cancellation:
+    /// the run keeps its recorded phase and the lease is released), waiting up to `within`
+    /// for them; then says, per release, where each run was left and how to go on.
+    pub async fn shutdown(&mut self, within: Duration) -> Vec<String> {
+        let drives: Vec<Drive> = std::mem::take(&mut self.drives)
+            .into_iter()
+            .filter(|d| !d.task.is_finished())
+            .collect();
+        for d in &drives {
+            d.cancel.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        let mut out = Vec::new();
+        for d in drives {
+            let (service, env) = d.key;
+            let mut task = d.task;
+            let stopped = tokio::time::timeout_at(deadline, &mut task).await.is_ok();
+            if !stopped {
+                // A step that changes objects took too long to reach a safe point: the
+                // record still holds its phase (each step is idempotent), the lease expires.
+                task.abort();
+            }
+            out.push(left_line(&self.cfg, &service, &env, stopped).await);
+        }
+        out
     }
 
     pub fn run(&mut self, effect: Effect) {
@@ -267,6 +309,14 @@ impl Executor {
                 if let Some(w) = self.watch.take() {
                     w.abort();
                 }
+                if let Some(e) = self.events.take() {
+                    e.abort();
+                }
+                let (ecfg, etx) = (cfg.clone(), tx.clone());
+                let (esvc, eenv) = (service.clone(), env.clone());
+                self.events = Some(tokio::spawn(async move {
+                    follow_events(&ecfg, &esvc, &eenv, gen, &etx).await;
+                }));
                 self.watch = Some(tokio::spawn(async move {
                     if let Err(e) = watch_release(&cfg, &service, &env, gen, &tx).await {
                         let _ = tx
@@ -285,16 +335,27 @@ impl Executor {
                 env,
                 strategy,
                 sets,
+                steps,
             } => {
                 let key = (service.clone(), env.clone());
+                let cancel = CancellationToken::new();
+                let token = cancel.clone();
                 let task = tokio::spawn(async move {
                     let result = match renderer {
-                        Ok(r) => launch(&cfg, &r, &service, &env, strategy, sets, gen, &tx).await,
+                        Ok(r) => {
+                            let what = LaunchRequest {
+                                strategy,
+                                sets,
+                                steps,
+                                cancel: token,
+                            };
+                            launch(&cfg, &r, &service, &env, what, gen, &tx).await
+                        }
                         Err(e) => Err(e),
                     };
                     let _ = tx.send(Msg::RunEnded { gen, result }).await;
                 });
-                self.replace_drive(key, task);
+                self.replace_drive(key, task, cancel);
             }
             Effect::StopLogs => {
                 if let Some(l) = self.logs.take() {
@@ -324,7 +385,12 @@ impl Executor {
                         .await;
                 }));
             }
-            Effect::Promote { gen, service, env } => self.act(Act::Promote, gen, service, env),
+            Effect::Promote {
+                gen,
+                service,
+                env,
+                past_gate,
+            } => self.act(Act::Promote(past_gate), gen, service, env),
             Effect::Rollback {
                 gen,
                 service,
@@ -340,29 +406,123 @@ impl Executor {
         let tx = self.tx.clone();
         let key = (service.clone(), env.clone());
         // A drive of this console on the same release stops first: the action drives on.
-        self.stop_drive(&key);
+        let cancel = CancellationToken::new();
+        let past_gate = match &act {
+            Act::Promote(g) => g.clone(),
+            _ => None,
+        };
+        let opts = ActOptions {
+            cancel: Some(cancel.clone()),
+            past_gate,
+            ..Default::default()
+        };
         let task = tokio::spawn(async move {
-            let result = drive_action(&cfg, act, &service, &env, gen, &tx).await;
+            let result = drive_action(&cfg, act, &service, &env, opts, gen, &tx).await;
             let _ = tx.send(Msg::RunEnded { gen, result }).await;
         });
-        self.drives.push((key, task));
+        self.replace_drive(key, task, cancel);
     }
 
     fn stop_drive(&mut self, key: &(String, String)) {
-        self.drives.retain(|(k, h)| {
-            if k == key {
-                h.abort();
+        self.drives.retain(|d| {
+            if &d.key == key {
+                d.cancel.cancel();
+                d.task.abort();
                 false
             } else {
-                !h.is_finished()
+                !d.task.is_finished()
             }
         });
     }
 
-    fn replace_drive(&mut self, key: (String, String), task: JoinHandle<()>) {
+    fn replace_drive(
+        &mut self,
+        key: (String, String),
+        task: JoinHandle<()>,
+        cancel: CancellationToken,
+    ) {
         self.stop_drive(&key);
-        self.drives.push((key, task));
+        self.drives.push(Drive { key, task, cancel });
     }
+}
+
+/// A drive task of this console and the token that stops it at a safe point.
+struct Drive {
+    key: (String, String),
+    task: JoinHandle<()>,
+    cancel: CancellationToken,
+}
+
+/// Where a run was left when the console stopped driving it, and how to go on.
+async fn left_line(cfg: &Config, service: &str, env: &str, stopped: bool) -> String {
+    let resume =
+        format!("resume with `helmdeck deploy {service} --env {env} --resume` or from the console");
+    let report = match Session::open(cfg, service, env).await {
+        Ok(s) => release::status(&s).await.map_err(explain),
+        Err(e) => Err(explain(e)),
+    };
+    let lease = if stopped {
+        "lease released"
+    } else {
+        "stopped mid-step, the lease expires on its own"
+    };
+    match report {
+        Ok(r) => match r.status {
+            Some(st) if !st.is_terminal() => {
+                let step = r
+                    .current_step
+                    .map(|c| format!(" at step {} ({c})", r.phases.len().max(1)))
+                    .unwrap_or_default();
+                format!(
+                    "{service}/{env} left {}{step}, {lease}; {resume}",
+                    format!("{st:?}").to_lowercase()
+                )
+            }
+            Some(st) => format!("{service}/{env}: the run ended ({st:?}) as the console quit"),
+            None => format!("{service}/{env}: no run recorded"),
+        },
+        Err(e) => format!("{service}/{env}: the run stays in its recorded phase ({e}); {resume}"),
+    }
+}
+
+/// Kubernetes Events the "recent events" pane keeps.
+const RECENT_EVENTS: usize = 50;
+
+/// Follows the Kubernetes Events about a release for the rollout view.
+async fn follow_events(cfg: &Config, service: &str, env: &str, gen: u64, tx: &mpsc::Sender<Msg>) {
+    let s = match Session::open(cfg, service, env).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %explain(e), "no event watch");
+            return;
+        }
+    };
+    let release = s.release().to_string();
+    crate::cluster::events::follow(
+        &s.cluster,
+        &release,
+        RECENT_EVENTS,
+        |events| {
+            let events = events
+                .into_iter()
+                .map(|e| KubeEvent {
+                    warning: e.kind == "Warning",
+                    reason: e.reason,
+                    object: e.object,
+                    message: e.message,
+                    last_ms: e.last_ms,
+                    count: e.count,
+                })
+                .collect();
+            // Never blocks the watch: a full queue drops this report, the next one follows.
+            !matches!(
+                tx.try_send(Msg::ClusterEvents { gen, events }),
+                Err(mpsc::error::TrySendError::Closed(_))
+            )
+        },
+        |e| tracing::debug!(error = %e, "event watch error; re-listing"),
+    )
+    .await;
 }
 
 /// Follows a pod's log (the last 200 lines, then live), in batches of what is ready.
@@ -376,6 +536,10 @@ async fn follow_logs(
 ) -> Result<(), String> {
     use futures::AsyncBufReadExt;
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
+    // Secrets never reach the screen: without the redactor, no log.
+    let redactor = environment_redactor(&s)
+        .await
+        .map_err(|e| format!("the log stays hidden: {e}"))?;
     let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(s.cluster.client.clone(), &s.cluster.namespace);
     let params = kube::api::LogParams {
@@ -391,7 +555,8 @@ async fn follow_logs(
     while let Some(chunk) = chunks.next().await {
         let mut lines = Vec::with_capacity(chunk.len());
         for l in chunk {
-            lines.push(l.map_err(|e| format!("log of {pod}: {e}"))?);
+            let l = l.map_err(|e| format!("log of {pod}: {e}"))?;
+            lines.push(redactor.redact(&l).into_owned());
         }
         if tx
             .send(Msg::LogLines {
@@ -408,10 +573,42 @@ async fn follow_logs(
     Ok(())
 }
 
+/// A redactor for every secret value of the session's environment: those from variables
+/// and files, and those read from cluster Secrets.
+async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redactor, String> {
+    use base64::Engine as _;
+    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
+        .map_err(|e| e.to_string())?;
+    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
+    for c in in_cluster {
+        let secret = s
+            .cluster
+            .get("v1", "Secret", None, &c.name)
+            .await
+            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
+        if let Some(v) = secret
+            .as_ref()
+            .and_then(|x| {
+                x.pointer(&format!(
+                    "/data/{}",
+                    c.key.replace('~', "~0").replace('/', "~1")
+                ))
+            })
+            .and_then(Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            values.push(v);
+        }
+    }
+    Ok(crate::domain::mask::Redactor::new(values))
+}
+
 /// Which run action a task performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
-    Promote,
+    /// Past the paused gate of the named check, when the operator confirmed that.
+    Promote(Option<String>),
     /// Of the active run, or to a past revision.
     Rollback(Option<u32>),
     Abort,
@@ -576,23 +773,14 @@ async fn load_releases(cfg: &Config, env: &str) -> Result<Vec<ReleaseRow>, Strin
 /// queue is full an event is dropped (the live watch still shows where the run stands).
 fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + Sync {
     let last_wait = Mutex::new(String::new());
-    // A timed pause restarts its step every second; one line per step is enough.
-    let last_step = Mutex::new(None::<usize>);
     move |p: Progress| {
         let (kind, text) = match p {
-            Progress::StepStarted { index, step } => {
-                let mut ls = last_step.lock().unwrap_or_else(|e| e.into_inner());
-                if *ls == Some(index) {
-                    return;
-                }
-                *ls = Some(index);
-                (
-                    EventKind::Step,
-                    format!("▸ [{}] {}", index + 1, step.describe()),
-                )
-            }
+            // The engine sends it once per step.
+            Progress::StepStarted { index, step } => (
+                EventKind::Step,
+                format!("▸ [{}] {}", index + 1, step.describe()),
+            ),
             Progress::StepEnded { step, outcome } => {
-                *last_step.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 let kind = if outcome.starts_with("failed") {
                     EventKind::Error
                 } else {
@@ -625,7 +813,19 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
             }
             Progress::Warning(w) => (EventKind::Warning, format!("warning: {w}")),
             // Timed pauses count down in the header.
-            Progress::PauseTick { .. } => return,
+            Progress::PauseTick {
+                index,
+                elapsed_ms,
+                total_ms,
+            } => {
+                let _ = tx.try_send(Msg::PauseTick {
+                    gen,
+                    index,
+                    elapsed_ms,
+                    total_ms,
+                });
+                return;
+            }
             Progress::GateStarted { stage, checks, .. } => (
                 EventKind::Step,
                 format!("  gate ({}): {}", stage.as_str(), checks.join(", ")),
@@ -666,25 +866,41 @@ fn run_end(rec: &ReleaseRecord, end: DriveEnd) -> RunEnd {
     RunEnd {
         revision: Some(rec.revision),
         status: Some(rec.run.status),
+        strategy: Some(rec.strategy),
         paused: end == DriveEnd::Paused,
         note: rec.run.reason.clone().unwrap_or_default(),
+        at_ms: now_ms(),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the launch dialog asked for.
+struct LaunchRequest {
+    strategy: StrategyKind,
+    sets: Vec<String>,
+    steps: StepOverrides,
+    cancel: CancellationToken,
+}
+
 async fn launch(
     cfg: &Config,
     renderer: &Renderer,
     service: &str,
     env: &str,
-    strategy: StrategyKind,
-    sets: Vec<String>,
+    what: LaunchRequest,
     gen: u64,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, String> {
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
+    let LaunchRequest {
+        strategy,
+        sets,
+        steps,
+        cancel,
+    } = what;
     let opts = DeployOptions {
         strategy: Some(strategy),
+        steps,
+        cancel: Some(cancel),
         overrides: Overrides {
             files: Vec::new(),
             sets: sets
@@ -697,7 +913,6 @@ async fn launch(
         },
         wait: false,
         resume: false,
-        ..Default::default()
     };
     let sink = progress_sink(tx.clone(), gen);
     match release::deploy(&s, renderer, &opts, &sink).await {
@@ -722,21 +937,25 @@ async fn drive_action(
     act: Act,
     service: &str,
     env: &str,
+    opts: ActOptions,
     gen: u64,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, String> {
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     let sink = progress_sink(tx.clone(), gen);
     let (name, result) = match act {
-        Act::Promote => (
+        Act::Promote(_) => (
             "promote (console)",
-            release::promote(&s, false, false, &sink).await,
+            release::promote_with(&s, &opts, &sink).await,
         ),
         Act::Rollback(to) => (
             "rollback (console)",
-            release::rollback(&s, to, false, &sink).await,
+            release::rollback_with(&s, to, &opts, &sink).await,
         ),
-        Act::Abort => ("abort (console)", release::abort(&s, false, &sink).await),
+        Act::Abort => (
+            "abort (console)",
+            release::abort_with(&s, &opts, &sink).await,
+        ),
     };
     match result {
         Ok(ActionResult::Drove(rec, end)) => {
@@ -753,8 +972,10 @@ async fn drive_action(
             Ok(RunEnd {
                 revision: Some(revision),
                 status: None,
+                strategy: None,
                 paused: false,
                 note: format!("asked {holder}, which drives the run, to do it"),
+                at_ms: now_ms(),
             })
         }
         Err(e) => {
@@ -919,6 +1140,9 @@ fn gate_marks(run: &crate::domain::run::Run, started_ms: u64, ended_ms: Option<u
         .collect()
 }
 
+/// Measurements per check the gate pane keeps (the record keeps them all).
+const GATE_MEASUREMENTS_SHOWN: usize = 20;
+
 /// The run of a record as the timeline shows it: what was done, what runs, what is left.
 pub fn run_view(rec: &ReleaseRecord) -> RunView {
     let run = &rec.run;
@@ -977,6 +1201,15 @@ pub fn run_view(rec: &ReleaseRecord) -> RunView {
         started_ms: run.phases.first().map(|p| p.started_ms).unwrap_or(0),
         pause_until_ms,
         operator: rec.operator.clone(),
+        gate: run.gates.last().map(|g| {
+            let mut g = g.clone();
+            for c in &mut g.checks {
+                let extra = c.measurements.len().saturating_sub(GATE_MEASUREMENTS_SHOWN);
+                c.measurements.drain(..extra);
+            }
+            g
+        }),
+        paused_gate_check: run.paused_gate_check().map(str::to_string),
     }
 }
 
@@ -1008,6 +1241,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         pods,
         workloads,
         run: None,
+        run_read_ms: 0,
         lease_holder: None,
         watch_error: watch.errors.borrow().clone(),
     }
@@ -1026,12 +1260,17 @@ async fn watch_release(
     let release = s.release().to_string();
     let mut watch = NamespaceWatch::start(&s.cluster).await;
     let mut run: Option<RunView> = None;
+    let mut run_read_ms = 0;
     let mut holder: Option<String> = None;
     let mut last_read: Option<std::time::Instant> = None;
     loop {
         if last_read.is_none_or(|t| t.elapsed() >= Duration::from_millis(900)) {
+            let reading = now_ms();
             match records::list(&s.cluster, &release).await {
-                Ok((recs, _)) => run = recs.last().map(run_view),
+                Ok((recs, _)) => {
+                    run = recs.last().map(run_view);
+                    run_read_ms = reading;
+                }
                 Err(e) => tracing::debug!(error = %e, "cannot read release records"),
             }
             holder = lease::holder_of(&s.cluster, &release)
@@ -1043,9 +1282,13 @@ async fn watch_release(
         }
         let mut snapshot = snapshot_of(&watch, &release);
         snapshot.run = run.clone();
+        snapshot.run_read_ms = run_read_ms;
         snapshot.lease_holder = holder.clone();
         if tx
-            .send(Msg::RolloutUpdated { gen, snapshot })
+            .send(Msg::RolloutUpdated {
+                gen,
+                snapshot: Box::new(snapshot),
+            })
             .await
             .is_err()
         {
@@ -1123,9 +1366,18 @@ pub async fn run_loop<B: Backend, I: InputSource>(
 /// Runs the console on a real terminal; restores it on exit, error and panic.
 async fn on_terminal(cfg: Config, setup: Option<DemoSetup>) -> CmdResult {
     let theme = Theme::from_env();
+    // A bad keymap stops here, before the terminal is taken over.
+    let keymap = crate::tui::keymap::Keymap::load(user_keymap_path().as_deref()).map_err(|e| {
+        Failure::new(
+            Exit::BadInput,
+            format!("{}:{}: {}", e.file, e.line, e.message),
+            e.hint,
+        )
+    })?;
     let (tx, mut rx) = mpsc::channel(CHANNEL);
     let mut state = state_from_config(&cfg);
     state.color = theme.color;
+    state.keymap = Arc::new(keymap);
     let mut exec = Executor::new(cfg.clone(), tx.clone());
     let mut terminal = ratatui::try_init().map_err(|e| {
         Failure::new(
@@ -1153,15 +1405,24 @@ async fn on_terminal(cfg: Config, setup: Option<DemoSetup>) -> CmdResult {
     if let Some(t) = demo_task {
         t.abort();
     }
-    let left = exec.driving();
-    drop(exec);
-    for (service, env) in left {
-        eprintln!(
-            "{service} in {env}: the run stays in its current phase, safely; `helmdeck deploy {service} --env {env} --resume` continues it (or promote / rollback / abort)"
-        );
+    if !exec.driving().is_empty() {
+        eprintln!("stopping the console's drives at a safe point…");
     }
+    for line in exec.shutdown(Duration::from_secs(20)).await {
+        eprintln!("{line}");
+    }
+    drop(exec);
     result.map_err(|e| Failure::new(Exit::Failed, e, "see the log in the data directory"))?;
     Ok(Exit::Done)
+}
+
+/// The user's keymap file: `$HELMDECK_KEYMAP`, else `<config dir>/keymap.yaml`.
+pub fn user_keymap_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HELMDECK_KEYMAP").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    directories::ProjectDirs::from("io", "helmdeck", "helmdeck")
+        .map(|d| d.config_dir().join("keymap.yaml"))
 }
 
 /// `helmdeck [--config FILE]`: the console on a configuration.

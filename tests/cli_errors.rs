@@ -372,3 +372,22 @@ fn missing_arguments_name_the_choices() {
 
 #[allow(dead_code)]
 fn _unused(_: &Path) {}
+
+#[test]
+fn a_bad_keymap_stops_the_console_before_it_opens_naming_file_and_line() {
+    let dir = workspace(GOOD);
+    let keymap = dir.path().join("keymap.yaml");
+    std::fs::write(
+        &keymap,
+        "rollout:\n  - { key: p, action: promote }\n  - { key: hyperspace, action: abort }\n",
+    )
+    .expect("write");
+    let km = keymap.display().to_string();
+    let out = support::helmdeck(&[], dir.path(), &[("HELMDECK_KEYMAP", km.as_str())]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{km}:3:")) && err.contains("`hyperspace` is not a key"),
+        "{err}"
+    );
+}

@@ -220,7 +220,8 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
     let mut c = Console::start(&["checkout"]).await;
     c.select("checkout");
     c.key(Key::char('d'));
-    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab)); // steps (canary) / auto-promote (blue/green)
+    c.key(Key::plain(KeyCode::Tab)); // --set
     c.chars("image.tag=1.3.0-crash");
     c.key(Key::plain(KeyCode::Enter));
     c.until(120, "the rollback", |s| {
@@ -251,6 +252,22 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
         "{screen}"
     );
     assert!(!screen.contains("demo-db-password-not-secret"));
+    // The cluster's own account, from the Events watch: the kubelet backing off the canary.
+    c.until(20, "the kubelet's events", |s| {
+        s.rollout.as_ref().is_some_and(|r| {
+            let has = |reason: &str| {
+                r.cluster_events
+                    .iter()
+                    .any(|e| e.reason == reason && e.object.starts_with("Pod/checkout-canary-"))
+            };
+            has("Scheduled")
+                && has("Started")
+                && r.cluster_events
+                    .iter()
+                    .any(|e| e.warning && e.reason == "BackOff")
+        })
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +276,8 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
     c.select("payments");
     c.key(Key::char('d'));
-    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab)); // steps (canary) / auto-promote (blue/green)
+    c.key(Key::plain(KeyCode::Tab)); // --set
     c.chars("image.tag=2.5.0");
     c.key(Key::plain(KeyCode::Enter));
     c.until(90, "the pause before the switch", |s| {
@@ -293,4 +311,105 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     })
     .await;
     assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quitting_during_a_timed_pause_leaves_the_run_in_its_phase_and_frees_the_lease() {
+    let mut c = Console::start(&["web"]).await;
+    c.select("web");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab)); // steps, edited for this run
+    c.key(Key::ctrl('u'));
+    c.chars("1 pod, pause 30m");
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(90, "the timed pause", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.run.as_ref())
+            .is_some_and(|r| r.pause_until_ms.is_some())
+    })
+    .await;
+    assert!(c.state.rollout.as_ref().is_some_and(|r| r.driving));
+    c.key(Key::char('q'));
+    assert!(c.state.quit);
+    let lines = c.exec.shutdown(Duration::from_secs(20)).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert!(
+        line.starts_with("web/staging left progressing at step")
+            && line.contains("pause 30m")
+            && line.contains("lease released")
+            && line.contains("helmdeck deploy web --env staging --resume"),
+        "{line}"
+    );
+    let s = helmdeck::engine::Session::open(&c.cfg, "web", "staging")
+        .await
+        .expect("session");
+    let report = helmdeck::engine::release::status(&s).await.expect("status");
+    assert_eq!(report.status, Some(Status::Progressing));
+    assert!(
+        report
+            .current_step
+            .as_deref()
+            .is_some_and(|st| st.contains("pause")),
+        "{:?}",
+        report.current_step
+    );
+    assert_eq!(report.lease_holder, None, "the lease is released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pods_log_line_carrying_a_secret_is_redacted() {
+    let mut c = Console::start(&["web"]).await;
+    let secret = std::env::var("DEMO_DB_PASSWORD").expect("demo secret set");
+    c.select("web");
+    c.key(Key::char('d'));
+    c.key(Key::plain(KeyCode::Tab));
+    c.key(Key::plain(KeyCode::Tab));
+    // The pod logs its image, whose tag here is the secret's value.
+    c.chars(&format!("image.tag={secret}"));
+    c.key(Key::plain(KeyCode::Enter));
+    c.until(90, "a running canary pod", |s| {
+        s.rollout.as_ref().is_some_and(|r| {
+            r.snapshot
+                .pods
+                .iter()
+                .any(|p| p.track == "canary" && p.phase == "Running")
+        })
+    })
+    .await;
+    while c
+        .state
+        .rollout
+        .as_ref()
+        .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+        .is_none_or(|p| p.track != "canary")
+    {
+        c.key(Key::char('j'));
+    }
+    c.key(Key::char('L'));
+    c.until(30, "the start banner", |s| {
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.logs.as_ref())
+            .is_some_and(|l| l.lines.iter().any(|x| x.contains("starting")))
+    })
+    .await;
+    let logs = c
+        .state
+        .rollout
+        .as_ref()
+        .and_then(|r| r.logs.as_ref())
+        .expect("log pane");
+    let banner = logs
+        .lines
+        .iter()
+        .find(|l| l.contains("starting"))
+        .expect("banner");
+    assert!(
+        banner.contains(helmdeck::domain::mask::MASK) && !banner.contains(&secret),
+        "{banner}"
+    );
+    assert!(logs.lines.iter().all(|l| !l.contains(&secret)));
+    assert!(!c.screen().contains(&secret));
 }

@@ -5,7 +5,7 @@ mod tui_fixtures;
 
 use helmdeck::domain::run::{Status, StrategyKind};
 use helmdeck::tui::msg::RunEnd;
-use helmdeck::tui::state::{Focus, Loadable, Popup, Section, Tab};
+use helmdeck::tui::state::{EventKind, Focus, Loadable, Popup, Section, Tab};
 use helmdeck::tui::update::{init, update};
 use helmdeck::tui::{Effect, Key, KeyCode, Msg, State};
 use tui_fixtures as fx;
@@ -200,7 +200,8 @@ fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
     assert!(matches!(s.popup, Some(Popup::Launch(_))));
     key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
     key(&mut s, Key::plain(KeyCode::Left)); // back to canary
-    key(&mut s, Key::plain(KeyCode::Tab));
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    key(&mut s, Key::plain(KeyCode::Tab)); // --set
     typed(&mut s, "image.tag=1.3.0-crash replicaCount=3");
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     let launch = fx.iter().find_map(|e| match e {
@@ -248,9 +249,74 @@ fn a_protected_environment_needs_its_name_typed() {
 }
 
 #[test]
+fn edited_canary_steps_go_to_the_run_and_bad_ones_keep_the_dialog_open() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    {
+        let Some(Popup::Launch(d)) = &s.popup else {
+            panic!("dialog open");
+        };
+        assert_eq!(d.steps.value(), "1 pod, pause, 50%, pause 30s");
+    }
+    key(&mut s, Key::ctrl('u'));
+    typed(&mut s, "2 pods, pause 1m, 0%");
+    assert!(key(&mut s, Key::plain(KeyCode::Enter)).is_empty());
+    let Some(Popup::Launch(d)) = &s.popup else {
+        panic!("dialog stays open");
+    };
+    let e = d.error.clone().unwrap_or_default();
+    assert!(e.contains("step 3") && e.contains("1 to 100"), "{e}");
+    assert_eq!(
+        d.steps.value(),
+        "2 pods, pause 1m, 0%",
+        "nothing typed is lost"
+    );
+    key(&mut s, Key::plain(KeyCode::Backspace));
+    key(&mut s, Key::plain(KeyCode::Backspace));
+    typed(&mut s, "25%, pause");
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    let steps = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Launch { steps, .. } => Some(steps.clone()),
+            _ => None,
+        })
+        .expect("launch effect");
+    let got = steps.canary_steps.expect("steps overridden");
+    assert_eq!(
+        helmdeck::tui::steps::steps_text(&got),
+        "2 pods, pause 1m, 25%, pause"
+    );
+    assert_eq!(steps.auto_promote, None);
+}
+
+#[test]
+fn unchanged_steps_are_not_an_override_and_bluegreen_toggles_auto_promote() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Launch { steps, .. } if steps.is_empty())));
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
+    key(&mut s, Key::plain(KeyCode::Tab)); // auto-promote
+    ch(&mut s, ' ');
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Launch { strategy: StrategyKind::Bluegreen, steps, .. }
+            if steps.auto_promote == Some(true) && steps.canary_steps.is_none()
+    )));
+}
+
+#[test]
 fn bad_set_expressions_are_refused_in_the_dialog() {
     let mut s = fx::browse();
     ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab));
     key(&mut s, Key::plain(KeyCode::Tab));
     typed(&mut s, "image.tag");
     assert!(key(&mut s, Key::plain(KeyCode::Enter)).is_empty());
@@ -407,8 +473,10 @@ fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
             result: Ok(RunEnd {
                 revision: Some(2),
                 status: Some(Status::Paused),
+                strategy: Some(StrategyKind::Canary),
                 paused: true,
                 note: String::new(),
+                at_ms: fx::NOW,
             }),
         },
     );
@@ -494,15 +562,218 @@ fn the_palette_switches_environment_and_asks_before_rolling_back() {
 
 #[test]
 fn footer_and_help_come_from_the_keymap() {
-    use helmdeck::tui::keymap::{footer, help, lookup, Mode};
-    for (k, _) in footer(Mode::Browse) {
+    use helmdeck::tui::keymap::{Keymap, Mode};
+    let km = Keymap::defaults();
+    for (k, _) in km.footer(Mode::Browse) {
         assert!(!k.is_empty());
     }
-    assert!(help(Mode::Rollout)
+    assert!(km
+        .help(Mode::Rollout)
         .iter()
-        .any(|(k, h)| k == "P" && *h == "promote"));
+        .any(|(k, h)| k == "P" && h == "promote"));
     assert_eq!(
-        lookup(Mode::Rollout, Key::char('A')),
+        km.lookup(Mode::Rollout, Key::char('A')),
         Some(helmdeck::tui::Action::Abort)
     );
+}
+
+#[test]
+fn a_users_keymap_file_changes_a_binding_footer_and_help() {
+    use helmdeck::tui::keymap::{Keymap, Mode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("keymap.yaml");
+    std::fs::write(
+        &file,
+        "rollout:\n  - { key: p, action: promote, help: promote the canary, footer: promote }\n  - { key: P, action: none }\n",
+    )
+    .expect("writes");
+    let km = Keymap::load(Some(&file)).expect("loads");
+    assert_eq!(km.lookup(Mode::Rollout, Key::char('P')), None);
+    assert!(km
+        .footer(Mode::Rollout)
+        .iter()
+        .any(|(k, h)| k == "p" && h == "promote"));
+    let mut s = fx::rollout_paused();
+    s.keymap = std::sync::Arc::new(km);
+    assert!(ch(&mut s, 'P').is_empty() && s.popup.is_none());
+    ch(&mut s, 'p');
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))));
+    // Other modes keep their defaults.
+    assert_eq!(
+        s.keymap.lookup(Mode::Browse, Key::char('P')),
+        Some(helmdeck::tui::Action::Promote)
+    );
+}
+
+#[test]
+fn a_bad_keymap_file_names_the_file_line_and_what_to_do() {
+    use helmdeck::tui::keymap::Keymap;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("keymap.yaml");
+    let cases = [
+        (
+            "rollout:\n  - { key: p, action: promot }\n",
+            2,
+            "did you mean `promote`?",
+        ),
+        (
+            "browse:\n  - { key: j, action: down }\n  - { key: ctrl-xy, action: up }\n",
+            3,
+            "not a key",
+        ),
+        (
+            "rolout:\n  - { key: p, action: promote }\n",
+            1,
+            "did you mean `rollout`?",
+        ),
+        ("help:\n  - { action: back }\n", 2, "without `key`"),
+    ];
+    for (text, line, says) in cases {
+        std::fs::write(&file, text).expect("writes");
+        let e = Keymap::load(Some(&file)).expect_err("refused").to_string();
+        let at = format!("{}:{line}:", file.display());
+        assert!(e.starts_with(&at) && e.contains(says), "{e}");
+    }
+}
+
+#[test]
+fn promote_on_a_paused_gate_confirms_the_check_and_goes_past_it() {
+    let mut s = fx::rollout_paused_at_gate();
+    ch(&mut s, 'P');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("asks first");
+    };
+    assert!(
+        c.consequence.contains("`smoke` failed") && c.consequence.contains("✗ failed 500"),
+        "{}",
+        c.consequence
+    );
+    let fx = ch(&mut s, 'y');
+    assert!(
+        fx.iter().any(|e| matches!(
+            e,
+            Effect::Promote { past_gate: Some(c), .. } if c == "smoke"
+        )),
+        "{fx:?}"
+    );
+    // A plain pause promotes without naming any gate.
+    let mut s = fx::rollout_paused();
+    ch(&mut s, 'P');
+    let fx = ch(&mut s, 'y');
+    assert!(fx.iter().any(|e| matches!(
+        e,
+        Effect::Promote {
+            past_gate: None,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn g_toggles_the_gate_pane() {
+    let mut s = fx::rollout_paused();
+    ch(&mut s, 'g');
+    assert!(s.rollout.as_ref().is_some_and(|r| r.show_gate));
+    ch(&mut s, 'g');
+    assert!(s.rollout.as_ref().is_some_and(|r| !r.show_gate));
+}
+
+#[test]
+fn pause_ticks_count_down_and_a_new_step_clears_them() {
+    let mut s = fx::rollout_paused();
+    let gen = s.rollout.as_ref().map(|r| r.gen).unwrap_or_default();
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen,
+            index: 5,
+            elapsed_ms: 1_000,
+            total_ms: 30_000,
+        },
+    );
+    // A stale drive's tick is dropped.
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen: gen + 100,
+            index: 5,
+            elapsed_ms: 29_000,
+            total_ms: 30_000,
+        },
+    );
+    assert_eq!(
+        s.rollout
+            .as_ref()
+            .and_then(|r| r.pause)
+            .map(|p| p.elapsed_ms),
+        Some(1_000)
+    );
+    update(
+        &mut s,
+        Msg::RunProgress {
+            gen,
+            kind: EventKind::Step,
+            text: "▸ [6] promote".into(),
+        },
+    );
+    assert!(s.rollout.as_ref().is_some_and(|r| r.pause.is_none()));
+}
+
+#[test]
+fn promote_right_after_the_drive_pauses_trusts_the_drive_over_an_older_record() {
+    // The watch read the record before the new run existed: r1, Healthy.
+    let mut s = fx::rollout_paused();
+    if let Some(r) = s.rollout.as_mut() {
+        r.driving = true;
+        if let Some(run) = r.snapshot.run.as_mut() {
+            run.revision = 1;
+            run.status = Status::Healthy;
+        }
+        r.snapshot.run_read_ms = fx::NOW - 2_000;
+    }
+    update(
+        &mut s,
+        Msg::RunEnded {
+            gen: 20,
+            result: Ok(RunEnd {
+                revision: Some(2),
+                status: Some(Status::Paused),
+                strategy: Some(StrategyKind::Canary),
+                paused: true,
+                note: String::new(),
+                at_ms: fx::NOW - 1_000,
+            }),
+        },
+    );
+    ch(&mut s, 'P');
+    let Some(Popup::Confirm(c)) = &s.popup else {
+        panic!("asks to promote r2, not `no active run`: {:?}", s.status);
+    };
+    assert!(c.consequence.starts_with("r2 "), "{}", c.consequence);
+}
+
+#[test]
+fn promote_in_a_timed_pause_known_from_the_drives_ticks() {
+    // The record still shows the step before the pause; the drive already ticks it.
+    let mut s = fx::rollout_paused();
+    let gen = s.rollout.as_ref().map(|r| r.gen).unwrap_or_default();
+    if let Some(r) = s.rollout.as_mut() {
+        r.driving = true;
+        if let Some(run) = r.snapshot.run.as_mut() {
+            run.status = Status::Progressing;
+        }
+    }
+    ch(&mut s, 'P');
+    assert!(s.popup.is_none(), "still moving: no pause yet");
+    update(
+        &mut s,
+        Msg::PauseTick {
+            gen,
+            index: 6,
+            elapsed_ms: 2_000,
+            total_ms: 30_000,
+        },
+    );
+    ch(&mut s, 'P');
+    assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.status);
 }

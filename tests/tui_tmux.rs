@@ -104,3 +104,49 @@ fn demo_canary_to_the_pause_promote_healthy_and_quit() {
     // Back on the normal screen: the console's frame is gone.
     assert!(!screen.contains("┌Services"), "{screen}");
 }
+
+/// The time from starting `helmdeck demo` to its first frame on screen (the simulated
+/// cluster starts in-process first; the first deploys continue behind the frame). Prints
+/// the figure — a measurement, not an assertion (target ≤ 300 ms):
+/// `cargo test --release --test tui_tmux first_frame -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn first_frame_time_of_the_demo() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let data = tempfile::tempdir().expect("tempdir");
+    for round in 0..3 {
+        let name = format!("helmdeck-ff-{}-{round}", std::process::id());
+        let cmd = format!(
+            "env HELMDECK_HELM='{}' HELMDECK_DATA_DIR='{}' NO_COLOR=1 '{}' demo; sleep 30",
+            support::helm().display(),
+            data.path().display(),
+            support::bin().display()
+        );
+        // An idle tmux session first, so that its own start is not counted.
+        let ok = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
+            .current_dir(support::root())
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "tmux new-session");
+        let s = Session(name);
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        s.keys(&["-l", &cmd]);
+        s.keys(&["Enter"]);
+        let deadline = start + Duration::from_secs(20);
+        while !s.capture().contains("┌Services") {
+            assert!(Instant::now() < deadline, "no frame:\n{}", s.capture());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        println!(
+            "first frame of `helmdeck demo` (round {round}): {:?} after the command was typed",
+            start.elapsed()
+        );
+        s.keys(&["q"]);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -3,6 +3,7 @@
 //! watches of workloads and pods, pod logs. API 429/5xx answers are retried with capped
 //! exponential back-off; errors say what failed and what to do. Never imports the TUI.
 
+pub mod events;
 pub mod lease;
 pub mod records;
 pub mod watch;

@@ -24,6 +24,10 @@ pub enum Action {
     Abort,
     OpenRollout,
     Logs,
+    /// The gate's measurements instead of the run's events.
+    GateDetail,
+    /// Kubernetes Events instead of the run's events (narrow screens).
+    ClusterEvents,
     Filter,
     Palette,
     ToggleDiffBase,

@@ -1,5 +1,6 @@
-//! Mode + key → Action. The footer and the `?` help are generated from this table, so what
-//! is shown is what works.
+//! Mode + key → Action, from `assets/keymap.yaml` (embedded) and the user's optional
+//! `<config dir>/keymap.yaml` on top. The footer and the `?` help are generated from it, so
+//! what is shown is what works.
 
 use super::action::Action;
 
@@ -98,272 +99,369 @@ impl Mode {
 }
 
 /// One binding: in `mode`, `key` means `action`; `help` says so; `footer` keeps it short.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub mode: Mode,
     pub key: Key,
     pub action: Action,
-    pub help: &'static str,
+    pub help: String,
     /// The footer's short label; empty: not in the footer.
-    pub footer: &'static str,
+    pub footer: String,
 }
 
-const fn b(
-    mode: Mode,
-    key: Key,
-    action: Action,
-    help: &'static str,
-    footer: &'static str,
-) -> Binding {
-    Binding {
-        mode,
-        key,
-        action,
-        help,
-        footer,
+/// The default keymap (DESIGN.md "Screens"), embedded from `assets/keymap.yaml`.
+pub const DEFAULT_YAML: &str = include_str!("../../assets/keymap.yaml");
+
+/// A bad keymap file: where, what, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message} — {hint}")]
+pub struct KeymapError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Mode + key → action, in the order the help lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<Binding>,
+}
+
+impl Default for Keymap {
+    fn default() -> Keymap {
+        Keymap::defaults()
     }
 }
 
-use KeyCode as K;
-use Mode::*;
-
-/// The default keymap (DESIGN.md "Screens").
-pub const DEFAULT: &[Binding] = &[
-    b(Browse, Key::char('j'), Action::Down, "move down", ""),
-    b(Browse, Key::plain(K::Down), Action::Down, "move down", ""),
-    b(Browse, Key::char('k'), Action::Up, "move up", ""),
-    b(Browse, Key::plain(K::Up), Action::Up, "move up", ""),
-    b(
-        Browse,
-        Key::plain(K::PageDown),
-        Action::PageDown,
-        "page down",
-        "",
-    ),
-    b(Browse, Key::plain(K::PageUp), Action::PageUp, "page up", ""),
-    b(Browse, Key::char('g'), Action::Top, "first", ""),
-    b(Browse, Key::char('G'), Action::Bottom, "last", ""),
-    b(
-        Browse,
-        Key::plain(K::BackTab),
-        Action::PrevPane,
-        "previous pane",
-        "",
-    ),
-    b(Browse, Key::char(']'), Action::NextTab, "next tab", ""),
-    b(Browse, Key::char('['), Action::PrevTab, "previous tab", ""),
-    b(
-        Browse,
-        Key::plain(K::Right),
-        Action::NextTab,
-        "next tab",
-        "",
-    ),
-    b(
-        Browse,
-        Key::plain(K::Left),
-        Action::PrevTab,
-        "previous tab",
-        "",
-    ),
-    b(Browse, Key::char('1'), Action::Tab(0), "Manifests tab", ""),
-    b(Browse, Key::char('2'), Action::Tab(1), "Values tab", ""),
-    b(Browse, Key::char('3'), Action::Tab(2), "Diff tab", ""),
-    b(Browse, Key::char('4'), Action::Tab(3), "History tab", ""),
-    b(
-        Browse,
-        Key::char('d'),
-        Action::OpenLaunch,
-        "deploy (launch dialog)",
-        "deploy",
-    ),
-    b(
-        Browse,
-        Key::char('o'),
-        Action::OpenRollout,
-        "open the rollout view",
-        "rollout",
-    ),
-    b(
-        Browse,
-        Key::char('P'),
-        Action::Promote,
-        "promote the active run",
-        "promote",
-    ),
-    b(
-        Browse,
-        Key::char('R'),
-        Action::Rollback,
-        "roll back",
-        "rollback",
-    ),
-    b(
-        Browse,
-        Key::char('A'),
-        Action::Abort,
-        "abort the active run",
-        "abort",
-    ),
-    b(
-        Browse,
-        Key::char('/'),
-        Action::Filter,
-        "filter (fuzzy)",
-        "filter",
-    ),
-    b(
-        Browse,
-        Key::char('v'),
-        Action::ToggleDiffBase,
-        "diff: live ↔ last revision",
-        "",
-    ),
-    b(
-        Browse,
-        Key::char(':'),
-        Action::Palette,
-        "command palette (:deploy, :env x)",
-        "",
-    ),
-    b(Browse, Key::char('r'), Action::Refresh, "refresh", ""),
-    b(Browse, Key::char('?'), Action::Help, "help", "help"),
-    b(Browse, Key::char('q'), Action::Quit, "quit", "quit"),
-    b(Browse, Key::ctrl('c'), Action::Quit, "quit", ""),
-    b(
-        Browse,
-        Key::plain(K::Enter),
-        Action::Open,
-        "open / select",
-        "open",
-    ),
-    b(
-        Browse,
-        Key::plain(K::Tab),
-        Action::NextPane,
-        "next pane",
-        "pane",
-    ),
-    b(
-        Rollout,
-        Key::char('P'),
-        Action::Promote,
-        "promote",
-        "promote",
-    ),
-    b(
-        Rollout,
-        Key::char('R'),
-        Action::Rollback,
-        "roll back",
-        "rollback",
-    ),
-    b(Rollout, Key::char('A'), Action::Abort, "abort", "abort"),
-    b(
-        Rollout,
-        Key::char('L'),
-        Action::Logs,
-        "follow the selected pod's logs",
-        "logs",
-    ),
-    b(Rollout, Key::char('j'), Action::Down, "next pod", ""),
-    b(Rollout, Key::plain(K::Down), Action::Down, "next pod", ""),
-    b(Rollout, Key::char('k'), Action::Up, "previous pod", ""),
-    b(Rollout, Key::plain(K::Up), Action::Up, "previous pod", ""),
-    b(
-        Rollout,
-        Key::plain(K::PageDown),
-        Action::PageDown,
-        "page down",
-        "",
-    ),
-    b(
-        Rollout,
-        Key::plain(K::PageUp),
-        Action::PageUp,
-        "page up",
-        "",
-    ),
-    b(
-        Rollout,
-        Key::char('d'),
-        Action::OpenLaunch,
-        "deploy again",
-        "",
-    ),
-    b(
-        Rollout,
-        Key::plain(K::Esc),
-        Action::Back,
-        "back to browse",
-        "back",
-    ),
-    b(
-        Rollout,
-        Key::char(':'),
-        Action::Palette,
-        "command palette",
-        "",
-    ),
-    b(Rollout, Key::char('?'), Action::Help, "help", "help"),
-    b(Rollout, Key::char('q'), Action::Quit, "quit", "quit"),
-    b(Rollout, Key::ctrl('c'), Action::Quit, "quit", ""),
-    b(
-        Confirm,
-        Key::char('y'),
-        Action::Confirm,
-        "yes, do it",
-        "yes",
-    ),
-    b(
-        Confirm,
-        Key::plain(K::Enter),
-        Action::Confirm,
-        "yes, do it",
-        "",
-    ),
-    b(Confirm, Key::char('n'), Action::Cancel, "no", "no"),
-    b(Confirm, Key::plain(K::Esc), Action::Cancel, "no", ""),
-    b(Confirm, Key::ctrl('c'), Action::Quit, "quit", ""),
-    b(
-        Help,
-        Key::plain(K::Esc),
-        Action::Back,
-        "close help",
-        "close",
-    ),
-    b(Help, Key::char('?'), Action::Back, "close help", ""),
-    b(Help, Key::char('q'), Action::Back, "close help", ""),
-    b(Help, Key::ctrl('c'), Action::Quit, "quit", ""),
+const MODES: [(&str, Mode); 4] = [
+    ("browse", Mode::Browse),
+    ("rollout", Mode::Rollout),
+    ("confirm", Mode::Confirm),
+    ("help", Mode::Help),
 ];
 
-/// The action of `key` in `mode`, if any.
-pub fn lookup(mode: Mode, key: Key) -> Option<Action> {
-    DEFAULT
+const ACTIONS: &[(&str, Action)] = &[
+    ("quit", Action::Quit),
+    ("up", Action::Up),
+    ("down", Action::Down),
+    ("page-up", Action::PageUp),
+    ("page-down", Action::PageDown),
+    ("top", Action::Top),
+    ("bottom", Action::Bottom),
+    ("left", Action::Left),
+    ("right", Action::Right),
+    ("open", Action::Open),
+    ("back", Action::Back),
+    ("next-pane", Action::NextPane),
+    ("prev-pane", Action::PrevPane),
+    ("next-tab", Action::NextTab),
+    ("prev-tab", Action::PrevTab),
+    ("tab-1", Action::Tab(0)),
+    ("tab-2", Action::Tab(1)),
+    ("tab-3", Action::Tab(2)),
+    ("tab-4", Action::Tab(3)),
+    ("deploy", Action::OpenLaunch),
+    ("promote", Action::Promote),
+    ("rollback", Action::Rollback),
+    ("abort", Action::Abort),
+    ("rollout", Action::OpenRollout),
+    ("logs", Action::Logs),
+    ("gate", Action::GateDetail),
+    ("events", Action::ClusterEvents),
+    ("filter", Action::Filter),
+    ("palette", Action::Palette),
+    ("diff-base", Action::ToggleDiffBase),
+    ("help", Action::Help),
+    ("refresh", Action::Refresh),
+    ("confirm", Action::Confirm),
+    ("cancel", Action::Cancel),
+];
+
+const NAMED_KEYS: &[(&str, KeyCode)] = &[
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("shift-tab", KeyCode::BackTab),
+    ("space", KeyCode::Char(' ')),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("pgup", KeyCode::PageUp),
+    ("pageup", KeyCode::PageUp),
+    ("pgdn", KeyCode::PageDown),
+    ("pagedown", KeyCode::PageDown),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+];
+
+/// `j`, `G`, `?`, `ctrl-c`, `enter`, `pgdn`, … as a key.
+pub fn parse_key(name: &str) -> Result<Key, String> {
+    let lower = name.to_ascii_lowercase();
+    if let Some(rest) = lower
+        .strip_prefix("ctrl-")
+        .or_else(|| lower.strip_prefix("c-"))
+    {
+        let mut cs = rest.chars();
+        return match (cs.next(), cs.next()) {
+            (Some(c), None) => Ok(Key::ctrl(c)),
+            _ => Err(format!(
+                "`{name}` is not a key: ctrl- takes one character (ctrl-c)"
+            )),
+        };
+    }
+    let mut cs = name.chars();
+    if let (Some(c), None) = (cs.next(), cs.next()) {
+        return Ok(Key::char(c));
+    }
+    NAMED_KEYS
         .iter()
-        .find(|b| b.mode == mode && b.key == key)
-        .map(|b| b.action)
+        .find(|(n, _)| *n == lower)
+        .map(|(_, k)| Key::plain(*k))
+        .ok_or_else(|| {
+            let names: Vec<&str> = NAMED_KEYS.iter().map(|(n, _)| *n).collect();
+            format!(
+                "`{name}` is not a key: use one character, ctrl-x, or one of {}",
+                names.join(", ")
+            )
+        })
 }
 
-/// The footer of `mode`: one `key label` pair per footer binding.
-pub fn footer(mode: Mode) -> Vec<(String, &'static str)> {
-    DEFAULT
-        .iter()
-        .filter(|b| b.mode == mode && !b.footer.is_empty())
-        .map(|b| (b.key.label(), b.footer))
-        .collect()
+fn closest<'a>(word: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .map(|k| (strsim::levenshtein(word, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
 }
 
-/// Every binding of `mode`, keys of one action joined (`j/↓  move down`).
-pub fn help(mode: Mode) -> Vec<(String, &'static str)> {
-    let mut out: Vec<(String, &'static str)> = Vec::new();
-    for bnd in DEFAULT.iter().filter(|b| b.mode == mode) {
-        if let Some(e) = out.iter_mut().find(|(_, h)| *h == bnd.help) {
-            e.0.push('/');
-            e.0.push_str(&bnd.key.label());
-        } else {
-            out.push((bnd.key.label(), bnd.help));
+impl Keymap {
+    /// The embedded defaults (checked by a test, so they always parse).
+    pub fn defaults() -> Keymap {
+        match Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None) {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(error = %e, "the embedded keymap does not parse");
+                Keymap {
+                    bindings: Vec::new(),
+                }
+            }
         }
     }
-    out
+
+    /// The defaults with the user's file on top, when it exists.
+    pub fn load(user_file: Option<&std::path::Path>) -> Result<Keymap, KeymapError> {
+        let mut k = Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None)?;
+        if let Some(p) = user_file.filter(|p| p.exists()) {
+            let text = std::fs::read_to_string(p).map_err(|e| KeymapError {
+                file: p.display().to_string(),
+                line: 0,
+                message: format!("cannot read it: {e}"),
+                hint: "fix its permissions or remove it to use the default keys".into(),
+            })?;
+            k = Keymap::parse(&text, &p.display().to_string(), Some(k))?;
+        }
+        Ok(k)
+    }
+
+    /// Parses a keymap file; with `base`, its bindings replace those of the same mode and key.
+    pub fn parse(text: &str, file: &str, base: Option<Keymap>) -> Result<Keymap, KeymapError> {
+        let err = |line: usize, message: String, hint: &str| KeymapError {
+            file: file.to_string(),
+            line,
+            message,
+            hint: hint.to_string(),
+        };
+        let doc = crate::domain::yaml::parse_document(text)
+            .map_err(|e| err(e.pos().line, e.to_string(), "fix the YAML syntax"))?;
+        let line_of = |ptr: &str| doc.position_of(ptr).map(|p| p.line).unwrap_or(1);
+        let mut bindings = base.map(|b| b.bindings).unwrap_or_default();
+        let root =
+            match &doc.value {
+                serde_json::Value::Null => return Ok(Keymap { bindings }),
+                serde_json::Value::Object(m) => m,
+                _ => return Err(err(
+                    1,
+                    "a keymap is a map of modes".into(),
+                    "write `browse:`, `rollout:`, `confirm:` or `help:` with a list of bindings",
+                )),
+            };
+        for (mode_name, list) in root {
+            let mp = crate::domain::yaml::child_pointer("", mode_name);
+            let Some(mode) = MODES.iter().find(|(n, _)| n == mode_name).map(|(_, m)| *m) else {
+                let hint = match closest(mode_name, MODES.iter().map(|(n, _)| *n)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "modes are browse, rollout, confirm and help".into(),
+                };
+                return Err(err(
+                    line_of(&mp),
+                    format!("unknown mode `{mode_name}`"),
+                    &hint,
+                ));
+            };
+            let Some(items) = list.as_array() else {
+                return Err(err(
+                    line_of(&mp),
+                    format!("`{mode_name}` must be a list of bindings"),
+                    "write `- { key: j, action: down, help: move down }` items",
+                ));
+            };
+            for (i, item) in items.iter().enumerate() {
+                let ip = crate::domain::yaml::child_pointer(&mp, &i.to_string());
+                let line = line_of(&ip);
+                let field = |name: &str| item.get(name).and_then(serde_json::Value::as_str);
+                for name in ["help", "footer"] {
+                    if item.get(name).is_some_and(|v| !v.is_string()) {
+                        return Err(err(
+                            line,
+                            format!("`{name}` must be text"),
+                            "quote it: help: \"no\" (yes, no, on and off are booleans in YAML)",
+                        ));
+                    }
+                }
+                if let Some(obj) = item.as_object() {
+                    if let Some(bad) = obj
+                        .keys()
+                        .find(|k| !["key", "action", "help", "footer"].contains(&k.as_str()))
+                    {
+                        return Err(err(
+                            line,
+                            format!("unknown field `{bad}` in a binding"),
+                            "a binding has key, action, help and (optionally) footer",
+                        ));
+                    }
+                }
+                if let Some(serde_json::Value::Bool(b)) = item.get("key") {
+                    return Err(err(
+                        line,
+                        format!("the key reads as the YAML boolean `{b}`"),
+                        "quote it: key: \"y\" (y, n, yes, no, on and off are booleans in YAML)",
+                    ));
+                }
+                let key_name = item
+                    .get("key")
+                    .map(|v| match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .ok_or_else(|| {
+                        err(
+                            line,
+                            "a binding without `key`".into(),
+                            "add `key: j` (the key to press)",
+                        )
+                    })?;
+                let key = parse_key(&key_name).map_err(|m| {
+                    err(
+                        line,
+                        m,
+                        "see the list of key names at the top of assets/keymap.yaml",
+                    )
+                })?;
+                let action_name = field("action").ok_or_else(|| {
+                    err(
+                        line,
+                        format!("the binding of `{key_name}` has no `action`"),
+                        "add `action: promote` (or `none` to unbind the key)",
+                    )
+                })?;
+                bindings.retain(|b| !(b.mode == mode && b.key == key));
+                if action_name == "none" {
+                    continue;
+                }
+                let Some(action) = ACTIONS
+                    .iter()
+                    .find(|(n, _)| *n == action_name)
+                    .map(|(_, a)| *a)
+                else {
+                    let hint = match closest(action_name, ACTIONS.iter().map(|(n, _)| *n)) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "actions are {}, or none",
+                            ACTIONS
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    return Err(err(line, format!("unknown action `{action_name}`"), &hint));
+                };
+                bindings.push(Binding {
+                    mode,
+                    key,
+                    action,
+                    help: field("help").unwrap_or(action_name).to_string(),
+                    footer: field("footer").unwrap_or_default().to_string(),
+                });
+            }
+        }
+        // The help lists modes in order; bindings keep their file order within a mode.
+        bindings.sort_by_key(|b| MODES.iter().position(|(_, m)| *m == b.mode));
+        Ok(Keymap { bindings })
+    }
+
+    /// The action of `key` in `mode`, if any.
+    pub fn lookup(&self, mode: Mode, key: Key) -> Option<Action> {
+        self.bindings
+            .iter()
+            .find(|b| b.mode == mode && b.key == key)
+            .map(|b| b.action)
+    }
+
+    /// The footer of `mode`: one `key label` pair per footer binding.
+    pub fn footer(&self, mode: Mode) -> Vec<(String, String)> {
+        self.bindings
+            .iter()
+            .filter(|b| b.mode == mode && !b.footer.is_empty())
+            .map(|b| (b.key.label(), b.footer.clone()))
+            .collect()
+    }
+
+    /// Every binding of `mode`, keys of one help text joined (`j/↓  move down`).
+    pub fn help(&self, mode: Mode) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for bnd in self.bindings.iter().filter(|b| b.mode == mode) {
+            if let Some(e) = out.iter_mut().find(|(_, h)| *h == bnd.help) {
+                e.0.push('/');
+                e.0.push_str(&bnd.key.label());
+            } else {
+                out.push((bnd.key.label(), bnd.help.clone()));
+            }
+        }
+        out
+    }
+
+    /// The keys bound to `action` in `mode`.
+    pub fn keys_of(&self, mode: Mode, action: Action) -> Vec<Key> {
+        self.bindings
+            .iter()
+            .filter(|b| b.mode == mode && b.action == action)
+            .map(|b| b.key)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_parse() {
+        let k = Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None).expect("defaults parse");
+        assert_eq!(
+            k.lookup(Mode::Rollout, Key::char('P')),
+            Some(Action::Promote)
+        );
+        assert_eq!(k.lookup(Mode::Browse, Key::char('1')), Some(Action::Tab(0)));
+        assert_eq!(k.lookup(Mode::Browse, Key::ctrl('c')), Some(Action::Quit));
+        assert_eq!(
+            k.lookup(Mode::Confirm, Key::plain(KeyCode::Enter)),
+            Some(Action::Confirm)
+        );
+    }
 }

@@ -7,6 +7,7 @@ pub mod input;
 pub mod keymap;
 pub mod msg;
 pub mod state;
+pub mod steps;
 pub mod theme;
 pub mod ui;
 pub mod update;

@@ -3,9 +3,9 @@
 
 use super::keymap::Key;
 use super::state::{
-    Connection, DiffView, EventKind, HistoryEntry, Preview, ReleaseRow, RolloutSnapshot,
+    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow, RolloutSnapshot,
 };
-use crate::domain::run::{Status, StrategyKind};
+use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -39,6 +39,13 @@ pub enum Msg {
         kind: EventKind,
         text: String,
     },
+    /// A timed pause of this console's drive counting down (about once a second).
+    PauseTick {
+        gen: u64,
+        index: usize,
+        elapsed_ms: u64,
+        total_ms: u64,
+    },
     /// A drive stopped: finished, at a manual pause, or with an error.
     RunEnded {
         gen: u64,
@@ -52,7 +59,12 @@ pub enum Msg {
     },
     RolloutUpdated {
         gen: u64,
-        snapshot: RolloutSnapshot,
+        snapshot: Box<RolloutSnapshot>,
+    },
+    /// The newest Kubernetes Events about the watched release (oldest first).
+    ClusterEvents {
+        gen: u64,
+        events: Vec<KubeEvent>,
     },
     /// Releases changed elsewhere (the demo's first deploys): reload the release list.
     Reload,
@@ -67,8 +79,11 @@ pub enum Msg {
 pub struct RunEnd {
     pub revision: Option<u32>,
     pub status: Option<Status>,
+    pub strategy: Option<StrategyKind>,
     pub paused: bool,
     pub note: String,
+    /// When the drive ended (ms since the epoch): fresher than a record read before it.
+    pub at_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +121,8 @@ pub enum Effect {
         env: String,
         strategy: StrategyKind,
         sets: Vec<String>,
+        /// Canary steps / blue-green auto-promotion for this run (empty: as configured).
+        steps: StepOverrides,
     },
     /// Follow the log of `pod` (replacing any followed log).
     FollowLogs {
@@ -119,6 +136,8 @@ pub enum Effect {
         gen: u64,
         service: String,
         env: String,
+        /// The check of the paused gate the operator confirmed promoting past.
+        past_gate: Option<String>,
     },
     Rollback {
         gen: u64,

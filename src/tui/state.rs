@@ -2,7 +2,8 @@
 //! Fixture states for tests are built from these types directly.
 
 use crate::domain::diff::LineTag;
-use crate::domain::run::{Status, StrategyKind};
+use crate::domain::gate::GateRecord;
+use crate::domain::run::{CanaryStep, Status, StrategyKind};
 use crate::domain::values::LayerKind;
 use tui_input::Input;
 
@@ -15,6 +16,10 @@ pub struct ServiceInfo {
     pub strategy: StrategyKind,
     /// The canary steps, described (`canary to 1 pod`, `pause`, …).
     pub steps: Vec<String>,
+    /// The configured canary steps (empty: the engine's default plan).
+    pub canary_steps: Vec<CanaryStep>,
+    /// Blue/green promotes without waiting for the operator.
+    pub auto_promote: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +224,13 @@ pub struct LaunchDialog {
     pub env: String,
     pub protected: bool,
     pub strategy: StrategyKind,
-    pub steps: Vec<String>,
+    /// The canary steps of this run, as one editable line (see `tui::steps`).
+    pub steps: Input,
+    /// The service's configured steps (verify steps are kept from here).
+    pub configured: Vec<CanaryStep>,
+    /// Blue/green: promote without waiting for the operator (this run only).
+    pub auto_promote: bool,
+    pub configured_auto_promote: bool,
     pub field: LaunchField,
     /// One-off `--set` expressions, separated by spaces.
     pub sets: Input,
@@ -228,9 +239,58 @@ pub struct LaunchDialog {
     pub error: Option<String>,
 }
 
+impl LaunchDialog {
+    /// A dialog for `service` in `env`, its steps as configured.
+    pub fn new(service: &ServiceInfo, env: &EnvInfo) -> LaunchDialog {
+        let configured = if service.canary_steps.is_empty() {
+            crate::tui::steps::default_steps()
+        } else {
+            service.canary_steps.clone()
+        };
+        LaunchDialog {
+            service: service.name.clone(),
+            env: env.name.clone(),
+            protected: env.protected,
+            strategy: service.strategy,
+            steps: Input::new(crate::tui::steps::steps_text(&configured)),
+            configured,
+            auto_promote: service.auto_promote,
+            configured_auto_promote: service.auto_promote,
+            field: LaunchField::Strategy,
+            sets: Input::default(),
+            confirm: Input::default(),
+            error: None,
+        }
+    }
+
+    /// The fields Tab moves through, for the strategy chosen.
+    pub fn fields(&self) -> Vec<LaunchField> {
+        let mut f = vec![LaunchField::Strategy];
+        match self.strategy {
+            StrategyKind::Canary => f.push(LaunchField::Steps),
+            StrategyKind::Bluegreen => f.push(LaunchField::AutoPromote),
+            StrategyKind::Rolling => {}
+        }
+        f.push(LaunchField::Sets);
+        if self.protected {
+            f.push(LaunchField::Confirm);
+        }
+        f
+    }
+
+    /// The steps as typed, parsed.
+    pub fn parsed_steps(&self) -> Result<Vec<CanaryStep>, String> {
+        crate::tui::steps::parse_steps(self.steps.value(), &self.configured)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LaunchField {
     Strategy,
+    /// Canary only.
+    Steps,
+    /// Blue/green only.
+    AutoPromote,
     Sets,
     Confirm,
 }
@@ -262,6 +322,8 @@ pub struct ConfirmDialog {
     pub consequence: String,
     /// Rollback to this revision (chosen in the History tab) rather than of the active run.
     pub to: Option<u32>,
+    /// Promote past the paused gate whose failed (or inconclusive) check this names.
+    pub past_gate: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -301,6 +363,10 @@ pub struct RunView {
     /// End of the timed pause in progress.
     pub pause_until_ms: Option<u64>,
     pub operator: String,
+    /// The run's newest verification gate (measurements trimmed to the last few per check).
+    pub gate: Option<GateRecord>,
+    /// The check a run paused at a failed or inconclusive gate stopped on.
+    pub paused_gate_check: Option<String>,
 }
 
 /// One progress bar: a Deployment's ready pods out of desired.
@@ -333,6 +399,8 @@ pub struct RolloutSnapshot {
     pub pods: Vec<PodRow>,
     pub workloads: Vec<WorkloadBar>,
     pub run: Option<RunView>,
+    /// When `run` was read from the record (ms since the epoch; 0: never).
+    pub run_read_ms: u64,
     pub lease_holder: Option<String>,
     pub watch_error: Option<String>,
 }
@@ -369,6 +437,38 @@ pub struct Rollout {
     pub pod_selected: usize,
     /// The log pane, following one pod (`L`).
     pub logs: Option<LogPane>,
+    /// How this console's last drive ended: fresher than the record until the watch
+    /// re-reads it.
+    pub last_end: Option<crate::tui::msg::RunEnd>,
+    /// The newest Kubernetes Events about the release's objects, oldest first.
+    pub cluster_events: Vec<KubeEvent>,
+    /// Narrow screens: the Kubernetes Events replace the run's events (`e`).
+    pub show_cluster_events: bool,
+    /// The timed pause this console's drive is waiting out, as last ticked.
+    pub pause: Option<PauseClock>,
+    /// The gate's measurements replace the run's events (`g`, or a run paused at a gate).
+    pub show_gate: bool,
+}
+
+/// One Kubernetes Event about the release, as the "recent events" pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeEvent {
+    pub warning: bool,
+    pub reason: String,
+    /// `Pod/web-6f5c…`.
+    pub object: String,
+    pub message: String,
+    pub last_ms: u64,
+    pub count: u32,
+}
+
+/// Where a timed pause stands, from the drive's ticks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PauseClock {
+    /// The step's index in the plan.
+    pub index: usize,
+    pub elapsed_ms: u64,
+    pub total_ms: u64,
 }
 
 /// The last lines of one pod's log, followed live.
@@ -442,6 +542,8 @@ pub struct State {
     pub next_gen: u64,
     pub quit: bool,
     pub color: bool,
+    /// Mode + key → action (defaults and the user's file); the footer and help read it.
+    pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
 }
 
 impl State {
@@ -482,6 +584,7 @@ impl State {
             next_gen: 1,
             quit: false,
             color: true,
+            keymap: std::sync::Arc::new(crate::tui::keymap::Keymap::defaults()),
         }
     }
 

@@ -18,6 +18,12 @@ pub fn services() -> Vec<ServiceInfo> {
         chart: "demo/web ^1.2".into(),
         strategy,
         steps: steps.iter().map(|x| x.to_string()).collect(),
+        canary_steps: if steps.is_empty() {
+            Vec::new()
+        } else {
+            helmdeck::tui::steps::parse_steps(&steps.join(", "), &[]).expect("fixture steps")
+        },
+        auto_promote: false,
     };
     vec![
         s(
@@ -341,7 +347,10 @@ pub fn rollout_paused() -> State {
                 started_ms: NOW - 47_000,
                 pause_until_ms: None,
                 operator: "alice@deck".into(),
+                gate: None,
+                paused_gate_check: None,
             }),
+            run_read_ms: NOW - 500,
             lease_holder: None,
             watch_error: None,
         },
@@ -375,6 +384,11 @@ pub fn rollout_paused() -> State {
         driving: false,
         pod_selected: 4,
         logs: None,
+        last_end: None,
+        cluster_events: paused_cluster_events(),
+        show_cluster_events: false,
+        pause: None,
+        show_gate: false,
     });
     s.status = Some(StatusLine {
         text: "web r2 paused in staging: P promotes, R rolls back, A aborts".into(),
@@ -477,7 +491,10 @@ pub fn rollout_auto_rollback() -> State {
                 started_ms: NOW - 38_000,
                 pause_until_ms: None,
                 operator: "alice@deck".into(),
+                gate: None,
+                paused_gate_check: None,
             }),
+            run_read_ms: NOW - 500,
             lease_holder: Some("alice@deck (pid 4242)".into()),
             watch_error: None,
         },
@@ -506,6 +523,122 @@ pub fn rollout_auto_rollback() -> State {
         driving: true,
         pod_selected: 4,
         logs: None,
+        last_end: None,
+        cluster_events: crash_cluster_events(),
+        show_cluster_events: false,
+        pause: None,
+        show_gate: false,
     });
     s
+}
+
+/// A canary paused at a failed http gate: two of three measurements answered 500.
+pub fn rollout_paused_at_gate() -> State {
+    use helmdeck::domain::gate::{
+        CheckKind, CheckRecord, GateRecord, GateStage, Measurement, Outcome, Verdict,
+    };
+    let mut s = rollout_paused();
+    let m = |secs_ago: u64, outcome, value: &str, detail: &str| Measurement {
+        at_ms: NOW - secs_ago * 1000,
+        outcome,
+        value: Some(value.into()),
+        detail: detail.into(),
+    };
+    let detail = "HTTP 500 from web-canary:http/healthz (expected 200)";
+    let gate = GateRecord {
+        step: 3,
+        stage: GateStage::Canary,
+        started_ms: NOW - 40_000,
+        ended_ms: Some(NOW - 5_000),
+        checks: vec![CheckRecord {
+            name: "smoke".into(),
+            kind: Some(CheckKind::Http),
+            measurements: vec![
+                m(35, Outcome::Pass, "200", "HTTP 200 {\"status\":\"ok\"}"),
+                m(25, Outcome::Fail, "500", detail),
+                m(15, Outcome::Fail, "500", detail),
+            ],
+        }],
+        verdict: Some(Verdict::Failed {
+            check: "smoke".into(),
+            detail: format!("2 of 3 measurements failed (limit 1): {detail}"),
+        }),
+    };
+    if let Some(run) = s.rollout.as_mut().and_then(|r| r.snapshot.run.as_mut()) {
+        run.reason = Some(format!(
+            "canary gate: check `smoke` failed: 2 of 3 measurements failed (limit 1): {detail}"
+        ));
+        run.gate = Some(gate);
+        run.paused_gate_check = Some("smoke".into());
+    }
+    s
+}
+
+fn kube_event(
+    secs_ago: u64,
+    warning: bool,
+    reason: &str,
+    object: &str,
+    message: &str,
+) -> KubeEvent {
+    KubeEvent {
+        warning,
+        reason: reason.into(),
+        object: object.into(),
+        message: message.into(),
+        last_ms: NOW - secs_ago * 1000,
+        count: 1,
+    }
+}
+
+/// What the cluster said while the canary of `web` came up.
+pub fn paused_cluster_events() -> Vec<KubeEvent> {
+    let pod = "Pod/web-canary-55f5d8578c-gn2np";
+    vec![
+        kube_event(46, false, "ScalingReplicaSet", "Deployment/web-canary", "Scaled up replica set web-canary-55f5d8578c from 0 to 1"),
+        kube_event(46, false, "SuccessfulCreate", "ReplicaSet/web-canary-55f5d8578c", "Created pod: web-canary-55f5d8578c-gn2np"),
+        kube_event(45, false, "Scheduled", pod, "Successfully assigned demo/web-canary-55f5d8578c-gn2np to helmdeck-sim-node"),
+        kube_event(44, false, "Pulling", pod, "Pulling image \"ghcr.io/acme/web:1.3.0\""),
+        kube_event(43, false, "Pulled", pod, "Successfully pulled image \"ghcr.io/acme/web:1.3.0\" in 1.2s (1.2s including waiting). Image size: 19314220 bytes."),
+        kube_event(43, false, "Created", pod, "Created container: web"),
+        kube_event(43, false, "Started", pod, "Started container web"),
+    ]
+}
+
+/// What the cluster said while the canary of `checkout` crash-looped.
+pub fn crash_cluster_events() -> Vec<KubeEvent> {
+    let pod = "Pod/checkout-canary-74d5d8458d-85766";
+    let mut b = kube_event(
+        8,
+        true,
+        "BackOff",
+        pod,
+        "Back-off restarting failed container web in pod checkout-canary-74d5d8458d-85766_demo(5f0c…)",
+    );
+    b.count = 3;
+    vec![
+        kube_event(
+            37,
+            false,
+            "Scheduled",
+            pod,
+            "Successfully assigned demo/checkout-canary-74d5d8458d-85766 to helmdeck-sim-node",
+        ),
+        kube_event(35, false, "Started", pod, "Started container web"),
+        kube_event(
+            20,
+            false,
+            "Pulled",
+            pod,
+            "Container image \"ghcr.io/acme/checkout:1.3.0-crash\" already present on machine",
+        ),
+        b,
+        kube_event(
+            2,
+            false,
+            "ScalingReplicaSet",
+            "Deployment/checkout-canary",
+            "Scaled down replica set checkout-canary-74d5d8458d from 1 to 0",
+        ),
+    ]
 }

@@ -5,7 +5,6 @@ pub mod popups;
 pub mod screens;
 pub mod widgets;
 
-use super::keymap;
 use super::state::{Connection, State};
 use super::theme::Theme;
 use super::update;
@@ -118,6 +117,7 @@ fn status_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 fn footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mode = update::mode(state);
+    let keymap_footer;
     let pairs: Vec<(String, &str)> = if state.palette.is_some() {
         vec![
             ("enter".into(), "run"),
@@ -140,7 +140,11 @@ fn footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ("esc".into(), "cancel"),
         ]
     } else {
-        keymap::footer(mode)
+        keymap_footer = state.keymap.footer(mode);
+        keymap_footer
+            .iter()
+            .map(|(k, h)| (k.clone(), h.as_str()))
+            .collect()
     };
     let mut spans = Vec::new();
     let mut width = 0usize;

@@ -3,7 +3,7 @@
 use super::super::action::Action;
 use super::super::msg::Effect;
 use super::super::state::{
-    Focus, LaunchDialog, LaunchField, Loadable, ManifestRow, Popup, Section, State, StatusLine, Tab,
+    Focus, LaunchDialog, Loadable, ManifestRow, Popup, Section, State, StatusLine, Tab,
 };
 use super::rollout;
 use tui_input::Input;
@@ -190,17 +190,7 @@ pub(crate) fn open_launch(state: &mut State) -> Vec<Effect> {
     let (Some(svc), Some(env)) = (state.selected_service(), state.selected_env()) else {
         return Vec::new();
     };
-    let dialog = LaunchDialog {
-        service: svc.name.clone(),
-        env: env.name.clone(),
-        protected: env.protected,
-        strategy: svc.strategy,
-        steps: svc.steps.clone(),
-        field: LaunchField::Strategy,
-        sets: Input::default(),
-        confirm: Input::default(),
-        error: None,
-    };
+    let dialog = LaunchDialog::new(svc, env);
     state.popup = Some(Popup::Launch(Box::new(dialog)));
     // The dialog summarises what would change: the diff against the live cluster.
     let live = state.diff.value().is_some_and(|d| d.against == "live");
@@ -330,6 +320,11 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             });
             reload(state)
         }
-        Action::Back | Action::Confirm | Action::Cancel | Action::Logs => Vec::new(),
+        Action::Back
+        | Action::Confirm
+        | Action::Cancel
+        | Action::Logs
+        | Action::GateDetail
+        | Action::ClusterEvents => Vec::new(),
     }
 }

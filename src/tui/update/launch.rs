@@ -1,11 +1,12 @@
-//! The launch dialog: strategy, one-off `--set` overrides, typed confirmation for protected
-//! environments; Enter launches, Esc closes.
+//! The launch dialog: strategy, canary steps (one editable line) or blue/green
+//! auto-promotion, one-off `--set` overrides, typed confirmation for protected environments;
+//! Enter launches, Esc closes. Bad input keeps the dialog open with what was typed.
 
 use super::super::keymap::{Key, KeyCode};
 use super::super::msg::Effect;
 use super::super::state::{EventKind, LaunchField, Popup, State, StatusLine};
 use super::rollout;
-use crate::domain::run::StrategyKind;
+use crate::domain::run::{StepOverrides, StrategyKind};
 
 const STRATEGIES: [StrategyKind; 3] = [
     StrategyKind::Rolling,
@@ -30,15 +31,7 @@ pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     if key.ctrl && key.code == KeyCode::Char('c') {
         return super::quit(state);
     }
-    let fields: Vec<LaunchField> = if d.protected {
-        vec![
-            LaunchField::Strategy,
-            LaunchField::Sets,
-            LaunchField::Confirm,
-        ]
-    } else {
-        vec![LaunchField::Strategy, LaunchField::Sets]
-    };
+    let fields = d.fields();
     let i = fields.iter().position(|f| *f == d.field).unwrap_or(0);
     match key.code {
         KeyCode::Esc => {
@@ -59,6 +52,15 @@ pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                 KeyCode::Char('b') => d.strategy = StrategyKind::Bluegreen,
                 _ => {}
             },
+            LaunchField::Steps => super::edit(&mut d.steps, key),
+            LaunchField::AutoPromote => {
+                if matches!(
+                    key.code,
+                    KeyCode::Char(' ') | KeyCode::Left | KeyCode::Right
+                ) {
+                    d.auto_promote = !d.auto_promote;
+                }
+            }
             LaunchField::Sets => super::edit(&mut d.sets, key),
             LaunchField::Confirm => super::edit(&mut d.confirm, key),
         },
@@ -91,6 +93,22 @@ fn launch(state: &mut State) -> Vec<Effect> {
         d.field = LaunchField::Sets;
         return Vec::new();
     }
+    let mut steps = StepOverrides::default();
+    match d.strategy {
+        StrategyKind::Canary => match d.parsed_steps() {
+            Ok(parsed) if parsed == d.configured => {}
+            Ok(parsed) => steps.canary_steps = Some(parsed),
+            Err(e) => {
+                d.error = Some(e);
+                d.field = LaunchField::Steps;
+                return Vec::new();
+            }
+        },
+        StrategyKind::Bluegreen if d.auto_promote != d.configured_auto_promote => {
+            steps.auto_promote = Some(d.auto_promote);
+        }
+        _ => {}
+    }
     let (service, env, strategy) = (d.service.clone(), d.env.clone(), d.strategy);
     state.popup = None;
     let mut out = rollout::open(state);
@@ -99,11 +117,24 @@ fn launch(state: &mut State) -> Vec<Effect> {
     };
     r.driving = true;
     let gen = r.gen;
-    let what = if sets.is_empty() {
+    let mut what = if sets.is_empty() {
         String::new()
     } else {
         format!(" with --set {}", sets.join(" "))
     };
+    if let Some(st) = &steps.canary_steps {
+        what.push_str(&format!(
+            " — steps for this run: {}",
+            crate::tui::steps::steps_text(st)
+        ));
+    }
+    if let Some(a) = steps.auto_promote {
+        what.push_str(if a {
+            " — promotes on its own"
+        } else {
+            " — waits for P before switching"
+        });
+    }
     super::push_event(
         state,
         gen,
@@ -120,6 +151,7 @@ fn launch(state: &mut State) -> Vec<Effect> {
         env,
         strategy,
         sets,
+        steps,
     });
     out
 }

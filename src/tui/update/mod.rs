@@ -6,7 +6,7 @@ mod launch;
 pub mod palette;
 mod rollout;
 
-use super::keymap::{self, Key, KeyCode, Mode};
+use super::keymap::{Key, KeyCode, Mode};
 use super::msg::{Effect, Msg};
 use super::state::{
     Connection, EventKind, EventLine, Loadable, Popup, State, StatusLine, MAX_EVENTS,
@@ -68,7 +68,28 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::RunProgress { gen, kind, text } => {
+            // A new step ends any timed pause.
+            if kind == EventKind::Step {
+                if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                    r.pause = None;
+                }
+            }
             push_event(state, gen, kind, text);
+            Vec::new()
+        }
+        Msg::PauseTick {
+            gen,
+            index,
+            elapsed_ms,
+            total_ms,
+        } => {
+            if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                r.pause = Some(super::state::PauseClock {
+                    index,
+                    elapsed_ms,
+                    total_ms,
+                });
+            }
             Vec::new()
         }
         Msg::RunEnded { gen, result } => rollout::run_ended(state, gen, result),
@@ -96,8 +117,14 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
                     Some(e) => Connection::Failing(e.clone()),
                     None => Connection::Connected,
                 };
-                r.snapshot = snapshot;
+                r.snapshot = *snapshot;
                 r.pod_selected = r.pod_selected.min(r.snapshot.pods.len().saturating_sub(1));
+            }
+            Vec::new()
+        }
+        Msg::ClusterEvents { gen, events } => {
+            if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
+                r.cluster_events = events;
             }
             Vec::new()
         }
@@ -154,7 +181,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
         return launch::on_key(state, key);
     }
     let m = mode(state);
-    let Some(action) = keymap::lookup(m, key) else {
+    let Some(action) = state.keymap.lookup(m, key) else {
         return Vec::new();
     };
     match m {

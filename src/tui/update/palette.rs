@@ -62,6 +62,7 @@ pub fn run(state: &mut State, line: &str) -> Vec<Effect> {
                     "revision r{rev} is re-applied exactly as it was, as a new revision (rolling)."
                 ),
                 to: Some(rev),
+                past_gate: None,
             }));
             Vec::new()
         }

@@ -36,8 +36,57 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         driving: false,
         pod_selected: 0,
         logs: None,
+        last_end: None,
+        cluster_events: Vec::new(),
+        show_cluster_events: false,
+        pause: None,
+        show_gate: false,
     });
     vec![Effect::WatchRelease { gen, service, env }]
+}
+
+/// The paused gate of the run on screen: its check and last measurement, in words.
+fn paused_gate(state: &State) -> Option<(String, String)> {
+    let r = state.rollout.as_ref()?;
+    if Some(r.service.as_str()) != state.selected_service().map(|s| s.name.as_str())
+        || Some(r.env.as_str()) != state.selected_env().map(|e| e.name.as_str())
+    {
+        return None;
+    }
+    let run = r.snapshot.run.as_ref()?;
+    let check = run.paused_gate_check.clone()?;
+    let last = run
+        .gate
+        .as_ref()
+        .and_then(|g| g.checks.iter().find(|c| c.name == check))
+        .and_then(|c| c.measurements.last())
+        .map(|m| {
+            use crate::domain::gate::Outcome;
+            let mark = match m.outcome {
+                Outcome::Pass => "✓ passed",
+                Outcome::Fail => "✗ failed",
+                Outcome::Inconclusive => "? inconclusive",
+            };
+            let value = m
+                .value
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default();
+            let detail = m.detail.lines().next().unwrap_or_default();
+            format!("last measurement {mark}{value}: {detail}")
+        })
+        .unwrap_or_else(|| "no measurement recorded".into());
+    let what = run
+        .reason
+        .clone()
+        .unwrap_or_else(|| format!("check `{check}`"));
+    Some((
+        check,
+        format!(
+            "r{} is paused at a gate — {what}; {last}. Promoting goes past the gate anyway, without a passing check.",
+            run.revision
+        ),
+    ))
 }
 
 /// The newest run's status and strategy, from the live view if it shows this release,
@@ -50,6 +99,18 @@ fn run_of(state: &State) -> (Option<Status>, Option<StrategyKind>, Option<u32>) 
         .as_ref()
         .filter(|r| Some(&r.service) == svc.as_ref() && Some(&r.env) == env.as_ref())
     {
+        // A drive of this console that ended after the record was last read knows better
+        // (the watch re-reads the record about once a second).
+        if let Some(end) = r
+            .last_end
+            .as_ref()
+            .filter(|e| e.status.is_some() && e.at_ms > r.snapshot.run_read_ms)
+        {
+            let strategy = end
+                .strategy
+                .or_else(|| r.snapshot.run.as_ref().map(|x| x.strategy));
+            return (end.status, strategy, end.revision);
+        }
         if let Some(run) = &r.snapshot.run {
             return (Some(run.status), Some(run.strategy), Some(run.revision));
         }
@@ -109,6 +170,8 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
         r.driving
             && r.service == service
             && r.env == env
+            // In a timed pause by the drive's own ticks, or by the record.
+            && r.pause.is_none()
             && r.snapshot
                 .run
                 .as_ref()
@@ -131,11 +194,15 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
             .map(|e| (e.revision, e.chart.clone())),
         _ => None,
     };
-    let result = match &to {
-        Some((n, chart)) => Ok(format!(
+    let gate = (action == RunAction::Promote)
+        .then(|| paused_gate(state))
+        .flatten();
+    let result = match (&to, &gate) {
+        (Some((n, chart)), _) => Ok(format!(
             "revision r{n} ({chart}) is re-applied exactly as it was, as a new revision (rolling)."
         )),
-        None => consequence(action, status, strategy, rev),
+        (None, Some((_, text))) => Ok(text.clone()),
+        (None, None) => consequence(action, status, strategy, rev),
     };
     match result {
         Ok(consequence) => {
@@ -145,6 +212,7 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
                 env,
                 consequence,
                 to: to.map(|t| t.0),
+                past_gate: gate.map(|g| g.0),
             }));
         }
         Err(e) => {
@@ -182,7 +250,12 @@ pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
                 error: false,
             });
             out.push(match c.action {
-                RunAction::Promote => Effect::Promote { gen, service, env },
+                RunAction::Promote => Effect::Promote {
+                    gen,
+                    service,
+                    env,
+                    past_gate: c.past_gate.clone(),
+                },
                 RunAction::Rollback => Effect::Rollback {
                     gen,
                     service,
@@ -238,6 +311,18 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => ask(state, RunAction::Rollback),
         Action::Abort => ask(state, RunAction::Abort),
         Action::Logs => toggle_logs(state),
+        Action::ClusterEvents => {
+            if let Some(r) = state.rollout.as_mut() {
+                r.show_cluster_events = !r.show_cluster_events;
+            }
+            Vec::new()
+        }
+        Action::GateDetail => {
+            if let Some(r) = state.rollout.as_mut() {
+                r.show_gate = !r.show_gate;
+            }
+            Vec::new()
+        }
         Action::ToggleDiffBase => Vec::new(),
         Action::Palette => {
             state.palette = Some(tui_input::Input::default());
@@ -293,7 +378,11 @@ pub(super) fn run_ended(
         return Vec::new();
     };
     r.driving = false;
+    r.pause = None;
     let (service, env) = (r.service.clone(), r.env.clone());
+    if let Ok(end) = &result {
+        r.last_end = Some(end.clone());
+    }
     let (kind, text, error) = match result {
         Ok(end) => {
             let rev = end.revision.map(|n| format!(" r{n}")).unwrap_or_default();

@@ -10,8 +10,14 @@ use ratatui::Frame;
 
 pub fn draw(c: &ConfirmDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
     let w = area.width.saturating_sub(4).min(64);
-    let rect = centered(area, w, 8);
-    let title = format!(" {} {} in {}? ", capital(c.action.verb()), c.service, c.env);
+    // The consequence wraps; a gate's confirmation says more than a pause's.
+    let text_w = w.saturating_sub(2).max(1) as usize;
+    let h = (c.consequence.chars().count() / text_w + 1 + 5).min(area.height as usize) as u16;
+    let rect = centered(area, w, h.max(8));
+    let title = match &c.past_gate {
+        Some(check) => format!(" Promote {} past `{check}`? ", c.service),
+        None => format!(" {} {} in {}? ", capital(c.action.verb()), c.service, c.env),
+    };
     let lines = vec![
         Line::from(c.consequence.clone()),
         Line::from(""),

@@ -1,6 +1,6 @@
 //! `?`: every key of the current screen, from the keymap.
 
-use crate::tui::keymap::{self, Mode};
+use crate::tui::keymap::Mode;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 use crate::tui::ui::centered;
@@ -19,7 +19,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!("{} keys", mode.title()),
         theme.header(),
     ))];
-    for (k, h) in keymap::help(mode) {
+    for (k, h) in state.keymap.help(mode) {
         lines.push(Line::from(vec![
             Span::styled(format!("{k:>10} "), theme.key()),
             Span::raw(h),

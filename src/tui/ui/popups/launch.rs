@@ -1,6 +1,6 @@
 //! The launch dialog: strategy, steps, one-off overrides, confirmation.
 
-use crate::domain::run::StrategyKind;
+use crate::domain::run::{CanaryStep, StrategyKind};
 use crate::tui::state::{DiffView, LaunchDialog, LaunchField, Loadable};
 use crate::tui::theme::Theme;
 use crate::tui::ui::centered;
@@ -17,7 +17,7 @@ pub fn draw(
     area: Rect,
 ) {
     let w = area.width.saturating_sub(4).min(72);
-    let h = if d.protected { 15 } else { 13 };
+    let h = if d.protected { 16 } else { 14 };
     let rect = centered(area, w, h);
     let inner_w = w.saturating_sub(2) as usize;
     let mark = |f: LaunchField| if d.field == f { "▸ " } else { "  " };
@@ -40,16 +40,59 @@ pub fn draw(
         strat.push(Span::raw(" "));
     }
     lines.push(Line::from(strat));
-    let plan = match d.strategy {
-        StrategyKind::Canary if !d.steps.is_empty() => d.steps.join(" → "),
-        StrategyKind::Canary => "canary to 20% → pause".into(),
-        StrategyKind::Bluegreen => "deploy to the idle slot → wait healthy → pause → switch".into(),
-        StrategyKind::Rolling => "apply everything → wait healthy".into(),
-    };
-    lines.push(Line::from(vec![
-        Span::raw("  Steps     "),
-        Span::styled(plan, theme.dim()),
-    ]));
+    let mut steps_row = None;
+    match d.strategy {
+        StrategyKind::Canary => {
+            steps_row = Some(lines.len());
+            lines.push(Line::from(vec![
+                Span::styled(mark(LaunchField::Steps), theme.key()),
+                Span::raw("Steps     "),
+                Span::styled(d.steps.value().to_string(), theme.yaml_string()),
+            ]));
+            // What the line means, step by step — or why it cannot run.
+            let plan = match d.parsed_steps() {
+                Ok(steps) => Span::styled(
+                    steps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, st)| format!("{} {}", i + 1, describe(st)))
+                        .collect::<Vec<_>>()
+                        .join(" → "),
+                    theme.dim(),
+                ),
+                Err(e) => Span::styled(e, theme.error()),
+            };
+            lines.push(Line::from(vec![Span::raw("            "), plan]));
+        }
+        StrategyKind::Bluegreen => {
+            lines.push(Line::from(vec![
+                Span::styled(mark(LaunchField::AutoPromote), theme.key()),
+                Span::raw("Promote   "),
+                Span::styled(
+                    if d.auto_promote {
+                        "[x] on its own once healthy"
+                    } else {
+                        "[ ] waits for P (verification pause)"
+                    },
+                    if d.field == LaunchField::AutoPromote {
+                        theme.selected()
+                    } else {
+                        theme.dim()
+                    },
+                ),
+            ]));
+            lines.push(Line::from(Span::styled(
+                "            idle slot → wait healthy → pause → switch the Services",
+                theme.dim(),
+            )));
+        }
+        StrategyKind::Rolling => {
+            lines.push(Line::from(vec![
+                Span::raw("  Steps     "),
+                Span::styled("apply everything → wait healthy", theme.dim()),
+            ]));
+        }
+    }
     let summary = match diff {
         Loadable::Ready { value, .. } if value.added + value.changed + value.removed == 0 => {
             Span::styled(
@@ -76,7 +119,12 @@ pub fn draw(
         Span::styled(d.sets.value().to_string(), theme.yaml_string()),
     ]));
     lines.push(Line::from(Span::styled(
-        "            key=value, several separated by spaces",
+        match d.field {
+            LaunchField::Steps => {
+                "            N pods, P%, pause, pause 30s, verify · comma-separated"
+            }
+            _ => "            key=value, several separated by spaces",
+        },
         theme.dim(),
     )));
     let mut confirm_row = None;
@@ -119,7 +167,8 @@ pub fn draw(
     let cursor = match d.field {
         LaunchField::Sets => Some((set_row, d.sets.visual_cursor())),
         LaunchField::Confirm => confirm_row.map(|r| (r, d.confirm.visual_cursor())),
-        LaunchField::Strategy => None,
+        LaunchField::Steps => steps_row.map(|r| (r, d.steps.visual_cursor())),
+        LaunchField::Strategy | LaunchField::AutoPromote => None,
     };
     if let Some((row, col)) = cursor {
         let x = rect.x + 1 + 12 + col as u16;
@@ -128,5 +177,24 @@ pub fn draw(
         {
             frame.set_cursor_position((x, y));
         }
+    }
+}
+
+/// A step in words, for the line under the editor.
+fn describe(step: &CanaryStep) -> String {
+    match step {
+        CanaryStep::Replicas(n) => format!("canary {n} pod{}", if *n == 1 { "" } else { "s" }),
+        CanaryStep::Percent(p) => format!("canary {p}%"),
+        CanaryStep::Pause(p) => match p.duration {
+            Some(d) => format!("wait {d}"),
+            None => "wait for P".into(),
+        },
+        CanaryStep::Verify(c) => format!(
+            "verify {}",
+            c.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        ),
     }
 }

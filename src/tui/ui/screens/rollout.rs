@@ -3,7 +3,9 @@
 use super::browse::status_style;
 use crate::tui::state::{EventKind, State};
 use crate::tui::theme::Theme;
-use crate::tui::ui::widgets::{self, elapsed, fit, phase_timeline, pod_table, workload_bars};
+use crate::tui::ui::widgets::{
+    self, elapsed, fit, gate_detail, kube_events, phase_timeline, pod_table, workload_bars,
+};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
@@ -59,7 +61,20 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     elapsed(state.now_ms.saturating_sub(run.started_ms))
                 )));
             }
-            if let Some(until) = run.pause_until_ms {
+            if let Some(p) = r.pause.filter(|_| r.driving) {
+                // This console waits the pause out: its own ticks.
+                let left = elapsed(p.total_ms.saturating_sub(p.elapsed_ms));
+                let text = if area.width >= 100 {
+                    format!(
+                        " · pause {} of {} · {left} left",
+                        elapsed(p.elapsed_ms),
+                        elapsed(p.total_ms)
+                    )
+                } else {
+                    format!(" · pause {left} left")
+                };
+                spans.push(Span::styled(text, theme.warn()));
+            } else if let Some(until) = run.pause_until_ms {
                 spans.push(Span::styled(
                     format!(
                         " · pause {} left",
@@ -167,9 +182,49 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(lines).block(block), events);
         return;
     }
-    // Events: newest last.
+    // Kubernetes Events beside the run's on wide screens; on narrow ones instead (`e`).
+    let events = if events.width >= 120 {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(events);
+        draw_cluster_events(state, theme, frame, right);
+        left
+    } else if r.show_cluster_events {
+        draw_cluster_events(state, theme, frame, events);
+        return;
+    } else {
+        events
+    };
+    // A gate's measurements, on request or when the run stopped at one.
+    if let Some(g) = run
+        .filter(|x| r.show_gate || x.paused_gate_check.is_some())
+        .and_then(|x| x.gate.as_ref())
+    {
+        let block = Block::bordered()
+            .title(Span::styled(gate_detail::title(g), theme.header()))
+            .border_style(theme.border(false));
+        let inner = block.inner(events);
+        let lines = gate_detail::lines(
+            g,
+            run.and_then(|x| x.paused_gate_check.as_deref()),
+            inner.width as usize,
+            inner.height as usize,
+            state.now_ms,
+            theme,
+        );
+        frame.render_widget(Paragraph::new(lines).block(block), events);
+        return;
+    }
+    // The run's events: newest last.
     let ev_block = Block::bordered()
-        .title(Span::styled("Events", theme.header()))
+        .title(Span::styled(
+            if events.width >= 120 || area.width >= 120 {
+                "Run"
+            } else {
+                "Run (e: Kubernetes events)"
+            },
+            theme.header(),
+        ))
         .border_style(theme.border(false));
     let inner = ev_block.inner(events);
     let h = inner.height as usize;
@@ -191,4 +246,31 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).block(ev_block), events);
+}
+
+fn draw_cluster_events(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let Some(r) = &state.rollout else {
+        return;
+    };
+    let warnings = r.cluster_events.iter().filter(|e| e.warning).count();
+    let title = if warnings > 0 {
+        format!(
+            "Recent events ({warnings} warning{})",
+            if warnings == 1 { "" } else { "s" }
+        )
+    } else {
+        "Recent events".to_string()
+    };
+    let block = Block::bordered()
+        .title(Span::styled(title, theme.header()))
+        .border_style(theme.border(false));
+    let inner = block.inner(area);
+    let lines = kube_events::lines(
+        &r.cluster_events,
+        state.now_ms,
+        inner.width as usize,
+        inner.height as usize,
+        theme,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }

@@ -1,5 +1,7 @@
 //! Widgets that draw one thing from plain data and a `Rect`; they know nothing of the App.
 
+pub mod gate_detail;
+pub mod kube_events;
 pub mod phase_timeline;
 pub mod pod_table;
 pub mod workload_bars;
