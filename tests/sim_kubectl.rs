@@ -289,7 +289,17 @@ async fn kubectl_rollout_status_reports_exceeded_deadline() {
         err.contains("deployment \"web\" exceeded its progress deadline"),
         "{out}{err}"
     );
-    let (_, out, _) = kubectl(&ctl, &["get", "pods", "-l", "app=web"], None, S).await;
+    // A crash-looping pod is briefly Running between its crashes: look a few times.
+    let mut out = String::new();
+    for _ in 0..20 {
+        out = kubectl(&ctl, &["get", "pods", "-l", "app=web"], None, S)
+            .await
+            .1;
+        if out.contains("CrashLoopBackOff") || out.contains("Error") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     assert!(
         out.contains("CrashLoopBackOff") || out.contains("Error"),
         "{out}"

@@ -226,9 +226,10 @@ fn palette() {
     insta::assert_snapshot!("palette_80x24", screen(&s, 80, 24));
 }
 
-/// Only visible rows are built: a rollout with 10k pods draws in a few milliseconds.
+/// A rollout with 10k pods draws the window around the selected pod (its speed is measured
+/// by `cargo bench --bench tui`, not asserted here).
 #[test]
-fn ten_thousand_pods_draw_fast() {
+fn ten_thousand_pods_draw_the_selected_window() {
     let mut s = fx::rollout_paused();
     if let Some(r) = s.rollout.as_mut() {
         let template = r.snapshot.pods[0].clone();
@@ -241,28 +242,11 @@ fn ten_thousand_pods_draw_fast() {
         r.pod_selected = 5_000;
     }
     let mut t = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
-    let theme = Theme::colored();
-    let small = fx::rollout_paused();
-    let start = std::time::Instant::now();
-    for _ in 0..10 {
-        t.draw(|f| draw(&small, &theme, f)).expect("draws");
-    }
-    eprintln!(
-        "rollout view with 6 pods: {:?} per frame (debug build)",
-        start.elapsed() / 10
-    );
-    let start = std::time::Instant::now();
-    let frames = 50;
-    for _ in 0..frames {
-        t.draw(|f| draw(&s, &theme, f)).expect("draws");
-    }
-    let per_frame = start.elapsed() / frames;
-    eprintln!("rollout view with 10k pods: {per_frame:?} per frame (debug build)");
-    assert!(t.backend().to_string().contains("web-6f5b66657d-05000"));
-    assert!(
-        per_frame < std::time::Duration::from_millis(50),
-        "{per_frame:?}"
-    );
+    t.draw(|f| draw(&s, &Theme::colored(), f)).expect("draws");
+    let screen = t.backend().to_string();
+    assert!(screen.contains("web-6f5b66657d-05000"), "{screen}");
+    assert!(screen.contains("Pods (10000)"), "{screen}");
+    assert!(!screen.contains("web-6f5b66657d-00000"), "{screen}");
 }
 
 /// Images of the main screens, colours kept, for the README:
