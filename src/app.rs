@@ -272,8 +272,9 @@ impl Executor {
             Effect::Quit => {}
             Effect::LoadPreview { gen, service, env } => {
                 tokio::spawn(async move {
+                    let progress = progress_to(&tx, gen);
                     let result = match renderer {
-                        Ok(r) => load_preview(&cfg, &r, &service, &env).await,
+                        Ok(r) => load_preview(&cfg, &r, &service, &env, &progress).await,
                         Err(e) => Err(e),
                     };
                     let _ = tx.send(Msg::PreviewLoaded { gen, result }).await;
@@ -623,21 +624,36 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// A sources progress callback that reports to the console as `SourceProgress` messages,
+/// at most ten a second (and never waits: a full queue drops a report, the next one
+/// carries the newer count).
+fn progress_to(
+    tx: &mpsc::Sender<Msg>,
+    gen: u64,
+) -> impl Fn(u64, Option<u64>) + Send + Sync + 'static {
+    let tx = tx.clone();
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    move |done, total| {
+        let Ok(mut last) = last.lock() else { return };
+        let finished = total.is_some_and(|t| done >= t);
+        if !finished && last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        let _ = tx.try_send(Msg::SourceProgress { gen, done, total });
+    }
+}
+
 async fn load_preview(
     cfg: &Config,
     renderer: &Renderer,
     service: &str,
     env: &str,
+    progress: crate::sources::Progress<'_>,
 ) -> Result<Preview, String> {
-    let prepared = prepare::prepare(
-        cfg,
-        service,
-        env,
-        &Overrides::default(),
-        crate::sources::no_progress(),
-    )
-    .await
-    .map_err(|e| explain(e.into()))?;
+    let prepared = prepare::prepare(cfg, service, env, &Overrides::default(), progress)
+        .await
+        .map_err(|e| explain(e.into()))?;
     let rendered = renderer
         .render(&prepared.render_request())
         .await

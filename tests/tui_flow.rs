@@ -777,3 +777,63 @@ fn promote_in_a_timed_pause_known_from_the_drives_ticks() {
     ch(&mut s, 'P');
     assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.status);
 }
+
+#[test]
+fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
+    let mut s = fresh();
+    init(&mut s);
+    let first = s.preview.gen().expect("loading");
+    update(
+        &mut s,
+        Msg::SourceProgress {
+            gen: first,
+            done: 512 * 1024,
+            total: Some(1024 * 1024),
+        },
+    );
+    assert_eq!(
+        s.fetching_text().as_deref(),
+        Some("fetching 512 KiB of 1.0 MiB (50%)")
+    );
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t");
+    t.draw(|f| helmdeck::tui::ui::draw(&s, &helmdeck::tui::theme::Theme::colored(), f))
+        .expect("draws");
+    assert!(
+        t.backend()
+            .to_string()
+            .contains("fetching 512 KiB of 1.0 MiB"),
+        "{}",
+        t.backend()
+    );
+    // Another service is picked: the old download's reports are dropped.
+    ch(&mut s, 'j');
+    assert_eq!(s.fetching_text(), None);
+    update(
+        &mut s,
+        Msg::SourceProgress {
+            gen: first,
+            done: 900 * 1024,
+            total: Some(1024 * 1024),
+        },
+    );
+    assert_eq!(s.fetching_text(), None);
+    let now = s.preview.gen().expect("loading");
+    update(
+        &mut s,
+        Msg::SourceProgress {
+            gen: now,
+            done: 3000,
+            total: None,
+        },
+    );
+    assert_eq!(s.fetching_text().as_deref(), Some("fetching 3 KiB"));
+    update(
+        &mut s,
+        Msg::PreviewLoaded {
+            gen: now,
+            result: Ok(fx::preview()),
+        },
+    );
+    assert_eq!(s.fetching_text(), None);
+    assert_eq!(s.fetching, None);
+}

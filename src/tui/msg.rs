@@ -21,6 +21,13 @@ pub enum Msg {
         gen: u64,
         result: Result<Preview, String>,
     },
+    /// Bytes of a chart or values download for the preview of generation `gen` (sources
+    /// report through this while they fetch; the preview's result ends it).
+    SourceProgress {
+        gen: u64,
+        done: u64,
+        total: Option<u64>,
+    },
     DiffLoaded {
         gen: u64,
         result: Result<DiffView, String>,

@@ -539,6 +539,8 @@ pub struct State {
     pub now_ms: u64,
     pub clock: String,
     pub spinner: usize,
+    /// A download the preview waits on: (generation, bytes done, bytes expected).
+    pub fetching: Option<(u64, u64, Option<u64>)>,
     pub next_gen: u64,
     pub quit: bool,
     pub color: bool,
@@ -581,6 +583,7 @@ impl State {
             now_ms: 0,
             clock: String::new(),
             spinner: 0,
+            fetching: None,
             next_gen: 1,
             quit: false,
             color: true,
@@ -728,4 +731,36 @@ fn filtered<S: AsRef<str>>(pattern: &str, items: impl Iterator<Item = S>) -> Vec
         .filter(|(_, s)| pattern.is_empty() || fuzzy_match(pattern, s.as_ref()))
         .map(|(i, _)| i)
         .collect()
+}
+
+/// Bytes for people: `512 B`, `340 KiB`, `1.2 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let f = n as f64;
+    if f < KIB {
+        format!("{n} B")
+    } else if f < KIB * KIB {
+        format!("{:.0} KiB", f / KIB)
+    } else {
+        format!("{:.1} MiB", f / (KIB * KIB))
+    }
+}
+
+impl State {
+    /// What the status line says while the preview waits on a download.
+    pub fn fetching_text(&self) -> Option<String> {
+        let (gen, done, total) = self.fetching?;
+        if self.preview.gen() != Some(gen) || !self.preview.is_loading() {
+            return None;
+        }
+        Some(match total {
+            Some(t) if t > 0 => format!(
+                "fetching {} of {} ({}%)",
+                human_bytes(done),
+                human_bytes(t),
+                done.saturating_mul(100) / t
+            ),
+            _ => format!("fetching {}", human_bytes(done)),
+        })
+    }
 }

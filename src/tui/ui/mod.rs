@@ -103,6 +103,9 @@ fn status_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.warn(),
             ));
         }
+        if let Some(text) = state.fetching_text() {
+            spans.push(Span::styled(format!("{text} "), theme.warn()));
+        }
         if !state.filter.is_empty() {
             spans.push(Span::styled(format!("[/{}] ", state.filter), theme.key()));
         }

@@ -46,6 +46,16 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::PreviewLoaded { gen, result } => {
             settle(state, |s| &mut s.preview, gen, result, "preview");
+            if state.fetching.is_some_and(|(g, _, _)| g <= gen) {
+                state.fetching = None;
+            }
+            Vec::new()
+        }
+        Msg::SourceProgress { gen, done, total } => {
+            // Progress of a preview that was replaced meanwhile is dropped.
+            if state.preview.gen() == Some(gen) && state.preview.is_loading() {
+                state.fetching = Some((gen, done, total));
+            }
             Vec::new()
         }
         Msg::DiffLoaded { gen, result } => {
