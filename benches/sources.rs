@@ -2,7 +2,7 @@
 //! emulator): a warm resolve + pull (index or tags revalidated, package from the cache)
 //! and a cold pull of a 1 MB chart into an empty cache. Targets (issue #6): warm ≤ 5 ms,
 //! cold 1 MB ≤ 200 ms. `server_round_trip` is the servers' own time for the requests a
-//! warm pull makes, to tell helmdeck's share from the emulator's. Servers come from scripts/provision.sh, as for the tests.
+//! warm pull makes, to tell helmdeck's share from the emulator's. Servers come from scripts/provision-tests.sh, as for the tests.
 
 #[path = "../tests/remote/mod.rs"]
 mod remote;

@@ -1,5 +1,5 @@
 //! Prometheus gates against a real Prometheus (Debian's `prometheus`, installed by
-//! `scripts/provision.sh`) bound to loopback, scraping a tiny exporter this test serves:
+//! `scripts/provision-tests.sh`) bound to loopback, scraping a tiny exporter this test serves:
 //! a passing threshold deploys, a failing one rolls back, an unreachable Prometheus is
 //! inconclusive and pauses the run until the operator promotes past the gate.
 
@@ -36,7 +36,7 @@ fn prometheus_binary() -> PathBuf {
         }
     }
     panic!(
-        "the `prometheus` binary is missing: run `. scripts/provision.sh` as root (it installs Debian's `prometheus` package), or `apt-get install prometheus`"
+        "the `prometheus` binary is missing: run `. scripts/provision-tests.sh` as root (it installs Debian's `prometheus` package), or `apt-get install prometheus`"
     );
 }
 

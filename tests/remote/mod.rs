@@ -26,7 +26,7 @@ pub fn server_binary(var: &str, default: &Path, what: &str) -> PathBuf {
         let p = PathBuf::from(p);
         assert!(
             p.is_file(),
-            "{what} is not installed ({var}={} does not exist): run `source scripts/provision.sh` \
+            "{what} is not installed ({var}={} does not exist): run `source scripts/provision-tests.sh` \
              (scripts/provision-servers.sh installs it)",
             p.display()
         );
@@ -34,7 +34,7 @@ pub fn server_binary(var: &str, default: &Path, what: &str) -> PathBuf {
     }
     assert!(
         default.is_file(),
-        "{what} is not installed ({} missing): run `source scripts/provision.sh` \
+        "{what} is not installed ({} missing): run `source scripts/provision-tests.sh` \
          (scripts/provision-servers.sh installs it), or set {var}",
         default.display()
     );
