@@ -656,7 +656,13 @@ impl Run {
                     return self.apply(Event::StepFailed { reason }, ctx, now_ms);
                 }
                 let back = self.reverse_plan(ctx);
-                if ctx.auto_rollback && !back.is_empty() {
+                // Before promotion a failed gate always takes the new version out of traffic
+                // (canaries deleted, or the idle slot scaled down): the primaries / the live
+                // slot were never touched. After it, going back is the policy's call.
+                let before_promotion =
+                    matches!(ctx.strategy, StrategyKind::Canary | StrategyKind::Bluegreen)
+                        && !self.promoted();
+                if (ctx.auto_rollback || before_promotion) && !back.is_empty() {
                     self.close(now_ms, &format!("failed: {reason}"));
                     self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
                 } else {
@@ -1167,5 +1173,28 @@ mod tests {
         assert_eq!(r.reverse, None);
         r.apply(Event::Rollback, &c, 3).expect("rollback");
         assert_eq!(r.plan[0], Step::ApplyAll { revision: 1 });
+    }
+
+    #[test]
+    fn without_auto_rollback_a_failed_canary_gate_still_deletes_the_canaries() {
+        let mut i = input(S::Canary, Some(1));
+        i.canary_steps
+            .insert(1, PlannedCanaryStep::Verify(vec![check("smoke")]));
+        let (p, promo) = plan(&i);
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Canary, Some(1));
+        c.auto_rollback = false;
+        run_to_gate(&mut r, &c);
+        r.apply(
+            Event::GateFailed {
+                reason: "smoke".into(),
+            },
+            &c,
+            2,
+        )
+        .expect("fail");
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+        r.apply(Event::StepDone, &c, 3).expect("deleted");
+        assert_eq!(r.status, Status::RolledBack);
     }
 }
