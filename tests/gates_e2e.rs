@@ -103,22 +103,7 @@ environments:
     }
 
     async fn helmdeck(&self, args: &[&str]) -> Output {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let dir = self.dir.path().to_path_buf();
-        let data = dir.join("data");
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::helmdeck(
-                &refs,
-                &dir,
-                &[
-                    ("E2E_GATE_SECRET", SECRET),
-                    ("HELMDECK_DATA_DIR", data.to_str().unwrap_or(".")),
-                ],
-            )
-        })
-        .await
-        .expect("join")
+        support::helmdeck_in(self.dir.path(), args, &[("E2E_GATE_SECRET", SECRET)]).await
     }
 
     async fn kubectl(&self, args: &[&str]) -> String {

@@ -144,22 +144,7 @@ fn explain(o: &Output) -> String {
 }
 
 async fn helmdeck(dir: &Path, args: &[&str]) -> Output {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let data = dir.join("data");
-        support::helmdeck(
-            &refs,
-            &dir,
-            &[
-                ("PROM_TOKEN", "prom-token-7781"),
-                ("HELMDECK_DATA_DIR", data.to_str().unwrap_or(".")),
-            ],
-        )
-    })
-    .await
-    .expect("join")
+    support::helmdeck_in(dir, args, &[("PROM_TOKEN", "prom-token-7781")]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

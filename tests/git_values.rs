@@ -249,24 +249,7 @@ mod cluster {
     use helmdeck::sim::{self, SimOptions};
 
     async fn blocking(s: &Setup, args: &[&str]) -> Output {
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let dir = s.dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            support::helmdeck(
-                &refs,
-                &dir,
-                &[
-                    ("ENVS_TOKEN", TOKEN),
-                    (
-                        "HELMDECK_DATA_DIR",
-                        dir.join("data").to_str().unwrap_or("."),
-                    ),
-                ],
-            )
-        })
-        .await
-        .expect("join")
+        support::helmdeck_in(s.dir.path(), args, &[("ENVS_TOKEN", TOKEN)]).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

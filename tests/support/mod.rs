@@ -172,3 +172,26 @@ pub async fn kubectl_json(kubeconfig: &Path, namespace: &str, what: &[&str]) -> 
     let text = kubectl(kubeconfig, &args).await;
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("kubectl {what:?}: {e}: {text}"))
 }
+
+/// Runs the binary off the async runtime, in `dir`, with `envs` and its data directory
+/// (audit log) at `dir/data` so that nothing lands in the user's directories.
+pub async fn helmdeck_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let data = dir.join("data");
+    envs.push((
+        "HELMDECK_DATA_DIR".into(),
+        data.to_string_lossy().into_owned(),
+    ));
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        helmdeck(&refs, &dir, &envs)
+    })
+    .await
+    .expect("join")
+}
