@@ -1,4 +1,4 @@
-//! Watches of a namespace's Deployments, Pods and Services, kept in reflector stores and
+//! Watches of a namespace's Deployments and Pods, kept in reflector stores and
 //! re-listed transparently after errors or `410 Gone` (kube-runtime's watcher with
 //! back-off). Whoever waits on a rollout is woken on every change: no polling.
 //!
@@ -10,7 +10,6 @@
 
 use super::{Cluster, ClusterError};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -309,7 +308,6 @@ pub struct NamespaceWatch {
     namespace: String,
     pub deployments: Store<WatchedDeployment>,
     pub pods: Store<WatchedPod>,
-    pub services: Store<Service>,
     changed: tokio_watch::Receiver<u64>,
     /// Last watch error, if the stream is currently failing (shown as "reconnecting").
     pub errors: tokio_watch::Receiver<Option<String>>,
@@ -371,19 +369,17 @@ pub struct PodIndex {
 impl PodIndex {
     /// Pods whose labels include every `selector` pair (none for an empty selector).
     pub fn matching(&self, selector: &BTreeMap<String, String>) -> Vec<Arc<WatchedPod>> {
-        let Some(smallest) = selector
-            .iter()
-            .filter_map(|(k, v)| self.by_label.get(&(k.clone(), v.clone())))
-            .min_by_key(|v| v.len())
-        else {
+        // Every pair must be present; filter the shortest list by the others.
+        let mut lists = Vec::with_capacity(selector.len());
+        for (k, v) in selector {
+            match self.by_label.get(&(k.clone(), v.clone())) {
+                Some(l) => lists.push(l),
+                None => return Vec::new(),
+            }
+        }
+        let Some(smallest) = lists.into_iter().min_by_key(|l| l.len()) else {
             return Vec::new();
         };
-        if selector
-            .iter()
-            .any(|(k, v)| !self.by_label.contains_key(&(k.clone(), v.clone())))
-        {
-            return Vec::new();
-        }
         smallest
             .iter()
             .filter(|p| {
@@ -411,11 +407,6 @@ impl NamespaceWatch {
         );
         let (pods, t2) = spawn_reflector(
             Api::<WatchedPod>::namespaced(c.client.clone(), &c.namespace),
-            tx.clone(),
-            etx.clone(),
-        );
-        let (services, t3) = spawn_reflector(
-            Api::<Service>::namespaced(c.client.clone(), &c.namespace),
             tx,
             etx,
         );
@@ -423,14 +414,12 @@ impl NamespaceWatch {
             namespace: c.namespace.clone(),
             deployments,
             pods,
-            services,
             changed: rx,
             errors: erx,
-            tasks: vec![t1, t2, t3],
+            tasks: vec![t1, t2],
         };
         let _ = w.deployments.wait_until_ready().await;
         let _ = w.pods.wait_until_ready().await;
-        let _ = w.services.wait_until_ready().await;
         w
     }
 
@@ -471,9 +460,7 @@ impl NamespaceWatch {
     }
 
     pub fn deployment(&self, name: &str) -> Option<Value> {
-        self.deployments
-            .get(&ObjectRef::new(name).within(&self.namespace))
-            .map(|d| d.to_value())
+        self.deployment_at_least(name, None)
     }
 
     /// An index of the pods as they are now, for looking up many selectors at once.
@@ -488,12 +475,6 @@ impl NamespaceWatch {
             }
         }
         PodIndex { by_label }
-    }
-
-    pub fn service(&self, name: &str) -> Option<Value> {
-        self.services
-            .get(&ObjectRef::new(name).within(&self.namespace))
-            .and_then(|s| serde_json::to_value(s.as_ref()).ok())
     }
 }
 
