@@ -1235,9 +1235,11 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         .pods
         .state()
         .iter()
-        .map(|p| p.to_value())
-        .filter(|p| belongs_to(p, release))
-        .map(|p| pod_row(&p))
+        .filter(|p| {
+            p.label("app.kubernetes.io/instance") == Some(release)
+                || p.label(crate::domain::strategy::LABEL_RELEASE) == Some(release)
+        })
+        .map(|p| pod_row(&p.to_value()))
         .collect();
     pods.sort_by(|a, b| {
         track_rank(&a.track)

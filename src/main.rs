@@ -56,7 +56,11 @@ fn init_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
         return None;
     }
     let appender = tracing_appender::rolling::daily(dir, "helmdeck.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The default buffer holds 128k lines in a channel allocated up front (4 MB); a
+    // command logs a few lines a second, so a small one does.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(1024)
+        .finish(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("HELMDECK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()

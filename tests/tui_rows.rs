@@ -66,7 +66,7 @@ fn record(run: Run) -> ReleaseRecord {
             revision: None,
         },
         values_layers: Vec::new(),
-        manifests: Vec::new(),
+        manifests: helmdeck::domain::record::Manifests::new(&[]),
         strategy: StrategyKind::Canary,
         slot: None,
         previous: Some(1),

@@ -6,6 +6,7 @@
 pub mod events;
 pub mod lease;
 pub mod records;
+pub mod store;
 pub mod watch;
 
 use kube::api::{
@@ -75,6 +76,65 @@ impl ClusterError {
 
     pub fn is_unreachable(&self) -> bool {
         matches!(self, ClusterError::Unreachable { .. })
+    }
+}
+
+/// Objects per list request: long lists arrive in pages, so that a release of thousands of
+/// objects never sits in memory whole as the API server sent it.
+pub const LIST_PAGE: u32 = 250;
+
+/// What a list of a release's objects keeps of each: identity, labels, annotations, and a
+/// Secret's type (`prune` decides from these; the rest of the object is skipped while
+/// decoding).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct LiveRef {
+    #[serde(deserialize_with = "watch::lean_meta")]
+    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+}
+
+impl LiveRef {
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.metadata.labels.as_ref()?.get(key).map(String::as_str)
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
+    }
+}
+
+impl kube::Resource for LiveRef {
+    type DynamicType = ApiResource;
+    type Scope = kube::core::DynamicResourceScope;
+    fn group(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.group.as_str().into()
+    }
+    fn version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.version.as_str().into()
+    }
+    fn kind(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.kind.as_str().into()
+    }
+    fn api_version(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.api_version.as_str().into()
+    }
+    fn plural(dt: &ApiResource) -> std::borrow::Cow<'_, str> {
+        dt.plural.as_str().into()
+    }
+    fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        &mut self.metadata
     }
 }
 
@@ -228,6 +288,46 @@ fn gvk_of(obj: &Value) -> Result<GroupVersionKind, ClusterError> {
     Ok(GroupVersionKind::gvk(group, version, kind))
 }
 
+/// Every object `api` lists for `selector`, asked for in pages of [`LIST_PAGE`]. An expired
+/// continue token (410) starts the list over.
+pub async fn list_paged<K>(
+    server: &str,
+    what: &str,
+    api: &Api<K>,
+    selector: &str,
+) -> Result<Vec<K>, ClusterError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    let mut restarts = 0;
+    loop {
+        let mut lp = ListParams::default().limit(LIST_PAGE);
+        if !selector.is_empty() {
+            lp = lp.labels(selector);
+        }
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let page = match with_retry(server, what, || api.list(&lp)).await {
+            Ok(p) => p,
+            Err(ClusterError::Api { code: 410, .. }) if token.is_some() && restarts < 3 => {
+                restarts += 1;
+                out.clear();
+                token = None;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        out.extend(page.items);
+        match page.metadata.continue_ {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// `kind/namespace/name` for messages.
 pub fn describe(obj: &Value) -> String {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
@@ -344,22 +444,20 @@ impl Cluster {
         }
     }
 
-    /// Lists objects of a kind in the namespace matching a label selector.
-    pub async fn list(
+    /// Lists objects of a kind in the namespace (every namespace for cluster-scoped kinds)
+    /// matching a label selector, page by page, keeping what [`LiveRef`] keeps.
+    pub async fn list_refs(
         &self,
         api_version: &str,
         kind: &str,
         selector: &str,
-    ) -> Result<Vec<Value>, ClusterError> {
-        let api = self.api_for(api_version, kind, None).await?;
-        let lp = ListParams::default().labels(selector);
-        let what = format!("{kind} list");
-        let list = with_retry(&self.server, &what, || api.list(&lp)).await?;
-        Ok(list
-            .items
-            .iter()
-            .filter_map(|o| serde_json::to_value(o).ok())
-            .collect())
+    ) -> Result<Vec<LiveRef>, ClusterError> {
+        let (ar, caps) = self.resource(api_version, kind).await?;
+        let api: Api<LiveRef> = match caps.scope {
+            Scope::Cluster => Api::all_with(self.client.clone(), &ar),
+            Scope::Namespaced => Api::namespaced_with(self.client.clone(), &self.namespace, &ar),
+        };
+        list_paged(&self.server, &format!("{kind} list"), &api, selector).await
     }
 
     /// Deletes an object (background propagation); a missing object is not an error.

@@ -8,12 +8,10 @@
 //! fields, volumes, env, probes…). Serialized, they have the Kubernetes JSON shape of
 //! those fields, which is what the pure rules in `domain::health` read.
 
+use super::store::{self, Interner, KeptStore, Sym};
 use super::{Cluster, ClusterError};
-use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::Api;
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{watcher, WatchStreamExt};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -21,9 +19,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::watch as tokio_watch;
 
-/// The metadata helmdeck reads; `managedFields` and annotations are skipped while
-/// decoding (they are most of an object's size and nothing here reads them).
-fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+/// The metadata helmdeck reads; `managedFields`, owner references and finalizers are
+/// skipped while decoding (they are most of an object's size and nothing here reads them).
+pub(super) fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Meta {
@@ -33,6 +31,7 @@ fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
         resource_version: Option<String>,
         generation: Option<i64>,
         labels: Option<BTreeMap<String, String>>,
+        annotations: Option<BTreeMap<String, String>>,
         creation_timestamp: Option<Time>,
         deletion_timestamp: Option<Time>,
     }
@@ -44,6 +43,7 @@ fn lean_meta<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
         resource_version: m.resource_version,
         generation: m.generation,
         labels: m.labels,
+        annotations: m.annotations,
         creation_timestamp: m.creation_timestamp,
         deletion_timestamp: m.deletion_timestamp,
         ..ObjectMeta::default()
@@ -119,9 +119,9 @@ macro_rules! lean_resource {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerRef {
-    pub name: String,
+    pub name: Sym,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub image: Option<Sym>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -135,25 +135,23 @@ pub struct PodSpecRef {
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     #[serde(rename = "type")]
-    pub type_: String,
-    pub status: String,
+    pub type_: Sym,
+    pub status: Sym,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Sym>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Sym>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct StateDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Sym>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Sym>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub started_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -170,7 +168,7 @@ pub struct ContainerState {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContainerStatus {
-    pub name: String,
+    pub name: Sym,
     #[serde(default)]
     pub ready: bool,
     #[serde(default)]
@@ -185,11 +183,11 @@ pub struct ContainerStatus {
 #[serde(rename_all = "camelCase")]
 pub struct PodStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<Sym>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Sym>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub message: Option<Sym>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -198,7 +196,66 @@ pub struct PodStatus {
     pub container_statuses: Vec<ContainerStatus>,
 }
 
-/// A pod as the watch keeps it.
+impl ContainerRef {
+    fn share(&mut self, i: &mut Interner) {
+        share(&mut self.name, i);
+        share_opt(&mut self.image, i);
+    }
+}
+
+impl Condition {
+    fn share(&mut self, i: &mut Interner) {
+        share(&mut self.type_, i);
+        share(&mut self.status, i);
+        share_opt(&mut self.reason, i);
+    }
+}
+
+impl ContainerStatus {
+    fn share(&mut self, i: &mut Interner) {
+        share(&mut self.name, i);
+        for st in [&mut self.state, &mut self.last_state]
+            .into_iter()
+            .flatten()
+        {
+            for d in [&mut st.waiting, &mut st.running, &mut st.terminated]
+                .into_iter()
+                .flatten()
+            {
+                share_opt(&mut d.reason, i);
+            }
+        }
+    }
+}
+
+impl PodStatus {
+    fn share(&mut self, i: &mut Interner) {
+        share_opt(&mut self.phase, i);
+        share_opt(&mut self.reason, i);
+        self.conditions.iter_mut().for_each(|c| c.share(i));
+        self.conditions.shrink_to_fit();
+        for list in [
+            &mut self.init_container_statuses,
+            &mut self.container_statuses,
+        ] {
+            list.iter_mut().for_each(|c| c.share(i));
+            list.shrink_to_fit();
+        }
+    }
+}
+
+/// Replaces a freshly decoded string with the interner's shared copy.
+fn share(s: &mut Sym, i: &mut Interner) {
+    *s = i.sym(s);
+}
+
+fn share_opt(s: &mut Option<Sym>, i: &mut Interner) {
+    if let Some(s) = s {
+        share(s, i);
+    }
+}
+
+/// A pod as it is decoded from the API server (the fields [`Pod`] keeps, plus metadata).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct WatchedPod {
     #[serde(deserialize_with = "lean_meta")]
@@ -210,11 +267,81 @@ pub struct WatchedPod {
 }
 lean_resource!(WatchedPod, "Pod", "", "v1", "pods");
 
-impl WatchedPod {
+/// A pod as the namespace watch keeps it: what health rules and the pod table read, with
+/// the strings pods repeat (labels, images, reasons) shared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pod {
+    pub name: Sym,
+    labels: Box<[(Sym, Sym)]>,
+    created: Option<Time>,
+    deleting: Option<Time>,
+    spec: PodSpecRef,
+    status: PodStatus,
+}
+
+impl Pod {
+    /// Keeps a decoded pod, sharing its repeated strings through `i`.
+    pub fn keep(p: WatchedPod, i: &mut Interner) -> (Sym, Pod) {
+        let WatchedPod {
+            metadata,
+            mut spec,
+            mut status,
+        } = p;
+        let name: Sym = Arc::from(metadata.name.as_deref().unwrap_or_default());
+        let labels = metadata
+            .labels
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (i.sym(&k), i.sym(&v)))
+            .collect();
+        spec.containers.iter_mut().for_each(|c| c.share(i));
+        spec.containers.shrink_to_fit();
+        status.share(i);
+        let pod = Pod {
+            name: Arc::clone(&name),
+            labels,
+            created: metadata.creation_timestamp,
+            deleting: metadata.deletion_timestamp,
+            spec,
+            status,
+        };
+        (name, pod)
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn labels(&self) -> impl Iterator<Item = (&Sym, &Sym)> {
+        self.labels.iter().map(|(k, v)| (k, v))
+    }
+
     /// The pod's kept fields in Kubernetes' JSON shape.
     pub fn to_value(&self) -> Value {
+        let mut meta = serde_json::Map::new();
+        meta.insert("name".into(), Value::from(self.name.as_ref()));
+        if !self.labels.is_empty() {
+            meta.insert(
+                "labels".into(),
+                self.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::from(v.as_ref())))
+                    .collect(),
+            );
+        }
+        for (key, t) in [
+            ("creationTimestamp", &self.created),
+            ("deletionTimestamp", &self.deleting),
+        ] {
+            if let Some(t) = t {
+                meta.insert(key.into(), Value::from(t.0.to_string()));
+            }
+        }
         serde_json::json!({
-            "metadata": meta_value(&self.metadata),
+            "metadata": meta,
             "spec": self.spec,
             "status": self.status,
         })
@@ -303,11 +430,17 @@ impl WatchedDeployment {
     }
 }
 
+impl WatchedDeployment {
+    /// Kept as decoded (a namespace has far fewer Deployments than pods).
+    pub fn keep(d: WatchedDeployment, _: &mut Interner) -> (Sym, WatchedDeployment) {
+        (Arc::from(d.metadata.name.as_deref().unwrap_or_default()), d)
+    }
+}
+
 /// Live views of the namespace; dropping it stops the watches.
 pub struct NamespaceWatch {
-    namespace: String,
-    pub deployments: Store<WatchedDeployment>,
-    pub pods: Store<WatchedPod>,
+    pub deployments: KeptStore<WatchedDeployment>,
+    pub pods: KeptStore<Pod>,
     changed: tokio_watch::Receiver<u64>,
     /// Last watch error, if the stream is currently failing (shown as "reconnecting").
     pub errors: tokio_watch::Receiver<Option<String>>,
@@ -322,57 +455,20 @@ impl Drop for NamespaceWatch {
     }
 }
 
-fn spawn_reflector<K>(
-    api: Api<K>,
-    tx: Arc<tokio_watch::Sender<u64>>,
-    err_tx: Arc<tokio_watch::Sender<Option<String>>>,
-) -> (Store<K>, tokio::task::JoinHandle<()>)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    );
-    let task = tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(ev) = stream.next().await {
-            match ev {
-                Ok(_) => {
-                    tx.send_modify(|n| *n = n.wrapping_add(1));
-                    err_tx.send_if_modified(|e| e.take().is_some());
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "watch error; re-listing");
-                    let msg = e.to_string();
-                    err_tx.send_modify(|cur| *cur = Some(msg));
-                }
-            }
-        }
-    });
-    (store, task)
-}
-
 /// Pods grouped by label pair, so that finding the pods of many selectors costs one pass
 /// over the pods rather than one per selector.
 pub struct PodIndex {
-    by_label: HashMap<(String, String), Vec<Arc<WatchedPod>>>,
+    by_label: HashMap<(Sym, Sym), Vec<Arc<Pod>>>,
 }
 
 impl PodIndex {
     /// Pods whose labels include every `selector` pair (none for an empty selector).
-    pub fn matching(&self, selector: &BTreeMap<String, String>) -> Vec<Arc<WatchedPod>> {
+    pub fn matching(&self, selector: &BTreeMap<String, String>) -> Vec<Arc<Pod>> {
         // Every pair must be present; filter the shortest list by the others.
         let mut lists = Vec::with_capacity(selector.len());
         for (k, v) in selector {
-            match self.by_label.get(&(k.clone(), v.clone())) {
+            let key: (Sym, Sym) = (Arc::from(k.as_str()), Arc::from(v.as_str()));
+            match self.by_label.get(&key) {
                 Some(l) => lists.push(l),
                 None => return Vec::new(),
             }
@@ -382,12 +478,7 @@ impl PodIndex {
         };
         smallest
             .iter()
-            .filter(|p| {
-                let labels = p.metadata.labels.as_ref();
-                selector
-                    .iter()
-                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
-            })
+            .filter(|p| selector.iter().all(|(k, v)| p.label(k) == Some(v.as_str())))
             .cloned()
             .collect()
     }
@@ -400,26 +491,27 @@ impl NamespaceWatch {
         let (etx, erx) = tokio_watch::channel(None);
         let tx = Arc::new(tx);
         let etx = Arc::new(etx);
-        let (deployments, t1) = spawn_reflector(
+        let (deployments, t1) = store::spawn(
             Api::<WatchedDeployment>::namespaced(c.client.clone(), &c.namespace),
+            WatchedDeployment::keep,
             tx.clone(),
             etx.clone(),
         );
-        let (pods, t2) = spawn_reflector(
+        let (pods, t2) = store::spawn(
             Api::<WatchedPod>::namespaced(c.client.clone(), &c.namespace),
+            Pod::keep,
             tx,
             etx,
         );
         let w = NamespaceWatch {
-            namespace: c.namespace.clone(),
             deployments,
             pods,
             changed: rx,
             errors: erx,
             tasks: vec![t1, t2],
         };
-        let _ = w.deployments.wait_until_ready().await;
-        let _ = w.pods.wait_until_ready().await;
+        w.deployments.wait_until_ready().await;
+        w.pods.wait_until_ready().await;
         w
     }
 
@@ -438,10 +530,8 @@ impl NamespaceWatch {
     /// call the previous revision's rollout healthy.
     pub async fn generation_floors(c: &Cluster) -> Result<HashMap<String, i64>, ClusterError> {
         let api = Api::<WatchedDeployment>::namespaced(c.client.clone(), &c.namespace);
-        let lp = kube::api::ListParams::default();
-        let list = super::with_retry(&c.server, "Deployment list", || api.list(&lp)).await?;
+        let list = super::list_paged(&c.server, "Deployment list", &api, "").await?;
         Ok(list
-            .items
             .into_iter()
             .filter_map(|d| Some((d.metadata.name?, d.metadata.generation?)))
             .collect())
@@ -450,9 +540,7 @@ impl NamespaceWatch {
     /// The store's copy of a Deployment, unless it is older than `floor` (its generation
     /// as last read from the API server).
     pub fn deployment_at_least(&self, name: &str, floor: Option<i64>) -> Option<Value> {
-        let d = self
-            .deployments
-            .get(&ObjectRef::new(name).within(&self.namespace))?;
+        let d = self.deployments.get(name)?;
         if floor.is_some_and(|f| d.metadata.generation.unwrap_or(0) < f) {
             return None;
         }
@@ -465,13 +553,13 @@ impl NamespaceWatch {
 
     /// An index of the pods as they are now, for looking up many selectors at once.
     pub fn pod_index(&self) -> PodIndex {
-        let mut by_label: HashMap<(String, String), Vec<Arc<WatchedPod>>> = HashMap::new();
+        let mut by_label: HashMap<(Sym, Sym), Vec<Arc<Pod>>> = HashMap::new();
         for p in self.pods.state() {
-            for (k, v) in p.metadata.labels.iter().flatten() {
+            for (k, v) in p.labels() {
                 by_label
-                    .entry((k.clone(), v.clone()))
+                    .entry((Arc::clone(k), Arc::clone(v)))
                     .or_default()
-                    .push(p.clone());
+                    .push(Arc::clone(&p));
             }
         }
         PodIndex { by_label }
@@ -512,8 +600,10 @@ mod tests {
     #[test]
     fn a_watched_pod_keeps_what_health_reads_and_drops_the_rest() {
         let full = full_pod();
-        let lean: WatchedPod = serde_json::from_value(full.clone()).expect("decodes");
-        let v = lean.to_value();
+        let decoded: WatchedPod = serde_json::from_value(full.clone()).expect("decodes");
+        let (name, kept) = Pod::keep(decoded, &mut Interner::default());
+        assert_eq!(name.as_ref(), "web-abc");
+        let v = kept.to_value();
         for ptr in [
             "/metadata/name",
             "/metadata/labels/helmdeck.io~1track",

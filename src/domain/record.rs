@@ -44,7 +44,7 @@ pub struct ReleaseRecord {
     /// The layers that made the values (never the values of secret layers).
     pub values_layers: Vec<LayerSummary>,
     /// The objects of this revision as rendered (chart objects, before strategy transforms).
-    pub manifests: Vec<Value>,
+    pub manifests: Manifests,
     pub strategy: StrategyKind,
     /// Blue/green: the slot this revision lives in.
     pub slot: Option<Color>,
@@ -62,6 +62,55 @@ pub struct ReleaseRecord {
     pub operator: String,
     pub created: String,
     pub updated: String,
+}
+
+/// A revision's rendered objects, kept as the JSON text they are stored in and parsed only
+/// when they are needed: records are read far more often (status, history, the console
+/// every second) than their objects are, and the text is about a tenth of the parsed size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Manifests(Box<serde_json::value::RawValue>);
+
+impl Manifests {
+    pub fn new(objects: &[Value]) -> Manifests {
+        let mut text = String::from("[");
+        for (i, o) in objects.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&o.to_string());
+        }
+        text.push(']');
+        // A JSON array of JSON values is valid JSON.
+        Manifests(serde_json::value::RawValue::from_string(text).expect("an array of JSON values"))
+    }
+
+    /// The objects, parsed.
+    pub fn values(&self) -> Result<Vec<Value>, RecordError> {
+        serde_json::from_str(self.0.get())
+            .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))
+    }
+
+    /// The `(apiVersion, kind)` of each object, without parsing the rest.
+    pub fn kinds(&self) -> Result<Vec<(String, String)>, RecordError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Kind {
+            #[serde(default)]
+            api_version: String,
+            #[serde(default)]
+            kind: String,
+        }
+        let kinds: Vec<Kind> = serde_json::from_str(self.0.get())
+            .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
+        Ok(kinds.into_iter().map(|k| (k.api_version, k.kind)).collect())
+    }
+}
+
+impl PartialEq for Manifests {
+    fn eq(&self, other: &Manifests) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,9 +236,9 @@ mod tests {
                 revision: None,
             },
             values_layers: vec![],
-            manifests: vec![
+            manifests: Manifests::new(&[
                 serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
-            ],
+            ]),
             strategy: StrategyKind::Canary,
             slot: None,
             previous: Some(2),

@@ -256,9 +256,7 @@ pub async fn drive(
                 }
             }
             Step::WaitHealthy { target } => {
-                let objs = objects::load(s, rec, &mut revisions, rec.revision).await?;
-                let names =
-                    objects::target_deployments(s, rec, &objs, target, &mut revisions).await?;
+                let names = objects::target_deployments(s, rec, target, &mut revisions).await?;
                 match wait_healthy(s, rec, &mut watch, &names, progress, &opts.cancel).await? {
                     Some(ev) => ev,
                     None => continue,
@@ -321,8 +319,7 @@ async fn watched_workloads(
         });
     match target {
         Some(target) if rec.run.reverse.is_none() => {
-            let objs = objects::load(s, rec, revisions, rec.revision).await?;
-            objects::target_deployments(s, rec, &objs, &target, revisions).await
+            objects::target_deployments(s, rec, &target, revisions).await
         }
         _ => Ok(Vec::new()),
     }

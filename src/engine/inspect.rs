@@ -86,8 +86,9 @@ pub async fn diff_with_values(
             })?;
             let old: Vec<Object> = rec
                 .manifests
-                .iter()
-                .filter_map(|b| Object::from_body(b.clone(), &rec.namespace))
+                .values()?
+                .into_iter()
+                .filter_map(|b| Object::from_body(b, &rec.namespace))
                 .collect();
             let git = git_values_changes(&rec.values_layers, &prepared.effective.layers);
             Ok((diff::diff(&old, &objs, &options()), prepared, git))

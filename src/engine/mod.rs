@@ -29,6 +29,12 @@ pub enum EngineError {
     Input { message: String, hint: String },
 }
 
+impl From<crate::domain::record::RecordError> for EngineError {
+    fn from(e: crate::domain::record::RecordError) -> Self {
+        EngineError::Cluster(ClusterError::Record(e.to_string()))
+    }
+}
+
 impl From<ConfigError> for EngineError {
     fn from(e: ConfigError) -> Self {
         EngineError::Prepare(PrepareError::Config(e))

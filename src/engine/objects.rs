@@ -10,10 +10,12 @@ use crate::domain::run::{Step, StrategyKind, Target};
 use crate::domain::strategy;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A revision's rendered objects (before strategy transforms).
-pub type RevisionObjects = Vec<Object>;
+/// A revision's rendered objects (before strategy transforms), parsed once per drive and
+/// shared by the steps that read them.
+pub type RevisionObjects = Arc<Vec<Object>>;
 
 /// The rendered objects of `revision` (from `rec` or its own record).
 pub async fn load(
@@ -26,24 +28,51 @@ pub async fn load(
         return Ok(o.clone());
     }
     let bodies = if revision == rec.revision {
-        rec.manifests.clone()
+        rec.manifests.values()?
     } else {
         records::get(&s.cluster, &rec.release, revision)
             .await?
-            .ok_or_else(|| {
-                EngineError::input(
-                    format!("the record of revision {revision} is gone"),
-                    "`history` lists the kept revisions",
-                )
-            })?
+            .ok_or_else(|| gone(revision))?
             .manifests
+            .values()?
     };
-    let objs: Vec<Object> = bodies
-        .into_iter()
-        .filter_map(|b| Object::from_body(b, &rec.namespace))
-        .collect();
-    cache.insert(revision, objs.clone());
+    let objs: RevisionObjects = Arc::new(
+        bodies
+            .into_iter()
+            .filter_map(|b| Object::from_body(b, &rec.namespace))
+            .collect(),
+    );
+    cache.insert(revision, Arc::clone(&objs));
     Ok(objs)
+}
+
+fn gone(revision: u32) -> EngineError {
+    EngineError::input(
+        format!("the record of revision {revision} is gone"),
+        "`history` lists the kept revisions",
+    )
+}
+
+/// The `(apiVersion, kind)` pairs a revision rendered, read without parsing its objects.
+async fn kinds_of_revision(
+    s: &Session,
+    rec: &ReleaseRecord,
+    cache: &HashMap<u32, RevisionObjects>,
+    revision: u32,
+) -> Result<BTreeSet<(String, String)>, EngineError> {
+    if let Some(objs) = cache.get(&revision) {
+        return Ok(kinds_of(objs));
+    }
+    let manifests = if revision == rec.revision {
+        rec.manifests.kinds()?
+    } else {
+        records::get(&s.cluster, &rec.release, revision)
+            .await?
+            .ok_or_else(|| gone(revision))?
+            .manifests
+            .kinds()?
+    };
+    Ok(manifests.into_iter().collect())
 }
 
 fn workloads(rec: &ReleaseRecord) -> Vec<String> {
@@ -64,12 +93,13 @@ pub(super) fn primary_objects(rec: &ReleaseRecord, objs: &[Object], revision: u3
 
 async fn apply_all(
     s: &Session,
-    mut objs: Vec<Object>,
+    objs: &[Object],
 ) -> Result<BTreeSet<(String, String)>, EngineError> {
-    manifest::sort_for_apply(&mut objs);
+    let mut ordered: Vec<&Object> = objs.iter().collect();
+    ordered.sort_by_key(|o| manifest::apply_rank(&o.kind));
     let mut applied = BTreeSet::new();
     let mut crds = false;
-    for o in &objs {
+    for o in ordered {
         let mut body = o.body.clone();
         if let (Some(ns), Some(meta)) = (
             &o.namespace,
@@ -142,34 +172,25 @@ async fn prune(
     );
     let keep_config_of = rec.previous.map(|p| p.to_string());
     for (api_version, kind) in kinds {
-        let live = match s.cluster.list(api_version, kind, &selector).await {
+        let live = match s.cluster.list_refs(api_version, kind, &selector).await {
             Ok(l) => l,
             Err(ClusterError::UnknownKind { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
         for obj in live {
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if applied.contains(&(kind.clone(), name.clone())) {
+            let name = obj.name();
+            if applied.contains(&(kind.clone(), name.to_string())) {
                 continue;
             }
-            let labels = obj.pointer("/metadata/labels");
-            let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-            if label(strategy::LABEL_TRACK) == Some("canary")
-                || label(strategy::LABEL_SLOT).is_some()
+            if obj.label(strategy::LABEL_TRACK) == Some("canary")
+                || obj.label(strategy::LABEL_SLOT).is_some()
             {
                 continue;
             }
-            if obj.get("type").and_then(Value::as_str) == Some(record::SECRET_TYPE) {
+            if obj.type_.as_deref() == Some(record::SECRET_TYPE) {
                 continue;
             }
-            let revision = obj
-                .pointer("/metadata/annotations")
-                .and_then(|a| a.get(strategy::ANNOTATION_REVISION))
-                .and_then(Value::as_str);
+            let revision = obj.annotation(strategy::ANNOTATION_REVISION);
             if (kind == "ConfigMap" || kind == "Secret")
                 && revision.is_some()
                 && revision == keep_config_of.as_deref()
@@ -178,12 +199,7 @@ async fn prune(
             }
             tracing::info!(kind, name, "pruning");
             s.cluster
-                .delete(
-                    api_version,
-                    kind,
-                    obj.pointer("/metadata/namespace").and_then(Value::as_str),
-                    &name,
-                )
+                .delete(api_version, kind, obj.metadata.namespace.as_deref(), name)
                 .await?;
         }
     }
@@ -218,19 +234,20 @@ pub async fn execute(
                 .into_iter()
                 .filter(|o| o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret"))
                 .collect();
-            apply_all(s, config).await?;
+            apply_all(s, &config).await?;
         }
         Step::ApplyAll { revision } => {
             let objs = load(s, rec, cache, *revision).await?;
             let primaries = primary_objects(rec, &objs, *revision);
-            let applied = apply_all(s, primaries.clone()).await?;
+            let applied = apply_all(s, &primaries).await?;
             let mut kinds = kinds_of(&primaries);
+            drop(primaries);
             if let Some(p) = rec.previous.filter(|p| p != revision) {
-                if let Ok(prev) = load(s, rec, cache, p).await {
-                    kinds.extend(kinds_of(&prev));
+                if let Ok(prev) = kinds_of_revision(s, rec, cache, p).await {
+                    kinds.extend(prev);
                 }
             }
-            kinds.extend(kinds_of(&load(s, rec, cache, rec.revision).await?));
+            kinds.extend(kinds_of_revision(s, rec, cache, rec.revision).await?);
             prune(s, rec, &kinds, &applied).await?;
         }
         Step::ApplyCanary { revision, amount } => {
@@ -248,7 +265,7 @@ pub async fn execute(
             };
             let canaries =
                 strategy::canary_objects(&primaries, &rec.release, *revision, &wl, &replicas_for);
-            apply_all(s, canaries).await?;
+            apply_all(s, &canaries).await?;
         }
         Step::DeleteCanaries => {
             let objs = load(s, rec, cache, rec.revision).await?;
@@ -278,7 +295,7 @@ pub async fn execute(
                         || (o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret"))
                 })
                 .collect();
-            apply_all(s, slot).await?;
+            apply_all(s, &slot).await?;
         }
         Step::SwitchServices { revision, color } => {
             let objs = load(s, rec, cache, *revision).await?;
@@ -290,7 +307,7 @@ pub async fn execute(
                 *color,
                 Some(*color),
             );
-            let applied = apply_all(s, t.objects.clone()).await?;
+            let applied = apply_all(s, &t.objects).await?;
             let mut kinds = kinds_of(&t.objects);
             kinds.extend(kinds_of(&objs));
             prune(s, rec, &kinds, &applied).await?;
@@ -336,7 +353,6 @@ pub async fn execute(
 pub async fn target_deployments(
     s: &Session,
     rec: &ReleaseRecord,
-    objs: &[Object],
     target: &Target,
     cache: &mut HashMap<u32, RevisionObjects>,
 ) -> Result<Vec<String>, EngineError> {
@@ -358,11 +374,7 @@ pub async fn target_deployments(
         } else {
             rec.revision
         });
-    let objs = if revision == rec.revision {
-        objs.to_vec()
-    } else {
-        load(s, rec, cache, revision).await?
-    };
+    let objs = load(s, rec, cache, revision).await?;
     Ok(match target {
         Target::Primaries => primary_objects(rec, &objs, revision)
             .into_iter()

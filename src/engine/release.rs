@@ -7,13 +7,14 @@ use super::prepare::{self, Overrides};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::{lease, records, ClusterError};
 use crate::config::{CanaryStep, StrategyKind};
-use crate::domain::record::{ChartInfo, ReleaseRecord};
+use crate::domain::record::{ChartInfo, Manifests, ReleaseRecord};
 use crate::domain::run::{
     plan, CanaryAmount, Event, PlanInput, PlannedCanaryStep, Run, Status, StepOverrides,
 };
 use crate::domain::strategy::Color;
 use crate::render::Renderer;
 use serde::Serialize;
+use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, Default)]
@@ -165,8 +166,15 @@ pub async fn deploy(
         )
         .await?;
         let mut req = prepared.render_request();
-        let live = live_revision(&recs).cloned();
-        req.is_upgrade = live.is_some();
+        // Only the live revision's number and slot are needed: the records (each with its
+        // rendered objects) are let go before the drive.
+        let (live_revision_no, live_slot) = match live_revision(&recs) {
+            Some(l) => (Some(l.revision), l.slot),
+            None => (None, None),
+        };
+        let next_revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
+        drop(recs);
+        req.is_upgrade = live_revision_no.is_some();
         let rendered = renderer
             .render(&req)
             .await
@@ -177,14 +185,13 @@ pub async fn deploy(
                 rendered.manifests.hooks.len()
             )));
         }
-        let revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
+        let revision = next_revision;
         let strategy = opts.strategy.unwrap_or(s.service.strategy);
         let bg = s.service.bluegreen.clone();
-        let live_slot = live.as_ref().and_then(|l| l.slot);
         let input = PlanInput {
             strategy,
             revision,
-            previous: live.as_ref().map(|l| l.revision),
+            previous: live_revision_no,
             canary_steps: canary_plan(match &opts.steps.canary_steps {
                 Some(steps) => steps.as_slice(),
                 None => s
@@ -216,7 +223,7 @@ pub async fn deploy(
         };
         let (steps, promotion) = plan(&input);
         let slot = match strategy {
-            StrategyKind::Bluegreen => Some(match (live_slot, live.is_some()) {
+            StrategyKind::Bluegreen => Some(match (live_slot, live_revision_no.is_some()) {
                 (Some(c), true) => c.other(),
                 _ => Color::Blue,
             }),
@@ -237,16 +244,19 @@ pub async fn deploy(
                 revision: prepared.chart.revision.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
-            manifests: rendered
-                .manifests
-                .crds
-                .iter()
-                .chain(rendered.manifests.objects.iter())
-                .map(|o| o.body.clone())
-                .collect(),
+            manifests: {
+                let m = rendered.manifests;
+                let bodies: Vec<Value> = m
+                    .crds
+                    .into_iter()
+                    .chain(m.objects)
+                    .map(|o| o.body)
+                    .collect();
+                Manifests::new(&bodies)
+            },
             strategy,
             slot,
-            previous: live.as_ref().map(|l| l.revision),
+            previous: live_revision_no,
             live_before: live_slot,
             workloads: s.service.workloads.clone(),
             run: Run::new(steps, promotion, now_ms()),
@@ -486,7 +496,7 @@ pub async fn rollback_with(
                 "roll it back first with `rollback` (without --to), or abort it",
             ));
         }
-        let live = live_revision(&recs).cloned();
+        let live_rev = live_revision(&recs).map(|l| l.revision);
         let target = match to {
             Some(n) => recs
                 .iter()
@@ -504,26 +514,24 @@ pub async fn rollback_with(
                         ),
                     )
                 })?,
-            None => {
-                let live_rev = live.as_ref().map(|l| l.revision);
-                recs.iter()
-                    .rev()
-                    .filter(|r| Some(r.revision) != live_rev && r.run.status == Status::Healthy)
-                    .find(|r| live_rev.is_none_or(|l| r.revision < l))
-                    .cloned()
-                    .ok_or_else(|| {
-                        EngineError::input(
-                            "no earlier healthy revision to roll back to",
-                            "`history` lists the revisions; pass --to N",
-                        )
-                    })?
-            }
+            None => recs
+                .iter()
+                .rev()
+                .filter(|r| Some(r.revision) != live_rev && r.run.status == Status::Healthy)
+                .find(|r| live_rev.is_none_or(|l| r.revision < l))
+                .cloned()
+                .ok_or_else(|| {
+                    EngineError::input(
+                        "no earlier healthy revision to roll back to",
+                        "`history` lists the revisions; pass --to N",
+                    )
+                })?,
         };
         let revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
         let (steps, promotion) = plan(&PlanInput {
             strategy: StrategyKind::Rolling,
             revision,
-            previous: live.as_ref().map(|l| l.revision),
+            previous: live_rev,
             canary_steps: vec![],
             live: None,
             auto_promote: false,
@@ -533,19 +541,21 @@ pub async fn rollback_with(
             verify: vec![],
         });
         let now = now_rfc3339();
+        let target_revision = target.revision;
         let mut rec = ReleaseRecord {
             revision,
             strategy: StrategyKind::Rolling,
             slot: None,
-            previous: live.as_ref().map(|l| l.revision),
+            previous: live_rev,
             live_before: None,
             run: Run::new(steps, promotion, now_ms()),
             operator: s.operator.user_host.clone(),
             created: now.clone(),
             updated: now,
-            ..target.clone()
+            ..target
         };
-        rec.run.reason = Some(format!("rollback to revision {}", target.revision));
+        drop(recs);
+        rec.run.reason = Some(format!("rollback to revision {target_revision}"));
         records::put(&s.cluster, &rec).await?;
         let end = drive::drive(s, &mut rec, drive_options(wait, &opts.cancel), progress).await?;
         Ok(ActionResult::Drove(Box::new(rec), end))
