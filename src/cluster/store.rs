@@ -114,6 +114,25 @@ struct Feeder<K, T> {
 }
 
 impl<K: kube::Resource, T> Feeder<K, T> {
+    fn new(keep: fn(K, &mut Interner) -> (Sym, T)) -> (Feeder<K, T>, KeptStore<T>) {
+        let entries = Arc::new(RwLock::new(Entries {
+            items: HashMap::new(),
+            epoch: 0,
+        }));
+        let (ready, ready_rx) = tokio_watch::channel(false);
+        let store = KeptStore {
+            entries: Arc::clone(&entries),
+            ready: ready_rx,
+        };
+        let feeder = Feeder {
+            entries,
+            interner: Interner::default(),
+            keep,
+            ready,
+        };
+        (feeder, store)
+    }
+
     fn apply(&mut self, ev: watcher::Event<K>) {
         match ev {
             watcher::Event::Init => {
@@ -161,21 +180,7 @@ where
         + 'static,
     T: Send + Sync + 'static,
 {
-    let entries = Arc::new(RwLock::new(Entries {
-        items: HashMap::new(),
-        epoch: 0,
-    }));
-    let (ready_tx, ready_rx) = tokio_watch::channel(false);
-    let store = KeptStore {
-        entries: Arc::clone(&entries),
-        ready: ready_rx,
-    };
-    let mut feeder = Feeder {
-        entries,
-        interner: Interner::default(),
-        keep,
-        ready: ready_tx,
-    };
+    let (mut feeder, store) = Feeder::new(keep);
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
@@ -212,22 +217,7 @@ mod tests {
     }
 
     fn feeder() -> (Feeder<ConfigMap, String>, KeptStore<String>) {
-        let entries = Arc::new(RwLock::new(Entries {
-            items: HashMap::new(),
-            epoch: 0,
-        }));
-        let (tx, rx) = tokio_watch::channel(false);
-        let store = KeptStore {
-            entries: Arc::clone(&entries),
-            ready: rx,
-        };
-        let feeder = Feeder {
-            entries,
-            interner: Interner::default(),
-            keep,
-            ready: tx,
-        };
-        (feeder, store)
+        Feeder::new(keep)
     }
 
     fn obj(name: &str, v: &str) -> ConfigMap {

@@ -5,10 +5,11 @@
 use super::{EngineError, Session};
 use crate::cluster::{records, ClusterError};
 use crate::domain::manifest::{self, Object};
-use crate::domain::record::{self, ReleaseRecord};
+use crate::domain::record::{self, Manifests, ReleaseRecord};
 use crate::domain::run::{Step, StrategyKind, Target};
 use crate::domain::strategy;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,15 +28,7 @@ pub async fn load(
     if let Some(o) = cache.get(&revision) {
         return Ok(o.clone());
     }
-    let bodies = if revision == rec.revision {
-        rec.manifests.values()?
-    } else {
-        records::get(&s.cluster, &rec.release, revision)
-            .await?
-            .ok_or_else(|| gone(revision))?
-            .manifests
-            .values()?
-    };
+    let bodies = manifests_of(s, rec, revision).await?.values()?;
     let objs: RevisionObjects = Arc::new(
         bodies
             .into_iter()
@@ -46,11 +39,24 @@ pub async fn load(
     Ok(objs)
 }
 
-fn gone(revision: u32) -> EngineError {
-    EngineError::input(
-        format!("the record of revision {revision} is gone"),
-        "`history` lists the kept revisions",
-    )
+/// The stored rendered objects of `revision`: this record's, or those of its own record.
+async fn manifests_of<'r>(
+    s: &Session,
+    rec: &'r ReleaseRecord,
+    revision: u32,
+) -> Result<Cow<'r, Manifests>, EngineError> {
+    if revision == rec.revision {
+        return Ok(Cow::Borrowed(&rec.manifests));
+    }
+    let stored = records::get(&s.cluster, &rec.release, revision)
+        .await?
+        .ok_or_else(|| {
+            EngineError::input(
+                format!("the record of revision {revision} is gone"),
+                "`history` lists the kept revisions",
+            )
+        })?;
+    Ok(Cow::Owned(stored.manifests))
 }
 
 /// The `(apiVersion, kind)` pairs a revision rendered, read without parsing its objects.
@@ -63,15 +69,7 @@ async fn kinds_of_revision(
     if let Some(objs) = cache.get(&revision) {
         return Ok(kinds_of(objs));
     }
-    let manifests = if revision == rec.revision {
-        rec.manifests.kinds()?
-    } else {
-        records::get(&s.cluster, &rec.release, revision)
-            .await?
-            .ok_or_else(|| gone(revision))?
-            .manifests
-            .kinds()?
-    };
+    let manifests = manifests_of(s, rec, revision).await?.kinds()?;
     Ok(manifests.into_iter().collect())
 }
 
