@@ -1,12 +1,13 @@
-//! Watches of a namespace's Deployments and Pods, kept in reflector stores and
-//! re-listed transparently after errors or `410 Gone` (kube-runtime's watcher with
+//! Watches of a namespace's Deployments and Pods, kept in [`KeptStore`]s fed by
+//! kube-runtime's watcher, which re-lists transparently after errors or `410 Gone` (with
 //! back-off). Whoever waits on a rollout is woken on every change: no polling.
 //!
-//! Pods and Deployments are kept in lean shapes ([`WatchedPod`], [`WatchedDeployment`]):
-//! only the fields that health rules, the pod table and the strategies read are decoded,
-//! so that watching 10k pods costs a few MB rather than the full objects (managed
-//! fields, volumes, env, probes…). Serialized, they have the Kubernetes JSON shape of
-//! those fields, which is what the pure rules in `domain::health` read.
+//! Pods and Deployments are decoded in lean shapes ([`WatchedPod`], [`WatchedDeployment`]):
+//! only the fields that health rules, the pod table and the strategies read, so that
+//! managed fields, volumes, env and probes are never held. Pods are then kept as [`Pod`],
+//! with the strings they repeat shared: 10k pods cost about 11 MB. Serialized, both have
+//! the Kubernetes JSON shape of those fields, which is what the pure rules in
+//! `domain::health` read.
 
 use super::store::{self, Interner, KeptStore, Sym};
 use super::{Cluster, ClusterError};
