@@ -20,9 +20,9 @@ use crate::render::{Helm, Renderer};
 use crate::tui::input::{self, InputEvent};
 use crate::tui::msg::RunEnd;
 use crate::tui::state::{
-    DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow, Preview,
-    ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow,
-    WorkloadBar,
+    ChangeCounts, DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow,
+    Preview, ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState,
+    ValueRow, WorkloadBar,
 };
 use crate::tui::{update, Effect, Msg, State, Theme};
 use futures::StreamExt;
@@ -292,6 +292,20 @@ impl Executor {
                         Err(e) => Err(e),
                     };
                     let _ = tx.send(Msg::DiffLoaded { gen, result }).await;
+                });
+            }
+            Effect::LoadChanges {
+                gen,
+                service,
+                env,
+                sets,
+            } => {
+                tokio::spawn(async move {
+                    let result = match renderer {
+                        Ok(r) => load_changes(&cfg, &r, &service, &env, sets).await,
+                        Err(e) => Err(e),
+                    };
+                    let _ = tx.send(Msg::ChangesLoaded { gen, result }).await;
                 });
             }
             Effect::LoadHistory { gen, service, env } => {
@@ -750,6 +764,40 @@ async fn load_diff(
     })
 }
 
+/// The launch dialog's Changes line: the configuration with `sets` (the overrides the
+/// deploy would get) against the live cluster.
+async fn load_changes(
+    cfg: &Config,
+    renderer: &Renderer,
+    service: &str,
+    env: &str,
+    sets: Vec<String>,
+) -> Result<ChangeCounts, String> {
+    let s = Session::open(cfg, service, env).await.map_err(explain)?;
+    let (d, _, _) = inspect::diff_with_values(&s, renderer, &set_overrides(sets), Against::Live)
+        .await
+        .map_err(explain)?;
+    Ok(ChangeCounts {
+        changed: d.counts.changed,
+        added: d.counts.added,
+        removed: d.counts.removed,
+    })
+}
+
+/// The launch dialog's `--set` expressions as the engine takes them (Helm's `--set`, typed).
+fn set_overrides(sets: Vec<String>) -> Overrides {
+    Overrides {
+        files: Vec::new(),
+        sets: sets
+            .into_iter()
+            .map(|expr| SetOverride {
+                expr,
+                string: false,
+            })
+            .collect(),
+    }
+}
+
 async fn load_history(cfg: &Config, service: &str, env: &str) -> Result<Vec<HistoryEntry>, String> {
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     let rows = release::history(&s).await.map_err(explain)?;
@@ -917,16 +965,7 @@ async fn launch(
         strategy: Some(strategy),
         steps,
         cancel: Some(cancel),
-        overrides: Overrides {
-            files: Vec::new(),
-            sets: sets
-                .into_iter()
-                .map(|expr| SetOverride {
-                    expr,
-                    string: false,
-                })
-                .collect(),
-        },
+        overrides: set_overrides(sets),
         wait: false,
         resume: false,
     };
@@ -1365,6 +1404,9 @@ pub async fn run_loop<B: Backend, I: InputSource>(
         if state.quit {
             return Ok(());
         }
+        // A debounce (the launch dialog's --set) wants a tick before the regular one.
+        let wake =
+            update::wake_at(state).map(|at| Duration::from_millis(at.saturating_sub(now_ms())));
         tokio::select! {
             ev = input.next() => match ev {
                 Some(InputEvent::Key(k)) => dispatch(state, exec, Msg::Key(k)),
@@ -1373,6 +1415,9 @@ pub async fn run_loop<B: Backend, I: InputSource>(
             },
             Some(msg) = rx.recv() => dispatch(state, exec, msg),
             _ = ticker.tick() => dispatch(state, exec, Msg::Tick { now_ms: now_ms(), clock: clock() }),
+            _ = tokio::time::sleep(wake.unwrap_or(Duration::from_secs(3600))), if wake.is_some() => {
+                dispatch(state, exec, Msg::Tick { now_ms: now_ms(), clock: clock() })
+            }
             _ = term.recv() => return Ok(()),
         }
         while let Ok(msg) = rx.try_recv() {

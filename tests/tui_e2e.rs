@@ -413,3 +413,96 @@ async fn a_pods_log_line_carrying_a_secret_is_redacted() {
     assert!(logs.lines.iter().all(|l| !l.contains(&secret)));
     assert!(!c.screen().contains(&secret));
 }
+
+impl Console {
+    /// The clock as the loop would tick it, `ms` after the state's.
+    fn tick_after(&mut self, ms: u64) {
+        let now_ms = self.state.now_ms + ms;
+        app::dispatch(
+            &mut self.state,
+            &mut self.exec,
+            Msg::Tick {
+                now_ms,
+                clock: String::new(),
+            },
+        );
+    }
+
+    fn launch_dialog(&self) -> &helmdeck::tui::state::LaunchDialog {
+        match &self.state.popup {
+            Some(Popup::Launch(d)) => d,
+            other => panic!("launch dialog open: {other:?}"),
+        }
+    }
+
+    /// Lets the --set text rest past the debounce, then waits for its count.
+    async fn changes_after_typing(&mut self) -> helmdeck::tui::state::ChangeCounts {
+        assert!(self.launch_dialog().changes_debounce.is_some());
+        self.tick_after(0); // the wait starts
+        self.tick_after(update::CHANGES_DEBOUNCE_MS);
+        assert!(self.launch_dialog().changes_debounce.is_none());
+        self.changes().await
+    }
+
+    async fn changes(&mut self) -> helmdeck::tui::state::ChangeCounts {
+        self.until(
+            60,
+            "the Changes line",
+            |s| matches!(&s.popup, Some(Popup::Launch(d)) if !d.changes.is_loading()),
+        )
+        .await;
+        match &self.launch_dialog().changes {
+            helmdeck::tui::state::Loadable::Ready { value, .. } => *value,
+            other => panic!("Changes line: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_launch_dialog_counts_what_its_set_overrides_would_change() {
+    let mut c = Console::start(&["web"]).await;
+    c.until(30, "the release list", |s| s.releases.value().is_some())
+        .await;
+    c.select("web");
+    c.key(Key::char('d'));
+    let none = helmdeck::tui::state::ChangeCounts::default();
+    assert_eq!(c.changes().await, none, "deployed as configured");
+    assert!(c.screen().contains("nothing differs from the live cluster"));
+    while c.launch_dialog().field != helmdeck::tui::state::LaunchField::Sets {
+        c.key(Key::plain(KeyCode::Tab));
+    }
+    c.chars("image.tag=1.4.2");
+    assert!(c.screen().contains("comparing with the live cluster…"));
+    let counts = c.changes_after_typing().await;
+    // The demo chart also puts the tag in every web object's version label.
+    assert!(
+        counts.changed >= 1 && counts.added == 0 && counts.removed == 0,
+        "{counts:?}"
+    );
+    assert!(
+        c.screen().contains(&format!(
+            "~{} changed  +0 added  -0 removed",
+            counts.changed
+        )),
+        "{}",
+        c.screen()
+    );
+    // A value only the Deployment reads: exactly one object changes.
+    c.key(Key::ctrl('u'));
+    c.chars("replicaCount=6");
+    let counts = c.changes_after_typing().await;
+    assert_eq!(
+        counts,
+        helmdeck::tui::state::ChangeCounts { changed: 1, ..none },
+        "the Deployment's replicas"
+    );
+    let screen = c.screen();
+    assert!(
+        screen.contains("~1 changed  +0 added  -0 removed"),
+        "{screen}"
+    );
+    // Cleared: back to the configuration as deployed.
+    c.key(Key::ctrl('u'));
+    assert_eq!(c.changes_after_typing().await, none);
+    assert!(c.screen().contains("nothing differs from the live cluster"));
+}

@@ -837,3 +837,206 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
     assert_eq!(s.fetching_text(), None);
     assert_eq!(s.fetching, None);
 }
+
+fn tick(s: &mut State, now_ms: u64) -> Vec<Effect> {
+    update(
+        s,
+        Msg::Tick {
+            now_ms,
+            clock: String::new(),
+        },
+    )
+}
+
+fn dialog(s: &State) -> &helmdeck::tui::state::LaunchDialog {
+    match &s.popup {
+        Some(Popup::Launch(d)) => d,
+        other => panic!("launch dialog open: {other:?}"),
+    }
+}
+
+/// The dialog's Changes line, as drawn.
+fn changes_line(s: &State) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(100, 30)).expect("tty");
+    t.draw(|f| helmdeck::tui::ui::draw(s, &helmdeck::tui::Theme::monochrome(), f))
+        .expect("draws");
+    let screen = t.backend().to_string();
+    let line = screen
+        .lines()
+        .find(|l| l.contains("Changes"))
+        .unwrap_or_else(|| panic!("no Changes line:\n{screen}"));
+    let start = line.find("Changes").unwrap_or(0) + "Changes".len();
+    line[start..]
+        .trim_end_matches(['"', '│', ' '])
+        .trim()
+        .to_string()
+}
+
+fn changes_effects(fx: &[Effect]) -> Vec<(u64, Vec<String>)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::LoadChanges { gen, sets, .. } => Some((*gen, sets.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The dialog open on web → staging, its first comparison (no overrides) answered with
+/// nothing differing, the cursor in the --set field.
+fn dialog_on_sets() -> State {
+    let mut s = fx::browse();
+    let fx = ch(&mut s, 'd');
+    let [(gen, sets)] = changes_effects(&fx).try_into().expect("one comparison");
+    assert!(sets.is_empty(), "{sets:?}");
+    update(
+        &mut s,
+        Msg::ChangesLoaded {
+            gen,
+            result: Ok(Default::default()),
+        },
+    );
+    assert_eq!(changes_line(&s), "nothing differs from the live cluster");
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    key(&mut s, Key::plain(KeyCode::Tab)); // --set
+    s
+}
+
+#[test]
+fn the_dialog_compares_its_own_overrides_once_typing_rests() {
+    let mut s = dialog_on_sets();
+    let t0 = s.now_ms;
+    for c in "image.tag=1.3.0".chars() {
+        assert!(ch(&mut s, c).is_empty(), "no work per key");
+    }
+    // The count for no overrides is not shown for these.
+    assert_eq!(changes_line(&s), "comparing with the live cluster…");
+    // The first tick starts the wait; more keys restart it.
+    assert!(tick(&mut s, t0 + 100).is_empty());
+    assert!(tick(&mut s, t0 + 399).is_empty());
+    assert!(ch(&mut s, ' ').is_empty());
+    assert!(ch(&mut s, 'x').is_empty());
+    assert!(key(&mut s, Key::plain(KeyCode::Backspace)).is_empty());
+    assert_eq!(
+        helmdeck::tui::update::wake_at(&s),
+        Some(0),
+        "wants the time"
+    );
+    assert!(tick(&mut s, t0 + 500).is_empty());
+    assert_eq!(helmdeck::tui::update::wake_at(&s), Some(t0 + 800));
+    assert!(tick(&mut s, t0 + 799).is_empty());
+    let fx = tick(&mut s, t0 + 800);
+    let [(gen, sets)] = changes_effects(&fx).try_into().expect("one comparison");
+    assert_eq!(fx.len(), 1, "{fx:?}");
+    assert_eq!(sets, vec!["image.tag=1.3.0".to_string()]);
+    assert!(tick(&mut s, t0 + 1300).is_empty(), "asked once");
+    assert_eq!(helmdeck::tui::update::wake_at(&s), None);
+    assert_eq!(changes_line(&s), "comparing with the live cluster…");
+    update(
+        &mut s,
+        Msg::ChangesLoaded {
+            gen,
+            result: Ok(helmdeck::tui::state::ChangeCounts {
+                changed: 1,
+                added: 0,
+                removed: 0,
+            }),
+        },
+    );
+    assert_eq!(
+        changes_line(&s),
+        "~1 changed  +0 added  -0 removed (with the --set)"
+    );
+    // The deploy gets the overrides the line was computed for.
+    let fx = key(&mut s, Key::plain(KeyCode::Enter));
+    assert!(fx.iter().any(
+        |e| matches!(e, Effect::Launch { sets, .. } if sets == &vec!["image.tag=1.3.0".to_string()])
+    ));
+}
+
+#[test]
+fn a_count_for_older_overrides_is_dropped() {
+    let mut s = dialog_on_sets();
+    let t0 = s.now_ms;
+    typed(&mut s, "image.tag=1.3.0");
+    tick(&mut s, t0);
+    let [(old, _)] = changes_effects(&tick(&mut s, t0 + 300))
+        .try_into()
+        .expect("first comparison");
+    typed(&mut s, " replicaCount=5");
+    tick(&mut s, t0 + 400);
+    let [(new, sets)] = changes_effects(&tick(&mut s, t0 + 700))
+        .try_into()
+        .expect("second comparison");
+    assert!(new > old);
+    assert_eq!(sets.len(), 2);
+    // The first answer arrives late: it is for image.tag alone.
+    update(
+        &mut s,
+        Msg::ChangesLoaded {
+            gen: old,
+            result: Ok(helmdeck::tui::state::ChangeCounts {
+                changed: 1,
+                ..Default::default()
+            }),
+        },
+    );
+    assert_eq!(changes_line(&s), "comparing with the live cluster…");
+    assert!(dialog(&s).changes.is_loading());
+    update(
+        &mut s,
+        Msg::ChangesLoaded {
+            gen: new,
+            result: Ok(helmdeck::tui::state::ChangeCounts {
+                changed: 2,
+                added: 1,
+                removed: 0,
+            }),
+        },
+    );
+    assert_eq!(
+        changes_line(&s),
+        "~2 changed  +1 added  -0 removed (with the --set)"
+    );
+    // Typing after the count hides it again until the new one is in.
+    ch(&mut s, ' ');
+    assert_eq!(changes_line(&s), "comparing with the live cluster…");
+    // Same overrides once the text rests (a trailing space): the count stands, no new work.
+    tick(&mut s, t0 + 1000);
+    assert!(tick(&mut s, t0 + 1300).is_empty());
+    assert_eq!(
+        changes_line(&s),
+        "~2 changed  +1 added  -0 removed (with the --set)"
+    );
+}
+
+#[test]
+fn a_bad_set_expression_or_a_failed_render_shows_why_instead_of_a_count() {
+    let mut s = dialog_on_sets();
+    let t0 = s.now_ms;
+    typed(&mut s, "image.tag");
+    tick(&mut s, t0);
+    assert!(tick(&mut s, t0 + 300).is_empty(), "nothing to render");
+    assert_eq!(
+        changes_line(&s),
+        "`image.tag` is not key=value (Helm --set syntax)"
+    );
+    assert!(matches!(dialog(&s).changes, Loadable::Failed { .. }));
+    typed(&mut s, "=1.3.0");
+    tick(&mut s, t0 + 400);
+    let [(gen, _)] = changes_effects(&tick(&mut s, t0 + 700))
+        .try_into()
+        .expect("comparison");
+    update(
+        &mut s,
+        Msg::ChangesLoaded {
+            gen,
+            result: Err("chart web: template error".into()),
+        },
+    );
+    assert_eq!(changes_line(&s), "chart web: template error");
+    // Strategy changes render the same objects: nothing to compare again.
+    key(&mut s, Key::plain(KeyCode::BackTab));
+    key(&mut s, Key::plain(KeyCode::BackTab));
+    assert!(key(&mut s, Key::plain(KeyCode::Right)).is_empty());
+    assert_eq!(helmdeck::tui::update::wake_at(&s), None);
+}

@@ -4,7 +4,8 @@
 mod tui_fixtures;
 
 use helmdeck::tui::state::{
-    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction, State, Tab,
+    ChangeCounts, ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction,
+    State, Tab,
 };
 use helmdeck::tui::ui::draw;
 use helmdeck::tui::Theme;
@@ -91,7 +92,31 @@ fn launch(protected: bool) -> State {
     let mut d = LaunchDialog::new(&fx::services()[0], env);
     d.field = LaunchField::Sets;
     d.sets = sets;
+    // The count for the dialog's own override (the Diff tab's has none, and says ~2).
+    d.changes_sets = vec!["image.tag=1.3.0".into()];
+    d.changes = Loadable::Ready {
+        gen: 20,
+        value: ChangeCounts {
+            changed: 1,
+            added: 0,
+            removed: 0,
+        },
+    };
     s.popup = Some(Popup::Launch(Box::new(d)));
+    s
+}
+
+/// The dialog with a `--set` that is not key=value: the Changes line says why.
+fn launch_bad_set() -> State {
+    let mut s = launch(false);
+    if let Some(Popup::Launch(d)) = s.popup.as_mut() {
+        d.sets = tui_input::Input::new("image.tag".into());
+        d.changes_sets.clear();
+        d.changes = Loadable::Failed {
+            gen: 21,
+            error: d.parsed_sets().expect_err("not key=value"),
+        };
+    }
     s
 }
 
@@ -117,8 +142,40 @@ fn launch_dialog_bluegreen_auto_promote() {
     let mut d = LaunchDialog::new(&fx::services()[2], &fx::environments()[0]);
     d.field = LaunchField::AutoPromote;
     d.auto_promote = true;
+    // No --set: the same count as the Diff tab's.
+    d.changes = Loadable::Ready {
+        gen: 20,
+        value: ChangeCounts {
+            changed: 2,
+            added: 0,
+            removed: 0,
+        },
+    };
     s.popup = Some(Popup::Launch(Box::new(d)));
     both_sizes!("launch_dialog_bluegreen", s);
+}
+
+#[test]
+fn launch_dialog_with_a_bad_set_expression() {
+    both_sizes!("launch_dialog_bad_set", launch_bad_set());
+}
+
+#[test]
+fn a_bad_set_expression_is_red_in_the_changes_line() {
+    let t = terminal(&launch_bad_set(), 160, 48, Theme::colored());
+    let buf = t.backend().buffer().clone();
+    let area = buf.area;
+    let red = (0..area.height).find_map(|y| {
+        let line: String = (0..area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        let col = line.find("Changes")?;
+        let x = line[..col].chars().count() as u16 + "Changes   ".len() as u16 + 1;
+        Some((line, buf[(x, y)].fg))
+    });
+    let (line, fg) = red.expect("a Changes line");
+    assert!(line.contains("`image.tag` is not key=value"), "{line}");
+    assert_eq!(fg, Color::Red, "{line}");
 }
 
 #[test]

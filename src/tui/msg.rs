@@ -3,7 +3,8 @@
 
 use super::keymap::Key;
 use super::state::{
-    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow, RolloutSnapshot,
+    ChangeCounts, Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow,
+    RolloutSnapshot,
 };
 use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
@@ -11,7 +12,7 @@ use crate::domain::run::{Status, StepOverrides, StrategyKind};
 pub enum Msg {
     Key(Key),
     Resize(u16, u16),
-    /// Once a second (and on start): the wall clock.
+    /// Twice a second, on start, and when a debounce asks for the time: the wall clock.
     Tick {
         now_ms: u64,
         clock: String,
@@ -31,6 +32,11 @@ pub enum Msg {
     DiffLoaded {
         gen: u64,
         result: Result<DiffView, String>,
+    },
+    /// The launch dialog's Changes line (see `Effect::LoadChanges`).
+    ChangesLoaded {
+        gen: u64,
+        result: Result<ChangeCounts, String>,
     },
     HistoryLoaded {
         gen: u64,
@@ -106,6 +112,14 @@ pub enum Effect {
         env: String,
         /// Against this recorded revision; None: against the live cluster.
         against: Option<u32>,
+    },
+    /// What deploying with `sets` would change against the live cluster (the launch
+    /// dialog's Changes line); `sets` as `Effect::Launch` would carry them.
+    LoadChanges {
+        gen: u64,
+        service: String,
+        env: String,
+        sets: Vec<String>,
     },
     LoadHistory {
         gen: u64,

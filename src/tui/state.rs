@@ -237,6 +237,29 @@ pub struct LaunchDialog {
     /// The environment's name, typed, when it is protected.
     pub confirm: Input,
     pub error: Option<String>,
+    /// The Changes line: the configuration with this dialog's `--set` against the live
+    /// cluster (never the Diff tab's, which has no overrides).
+    pub changes: Loadable<ChangeCounts>,
+    /// The `--set` expressions `changes` was asked for.
+    pub changes_sets: Vec<String>,
+    /// The `--set` text changed: the Changes line is recomputed once typing pauses.
+    pub changes_debounce: Option<Debounce>,
+}
+
+/// How many objects a deploy would change, add and remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeCounts {
+    pub changed: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// Work waiting for the keyboard to rest, timed by `Msg::Tick`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debounce {
+    /// When to do it (ms since the epoch, as ticks tell it); None until the first tick
+    /// after the last key, which starts the wait (keys carry no time).
+    pub due_ms: Option<u64>,
 }
 
 impl LaunchDialog {
@@ -260,6 +283,9 @@ impl LaunchDialog {
             sets: Input::default(),
             confirm: Input::default(),
             error: None,
+            changes: Loadable::Idle,
+            changes_sets: Vec::new(),
+            changes_debounce: None,
         }
     }
 
@@ -276,6 +302,21 @@ impl LaunchDialog {
             f.push(LaunchField::Confirm);
         }
         f
+    }
+
+    /// The `--set` text as the run gets it: space-separated `key=value` expressions. The
+    /// Changes line and the deploy both read it from here, so they agree.
+    pub fn parsed_sets(&self) -> Result<Vec<String>, String> {
+        let sets: Vec<String> = self
+            .sets
+            .value()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        match sets.iter().find(|s| !s.contains('=')) {
+            Some(bad) => Err(format!("`{bad}` is not key=value (Helm --set syntax)")),
+            None => Ok(sets),
+        }
     }
 
     /// The steps as typed, parsed.

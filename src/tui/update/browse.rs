@@ -192,24 +192,9 @@ pub(crate) fn open_launch(state: &mut State) -> Vec<Effect> {
     };
     let dialog = LaunchDialog::new(svc, env);
     state.popup = Some(Popup::Launch(Box::new(dialog)));
-    // The dialog summarises what would change: the diff against the live cluster.
-    let live = state.diff.value().is_some_and(|d| d.against == "live");
-    if state.diff.is_loading() && !state.diff_against_revision || live {
-        return Vec::new();
-    }
-    state.diff_against_revision = false;
-    let (service, env) = match target(state) {
-        Some(t) => t,
-        None => return Vec::new(),
-    };
-    let gen = state.gen();
-    state.diff = Loadable::Loading { gen };
-    vec![Effect::LoadDiff {
-        gen,
-        service,
-        env,
-        against: None,
-    }]
+    // Its own comparison, not the Diff tab's: that one may be against a revision, or
+    // older than the last deploy.
+    super::launch::compare(state)
 }
 
 pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {

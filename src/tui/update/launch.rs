@@ -1,12 +1,18 @@
 //! The launch dialog: strategy, canary steps (one editable line) or blue/green
 //! auto-promotion, one-off `--set` overrides, typed confirmation for protected environments;
 //! Enter launches, Esc closes. Bad input keeps the dialog open with what was typed.
+//! The Changes line compares the configuration *with the typed `--set`* to the cluster,
+//! recomputed once typing rests (ticks time it; nothing here waits).
 
 use super::super::keymap::{Key, KeyCode};
 use super::super::msg::Effect;
-use super::super::state::{EventKind, LaunchField, Popup, State, StatusLine};
+use super::super::state::{Debounce, EventKind, LaunchField, Loadable, Popup, State, StatusLine};
 use super::rollout;
 use crate::domain::run::{StepOverrides, StrategyKind};
+
+/// How long the `--set` text rests before the Changes line is recomputed: one render
+/// when typing pauses, not one per key.
+pub const CHANGES_DEBOUNCE_MS: u64 = 300;
 
 const STRATEGIES: [StrategyKind; 3] = [
     StrategyKind::Rolling,
@@ -61,7 +67,14 @@ pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
                     d.auto_promote = !d.auto_promote;
                 }
             }
-            LaunchField::Sets => super::edit(&mut d.sets, key),
+            LaunchField::Sets => {
+                let before = d.sets.value().to_string();
+                super::edit(&mut d.sets, key);
+                if d.sets.value() != before {
+                    // The wait starts at the next tick (keys carry no time).
+                    d.changes_debounce = Some(Debounce { due_ms: None });
+                }
+            }
             LaunchField::Confirm => super::edit(&mut d.confirm, key),
         },
     }
@@ -82,17 +95,14 @@ fn launch(state: &mut State) -> Vec<Effect> {
         d.field = LaunchField::Confirm;
         return Vec::new();
     }
-    let sets: Vec<String> = d
-        .sets
-        .value()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    if let Some(bad) = sets.iter().find(|s| !s.contains('=')) {
-        d.error = Some(format!("`{bad}` is not key=value (Helm --set syntax)"));
-        d.field = LaunchField::Sets;
-        return Vec::new();
-    }
+    let sets = match d.parsed_sets() {
+        Ok(sets) => sets,
+        Err(e) => {
+            d.error = Some(e);
+            d.field = LaunchField::Sets;
+            return Vec::new();
+        }
+    };
     let mut steps = StepOverrides::default();
     match d.strategy {
         StrategyKind::Canary => match d.parsed_steps() {
@@ -154,4 +164,63 @@ fn launch(state: &mut State) -> Vec<Effect> {
         steps,
     });
     out
+}
+
+/// Asks for the Changes line of the `--set` text as it stands (on opening, and when a
+/// debounce comes due). A text that does not parse shows why instead of a count; the same
+/// overrides as the line already has (or is loading) ask for nothing.
+pub(super) fn compare(state: &mut State) -> Vec<Effect> {
+    let gen = state.gen();
+    let Some(Popup::Launch(d)) = state.popup.as_mut() else {
+        return Vec::new();
+    };
+    d.changes_debounce = None;
+    let sets = match d.parsed_sets() {
+        Ok(sets) => sets,
+        Err(error) => {
+            // A new generation: a count still on its way is for other overrides.
+            d.changes = Loadable::Failed { gen, error };
+            d.changes_sets.clear();
+            return Vec::new();
+        }
+    };
+    let current = matches!(d.changes, Loadable::Ready { .. } | Loadable::Loading { .. });
+    if current && sets == d.changes_sets {
+        return Vec::new();
+    }
+    d.changes = Loadable::Loading { gen };
+    d.changes_sets = sets.clone();
+    vec![Effect::LoadChanges {
+        gen,
+        service: d.service.clone(),
+        env: d.env.clone(),
+        sets,
+    }]
+}
+
+/// A tick: starts the wait of a debounce begun by a key, or recomputes once it is due.
+pub(super) fn on_tick(state: &mut State) -> Vec<Effect> {
+    let now = state.now_ms;
+    let Some(Popup::Launch(d)) = state.popup.as_mut() else {
+        return Vec::new();
+    };
+    match d.changes_debounce {
+        Some(Debounce { due_ms: None }) => {
+            d.changes_debounce = Some(Debounce {
+                due_ms: Some(now + CHANGES_DEBOUNCE_MS),
+            });
+            Vec::new()
+        }
+        Some(Debounce { due_ms: Some(due) }) if now >= due => compare(state),
+        _ => Vec::new(),
+    }
+}
+
+/// When the loop should send a `Msg::Tick` sooner than its regular one (ms since the
+/// epoch; 0: at once, to start a debounce's wait).
+pub(super) fn wake_at(state: &State) -> Option<u64> {
+    match &state.popup {
+        Some(Popup::Launch(d)) => d.changes_debounce.map(|b| b.due_ms.unwrap_or(0)),
+        _ => None,
+    }
 }

@@ -14,10 +14,17 @@ use super::state::{
 use tui_input::{Input, InputRequest};
 
 pub use browse::reload;
+pub use launch::CHANGES_DEBOUNCE_MS;
 
 /// Effects to run when the console opens: the first preview and the release list.
 pub fn init(state: &mut State) -> Vec<Effect> {
     reload(state)
+}
+
+/// When the loop owes `update` a `Msg::Tick` before the regular one (ms since the epoch;
+/// 0: at once): a debounce is waiting on the clock.
+pub fn wake_at(state: &State) -> Option<u64> {
+    launch::wake_at(state)
 }
 
 /// The keymap mode in force.
@@ -38,7 +45,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             state.now_ms = now_ms;
             state.clock = clock;
             state.spinner = state.spinner.wrapping_add(1);
-            Vec::new()
+            launch::on_tick(state)
         }
         Msg::Connection(c) => {
             state.connection = c;
@@ -60,6 +67,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::DiffLoaded { gen, result } => {
             settle(state, |s| &mut s.diff, gen, result, "diff");
+            Vec::new()
+        }
+        Msg::ChangesLoaded { gen, result } => {
+            // Dropped when the dialog closed or its overrides changed since.
+            if let Some(Popup::Launch(d)) = state.popup.as_mut() {
+                d.changes.settle(gen, result);
+            }
             Vec::new()
         }
         Msg::HistoryLoaded { gen, result } => {

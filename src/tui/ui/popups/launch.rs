@@ -1,7 +1,7 @@
 //! The launch dialog: strategy, steps, one-off overrides, confirmation.
 
 use crate::domain::run::{CanaryStep, StrategyKind};
-use crate::tui::state::{DiffView, LaunchDialog, LaunchField, Loadable};
+use crate::tui::state::{LaunchDialog, LaunchField, Loadable};
 use crate::tui::theme::Theme;
 use crate::tui::ui::centered;
 use ratatui::layout::Rect;
@@ -9,13 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn draw(
-    d: &LaunchDialog,
-    diff: &Loadable<DiffView>,
-    theme: &Theme,
-    frame: &mut Frame,
-    area: Rect,
-) {
+pub fn draw(d: &LaunchDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
     let w = area.width.saturating_sub(4).min(72);
     let h = if d.protected { 16 } else { 14 };
     let rect = centered(area, w, h);
@@ -93,7 +87,11 @@ pub fn draw(
             ]));
         }
     }
-    let summary = match diff {
+    // Only ever the count for the overrides typed: while they are being edited, or a
+    // count for them is on its way, the line says it is comparing.
+    let comparing = Span::styled("comparing with the live cluster…".to_string(), theme.dim());
+    let summary = match &d.changes {
+        _ if d.changes_debounce.is_some() => comparing,
         Loadable::Ready { value, .. } if value.added + value.changed + value.removed == 0 => {
             Span::styled(
                 "nothing differs from the live cluster".to_string(),
@@ -102,13 +100,21 @@ pub fn draw(
         }
         Loadable::Ready { value, .. } => Span::styled(
             format!(
-                "~{} changed  +{} added  -{} removed (3 Diff shows them)",
-                value.changed, value.added, value.removed
+                "~{} changed  +{} added  -{} removed {}",
+                value.changed,
+                value.added,
+                value.removed,
+                // The Diff tab compares without the dialog's overrides.
+                if d.changes_sets.is_empty() {
+                    "(3 Diff shows them)"
+                } else {
+                    "(with the --set)"
+                }
             ),
             theme.warn(),
         ),
         Loadable::Failed { error, .. } => Span::styled(error.clone(), theme.error()),
-        _ => Span::styled("comparing with the live cluster…".to_string(), theme.dim()),
+        Loadable::Idle | Loadable::Loading { .. } => comparing,
     };
     lines.push(Line::from(vec![Span::raw("  Changes   "), summary]));
     lines.push(Line::from(""));

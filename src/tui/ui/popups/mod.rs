@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     match &state.popup {
-        Some(Popup::Launch(d)) => launch::draw(d, &state.diff, theme, frame, area),
+        Some(Popup::Launch(d)) => launch::draw(d, theme, frame, area),
         Some(Popup::Confirm(c)) => confirm::draw(c, theme, frame, area),
         Some(Popup::Help) => help::draw(state, theme, frame, area),
         None => {}
