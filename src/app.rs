@@ -20,9 +20,9 @@ use crate::render::{Helm, Renderer};
 use crate::tui::input::{self, InputEvent};
 use crate::tui::msg::RunEnd;
 use crate::tui::state::{
-    ChangeCounts, DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow,
-    Preview, ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState,
-    ValueRow, WorkloadBar,
+    DiffView, EnvInfo, EventKind, HistoryEntry, KubeEvent, ObjectEntry, PodRow, Preview,
+    ReleaseRow, RepoInfo, RolloutSnapshot, RunView, ServiceInfo, StepRow, StepState, ValueRow,
+    WorkloadBar,
 };
 use crate::tui::{update, Effect, Msg, State, Theme};
 use futures::StreamExt;
@@ -772,16 +772,12 @@ async fn load_changes(
     service: &str,
     env: &str,
     sets: Vec<String>,
-) -> Result<ChangeCounts, String> {
+) -> Result<crate::domain::diff::DiffCounts, String> {
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     let (d, _, _) = inspect::diff_with_values(&s, renderer, &set_overrides(sets), Against::Live)
         .await
         .map_err(explain)?;
-    Ok(ChangeCounts {
-        changed: d.counts.changed,
-        added: d.counts.added,
-        removed: d.counts.removed,
-    })
+    Ok(d.counts)
 }
 
 /// The launch dialog's `--set` expressions as the engine takes them (Helm's `--set`, typed).
@@ -1047,8 +1043,14 @@ fn label<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn belongs_to(v: &Value, release: &str) -> bool {
-    label(v, "app.kubernetes.io/instance") == Some(release)
-        || label(v, crate::domain::strategy::LABEL_RELEASE) == Some(release)
+    of_release(|k| label(v, k), release)
+}
+
+/// Whether an object labelled as `label` tells is part of `release` (Helm's instance label
+/// or helmdeck's release label).
+fn of_release<'a>(label: impl Fn(&str) -> Option<&'a str>, release: &str) -> bool {
+    label("app.kubernetes.io/instance") == Some(release)
+        || label(crate::domain::strategy::LABEL_RELEASE) == Some(release)
 }
 
 fn track_of(v: &Value, name: &str) -> String {
@@ -1274,10 +1276,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         .pods
         .state()
         .iter()
-        .filter(|p| {
-            p.label("app.kubernetes.io/instance") == Some(release)
-                || p.label(crate::domain::strategy::LABEL_RELEASE) == Some(release)
-        })
+        .filter(|p| of_release(|k| p.label(k), release))
         .map(|p| pod_row(&p.to_value()))
         .collect();
     pods.sort_by(|a, b| {

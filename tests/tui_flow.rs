@@ -935,10 +935,11 @@ fn the_dialog_compares_its_own_overrides_once_typing_rests() {
         &mut s,
         Msg::ChangesLoaded {
             gen,
-            result: Ok(helmdeck::tui::state::ChangeCounts {
+            result: Ok(helmdeck::domain::diff::DiffCounts {
                 changed: 1,
                 added: 0,
                 removed: 0,
+                unchanged: 0,
             }),
         },
     );
@@ -974,7 +975,7 @@ fn a_count_for_older_overrides_is_dropped() {
         &mut s,
         Msg::ChangesLoaded {
             gen: old,
-            result: Ok(helmdeck::tui::state::ChangeCounts {
+            result: Ok(helmdeck::domain::diff::DiffCounts {
                 changed: 1,
                 ..Default::default()
             }),
@@ -986,10 +987,11 @@ fn a_count_for_older_overrides_is_dropped() {
         &mut s,
         Msg::ChangesLoaded {
             gen: new,
-            result: Ok(helmdeck::tui::state::ChangeCounts {
+            result: Ok(helmdeck::domain::diff::DiffCounts {
                 changed: 2,
                 added: 1,
                 removed: 0,
+                unchanged: 0,
             }),
         },
     );

@@ -4,8 +4,7 @@
 mod tui_fixtures;
 
 use helmdeck::tui::state::{
-    ChangeCounts, ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction,
-    State, Tab,
+    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction, State, Tab,
 };
 use helmdeck::tui::ui::draw;
 use helmdeck::tui::Theme;
@@ -96,10 +95,11 @@ fn launch(protected: bool) -> State {
     d.changes_sets = vec!["image.tag=1.3.0".into()];
     d.changes = Loadable::Ready {
         gen: 20,
-        value: ChangeCounts {
+        value: helmdeck::domain::diff::DiffCounts {
             changed: 1,
             added: 0,
             removed: 0,
+            unchanged: 0,
         },
     };
     s.popup = Some(Popup::Launch(Box::new(d)));
@@ -145,10 +145,11 @@ fn launch_dialog_bluegreen_auto_promote() {
     // No --set: the same count as the Diff tab's.
     d.changes = Loadable::Ready {
         gen: 20,
-        value: ChangeCounts {
+        value: helmdeck::domain::diff::DiffCounts {
             changed: 2,
             added: 0,
             removed: 0,
+            unchanged: 0,
         },
     };
     s.popup = Some(Popup::Launch(Box::new(d)));

@@ -385,12 +385,17 @@ impl Cluster {
         }
     }
 
-    async fn api_for(
+    /// An API handle for a kind, in `namespace` (the release's by default) when the kind
+    /// is namespaced; `K` is the shape objects are decoded in.
+    async fn api_for<K>(
         &self,
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
-    ) -> Result<Api<DynamicObject>, ClusterError> {
+    ) -> Result<Api<K>, ClusterError>
+    where
+        K: kube::Resource<DynamicType = ApiResource, Scope = kube::core::DynamicResourceScope>,
+    {
         let (ar, caps) = self.resource(api_version, kind).await?;
         Ok(match caps.scope {
             Scope::Cluster => Api::all_with(self.client.clone(), &ar),
@@ -416,7 +421,7 @@ impl Cluster {
             .unwrap_or_default()
             .to_string();
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
-        let api = self.api_for(api_version, kind, ns).await?;
+        let api: Api<DynamicObject> = self.api_for(api_version, kind, ns).await?;
         let what = describe(obj);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(obj);
@@ -435,7 +440,7 @@ impl Cluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Option<Value>, ClusterError> {
-        let api = self.api_for(api_version, kind, namespace).await?;
+        let api: Api<DynamicObject> = self.api_for(api_version, kind, namespace).await?;
         let what = format!("{kind} {name}");
         match with_retry(&self.server, &what, || api.get(name)).await {
             Ok(o) => Ok(serde_json::to_value(&o).ok()),
@@ -452,11 +457,7 @@ impl Cluster {
         kind: &str,
         selector: &str,
     ) -> Result<Vec<LiveRef>, ClusterError> {
-        let (ar, caps) = self.resource(api_version, kind).await?;
-        let api: Api<LiveRef> = match caps.scope {
-            Scope::Cluster => Api::all_with(self.client.clone(), &ar),
-            Scope::Namespaced => Api::namespaced_with(self.client.clone(), &self.namespace, &ar),
-        };
+        let api: Api<LiveRef> = self.api_for(api_version, kind, None).await?;
         list_paged(&self.server, &format!("{kind} list"), &api, selector).await
     }
 
@@ -468,7 +469,7 @@ impl Cluster {
         namespace: Option<&str>,
         name: &str,
     ) -> Result<(), ClusterError> {
-        let api = self.api_for(api_version, kind, namespace).await?;
+        let api: Api<DynamicObject> = self.api_for(api_version, kind, namespace).await?;
         let what = format!("{kind} {name}");
         let dp = DeleteParams {
             propagation_policy: Some(PropagationPolicy::Background),
@@ -488,7 +489,7 @@ impl Cluster {
         name: &str,
         patch: &Value,
     ) -> Result<Value, ClusterError> {
-        let api = self.api_for(api_version, kind, None).await?;
+        let api: Api<DynamicObject> = self.api_for(api_version, kind, None).await?;
         let what = format!("{kind} {name}");
         let pp = PatchParams::default();
         let merge = Patch::Merge(patch);

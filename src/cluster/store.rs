@@ -42,10 +42,6 @@ impl Interner {
         new
     }
 
-    pub fn opt(&mut self, s: Option<&str>) -> Option<Sym> {
-        s.map(|s| self.sym(s))
-    }
-
     pub fn len(&self) -> usize {
         self.set.len()
     }

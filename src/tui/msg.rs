@@ -3,8 +3,7 @@
 
 use super::keymap::Key;
 use super::state::{
-    ChangeCounts, Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow,
-    RolloutSnapshot,
+    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow, RolloutSnapshot,
 };
 use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
@@ -36,7 +35,7 @@ pub enum Msg {
     /// The launch dialog's Changes line (see `Effect::LoadChanges`).
     ChangesLoaded {
         gen: u64,
-        result: Result<ChangeCounts, String>,
+        result: Result<crate::domain::diff::DiffCounts, String>,
     },
     HistoryLoaded {
         gen: u64,

@@ -1,7 +1,7 @@
 //! What the screen shows: plain data, filled by `update` from messages, read by `ui`.
 //! Fixture states for tests are built from these types directly.
 
-use crate::domain::diff::LineTag;
+use crate::domain::diff::{DiffCounts, LineTag};
 use crate::domain::gate::GateRecord;
 use crate::domain::run::{CanaryStep, Status, StrategyKind};
 use crate::domain::values::LayerKind;
@@ -239,19 +239,11 @@ pub struct LaunchDialog {
     pub error: Option<String>,
     /// The Changes line: the configuration with this dialog's `--set` against the live
     /// cluster (never the Diff tab's, which has no overrides).
-    pub changes: Loadable<ChangeCounts>,
+    pub changes: Loadable<DiffCounts>,
     /// The `--set` expressions `changes` was asked for.
     pub changes_sets: Vec<String>,
     /// The `--set` text changed: the Changes line is recomputed once typing pauses.
     pub changes_debounce: Option<Debounce>,
-}
-
-/// How many objects a deploy would change, add and remove.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ChangeCounts {
-    pub changed: usize,
-    pub added: usize,
-    pub removed: usize,
 }
 
 /// Work waiting for the keyboard to rest, timed by `Msg::Tick`s.

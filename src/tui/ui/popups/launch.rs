@@ -92,12 +92,10 @@ pub fn draw(d: &LaunchDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
     let comparing = Span::styled("comparing with the live cluster…".to_string(), theme.dim());
     let summary = match &d.changes {
         _ if d.changes_debounce.is_some() => comparing,
-        Loadable::Ready { value, .. } if value.added + value.changed + value.removed == 0 => {
-            Span::styled(
-                "nothing differs from the live cluster".to_string(),
-                theme.dim(),
-            )
-        }
+        Loadable::Ready { value, .. } if value.changes() == 0 => Span::styled(
+            "nothing differs from the live cluster".to_string(),
+            theme.dim(),
+        ),
         Loadable::Ready { value, .. } => Span::styled(
             format!(
                 "~{} changed  +{} added  -{} removed {}",
