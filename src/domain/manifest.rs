@@ -335,8 +335,8 @@ pub fn apply_rank(kind: &str) -> u8 {
 }
 
 /// Sorts objects into apply order (stable within a rank).
-pub fn sort_for_apply(objects: &mut [Object]) {
-    objects.sort_by_key(|o| apply_rank(&o.kind));
+pub fn sort_for_apply<O: std::borrow::Borrow<Object>>(objects: &mut [O]) {
+    objects.sort_by_key(|o| apply_rank(&o.borrow().kind));
 }
 
 #[cfg(test)]

@@ -73,16 +73,8 @@ pub struct Manifests(Box<serde_json::value::RawValue>);
 
 impl Manifests {
     pub fn new(objects: &[Value]) -> Manifests {
-        let mut text = String::from("[");
-        for (i, o) in objects.iter().enumerate() {
-            if i > 0 {
-                text.push(',');
-            }
-            text.push_str(&o.to_string());
-        }
-        text.push(']');
-        // A JSON array of JSON values is valid JSON.
-        Manifests(serde_json::value::RawValue::from_string(text).expect("an array of JSON values"))
+        // Serializing JSON values cannot fail (their map keys are strings).
+        Manifests(serde_json::value::to_raw_value(objects).expect("JSON values serialize"))
     }
 
     /// The objects, parsed.

@@ -94,7 +94,7 @@ async fn apply_all(
     objs: &[Object],
 ) -> Result<BTreeSet<(String, String)>, EngineError> {
     let mut ordered: Vec<&Object> = objs.iter().collect();
-    ordered.sort_by_key(|o| manifest::apply_rank(&o.kind));
+    manifest::sort_for_apply(&mut ordered);
     let mut applied = BTreeSet::new();
     let mut crds = false;
     for o in ordered {
