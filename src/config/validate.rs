@@ -9,6 +9,17 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
     let err = |ptr: &str, msg: String, hint: String| {
         Err(ConfigError::new(Some(cfg.locate(ptr)), msg, hint))
     };
+    // A git ref (of a repository, or of values read from one) at `ptr`.
+    let check_git_ref = |ptr: &str, g: &str| -> Result<(), ConfigError> {
+        if valid_git_ref(g) {
+            return Ok(());
+        }
+        err(
+            ptr,
+            format!("`{g}` is not a valid git ref"),
+            "write a branch (`main`), a tag (`v1.2.0`) or a full 40-character commit id".into(),
+        )
+    };
 
     unique(
         cfg,
@@ -80,12 +91,7 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                         format!("repository `{}` of type git needs `ref`", r.name),
                         "add `ref: main` (a branch, a tag or a full commit id)".into(),
                     )?,
-                    Some(g) if !valid_git_ref(g) => err(
-                        &format!("{at}/ref"),
-                        format!("`{g}` is not a valid git ref"),
-                        "write a branch (`main`), a tag (`v1.2.0`) or a full 40-character commit id".into(),
-                    )?,
-                    Some(_) => {}
+                    Some(g) => check_git_ref(&format!("{at}/ref"), g)?,
                 }
                 if let Some(p) = &r.path {
                     if p.split('/').any(|s| s == "..") || p.starts_with('/') {
@@ -154,12 +160,8 @@ pub(super) fn validate(cfg: &Config) -> Result<(), ConfigError> {
                             "write the file's path relative to the repository's root, e.g. `path: values/web.yaml`".into(),
                         )?;
                     }
-                    if let Some(g) = git.git_ref.as_deref().filter(|g| !valid_git_ref(g)) {
-                        err(
-                            &format!("{at}/git/ref"),
-                            format!("`{g}` is not a valid git ref"),
-                            "write a branch (`main`), a tag (`v1.2.0`) or a full 40-character commit id".into(),
-                        )?;
+                    if let Some(g) = git.git_ref.as_deref() {
+                        check_git_ref(&format!("{at}/git/ref"), g)?;
                     }
                 }
             }

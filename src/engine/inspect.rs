@@ -30,20 +30,9 @@ fn options() -> DiffOptions {
     o
 }
 
-/// Renders the service now and compares it with the live cluster or revision `n`.
-pub async fn diff(
-    s: &Session,
-    renderer: &Renderer,
-    overrides: &Overrides,
-    against: Against,
-) -> Result<(ManifestDiff, prepare::Prepared), EngineError> {
-    diff_with_values(s, renderer, overrides, against)
-        .await
-        .map(|(d, p, _)| (d, p))
-}
-
-/// Like [`diff`], and also which values files from git moved to another commit since the
-/// revision compared against (the live one for `Against::Live`).
+/// Renders the service now and compares it with the live cluster or revision `n`; also
+/// which values files from git moved to another commit since the revision compared
+/// against (the live one for `Against::Live`).
 pub async fn diff_with_values(
     s: &Session,
     renderer: &Renderer,
