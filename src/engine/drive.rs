@@ -126,6 +126,49 @@ pub(super) async fn pick_up_requests(
     Ok(None)
 }
 
+/// What the operator asked of a paused run: an abort or rollback left in the record, or a
+/// promote (from the record or this process).
+async fn operator_request(
+    s: &Session,
+    rec: &mut ReleaseRecord,
+) -> Result<Option<Event>, EngineError> {
+    if let Some(ev) = pick_up_requests(s, rec).await? {
+        return Ok(Some(ev));
+    }
+    Ok(rec.run.promote_requested.then_some(Event::Promote {
+        full: rec.run.promote_full,
+    }))
+}
+
+/// A run paused for the operator: without `wait` the drive stops here (the record saved);
+/// with it, waits a little — for a watch change when the paused step also keeps an eye on
+/// the workloads, else a second — and the caller looks again (None).
+async fn hold(
+    s: &Session,
+    rec: &ReleaseRecord,
+    opts: &DriveOptions,
+    watch: Option<&mut NamespaceWatch>,
+    what: &str,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Option<DriveEnd>, EngineError> {
+    if !opts.wait {
+        records::put(&s.cluster, rec).await?;
+        return Ok(Some(DriveEnd::Paused));
+    }
+    progress(Progress::Waiting { what: what.into() });
+    let wake = async {
+        match watch {
+            Some(w) => w.changed(Duration::from_secs(1)).await,
+            None => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    tokio::select! {
+        _ = cancelled(&opts.cancel) => {}
+        _ = wake => {}
+    }
+    Ok(None)
+}
+
 /// Drives `rec` until it ends, or until a manual pause when not waiting.
 pub async fn drive(
     s: &Session,
@@ -165,12 +208,8 @@ pub async fn drive(
                 let watched = watched_workloads(s, rec, index, &mut revisions).await?;
                 if let Some(reason) = failing(&watch, &watched) {
                     Event::StepFailed { reason }
-                } else if let Some(ev) = pick_up_requests(s, rec).await? {
+                } else if let Some(ev) = operator_request(s, rec).await? {
                     ev
-                } else if rec.run.promote_requested {
-                    Event::Promote {
-                        full: rec.run.promote_full,
-                    }
                 } else {
                     match duration_ms {
                         Some(ms) => {
@@ -192,19 +231,12 @@ pub async fn drive(
                                 continue;
                             }
                         }
-                        None if !opts.wait => {
-                            records::put(&s.cluster, rec).await?;
-                            return Ok(DriveEnd::Paused);
-                        }
                         None => {
-                            progress(Progress::Waiting {
-                                what: "paused: waiting for a promote".into(),
-                            });
-                            tokio::select! {
-                                _ = cancelled(&opts.cancel) => {}
-                                _ = watch.changed(Duration::from_secs(1)) => {}
+                            let what = "paused: waiting for a promote";
+                            match hold(s, rec, &opts, Some(&mut watch), what, progress).await? {
+                                Some(end) => return Ok(end),
+                                None => continue,
                             }
-                            continue;
                         }
                     }
                 }
@@ -212,25 +244,16 @@ pub async fn drive(
             Step::Verify { .. } if rec.run.status == Status::Paused => {
                 // Paused at a gate that failed (no auto-rollback) or was inconclusive: the
                 // operator promotes past it, rolls back or aborts.
-                if let Some(ev) = pick_up_requests(s, rec).await? {
+                // Nothing the watch sees changes that: requests are looked for once a second.
+                if let Some(ev) = operator_request(s, rec).await? {
                     ev
-                } else if rec.run.promote_requested {
-                    Event::Promote {
-                        full: rec.run.promote_full,
-                    }
-                } else if !opts.wait {
-                    records::put(&s.cluster, rec).await?;
-                    return Ok(DriveEnd::Paused);
                 } else {
-                    progress(Progress::Waiting {
-                        what: "paused at a gate: waiting for a promote past it, a rollback or an abort"
-                            .into(),
-                    });
-                    tokio::select! {
-                        _ = cancelled(&opts.cancel) => {}
-                        _ = watch.changed(Duration::from_secs(1)) => {}
+                    let what =
+                        "paused at a gate: waiting for a promote past it, a rollback or an abort";
+                    match hold(s, rec, &opts, None, what, progress).await? {
+                        Some(end) => return Ok(end),
+                        None => continue,
                     }
-                    continue;
                 }
             }
             Step::Verify { stage, checks } => {
