@@ -107,7 +107,6 @@ pub fn state_from_config(cfg: &Config) -> State {
                     .unwrap_or_default()
             ),
             strategy: s.strategy,
-            steps: canary_steps(s),
             canary_steps: s
                 .canary
                 .as_ref()
@@ -143,27 +142,6 @@ pub fn state_from_config(cfg: &Config) -> State {
         })
         .collect();
     State::new(services, environments, repositories)
-}
-
-fn canary_steps(s: &crate::config::Service) -> Vec<String> {
-    use crate::config::CanaryStep;
-    s.canary
-        .as_ref()
-        .map(|c| {
-            c.steps
-                .iter()
-                .map(|st| match st {
-                    CanaryStep::Replicas(n) => format!("{n} pod{}", if *n == 1 { "" } else { "s" }),
-                    CanaryStep::Percent(p) => format!("{p}%"),
-                    CanaryStep::Pause(p) => match p.duration {
-                        Some(d) => format!("pause {d}"),
-                        None => "pause".into(),
-                    },
-                    CanaryStep::Verify(_) => "verify".into(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// An engine error as one status line: what happened — what to do.
@@ -603,12 +581,7 @@ async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redact
             .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
         if let Some(v) = secret
             .as_ref()
-            .and_then(|x| {
-                x.pointer(&format!(
-                    "/data/{}",
-                    c.key.replace('~', "~0").replace('/', "~1")
-                ))
-            })
+            .and_then(|x| x.pointer(&crate::domain::yaml::child_pointer("/data", &c.key)))
             .and_then(Value::as_str)
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
             .and_then(|b| String::from_utf8(b).ok())
@@ -1042,10 +1015,6 @@ fn label<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .and_then(Value::as_str)
 }
 
-fn belongs_to(v: &Value, release: &str) -> bool {
-    of_release(|k| label(v, k), release)
-}
-
 /// Whether an object labelled as `label` tells is part of `release` (Helm's instance label
 /// or helmdeck's release label).
 fn of_release<'a>(label: impl Fn(&str) -> Option<&'a str>, release: &str) -> bool {
@@ -1288,9 +1257,11 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
         .deployments
         .state()
         .iter()
-        .map(|d| d.to_value())
-        .filter(|d| belongs_to(d, release))
-        .map(|d| workload_bar(&d))
+        .filter(|d| {
+            let labels = d.metadata.labels.as_ref();
+            of_release(|k| labels?.get(k).map(String::as_str), release)
+        })
+        .map(|d| workload_bar(&d.to_value()))
         .collect();
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
     RolloutSnapshot {

@@ -158,7 +158,7 @@ impl fmt::Display for FieldPath {
             f.write_char('/')?;
             match seg {
                 Segment::Any => f.write_char('*')?,
-                Segment::Key(k) => f.write_str(&k.replace('~', "~0").replace('/', "~1"))?,
+                Segment::Key(k) => f.write_str(&crate::domain::yaml::escape_segment(k))?,
             }
         }
         Ok(())

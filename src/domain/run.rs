@@ -19,6 +19,12 @@ pub enum CanaryStep {
     Verify(Vec<Check>),
 }
 
+/// The canary steps of a service that configures none: 20% of the primary's pods, then a
+/// pause for the operator's promote.
+pub fn default_canary_steps() -> Vec<CanaryStep> {
+    vec![CanaryStep::Percent(20), CanaryStep::Pause(Pause::default())]
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Pause {

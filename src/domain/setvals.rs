@@ -446,7 +446,7 @@ impl Parser<'_> {
         if key.is_empty() {
             return;
         }
-        self.record(&escape_pointer(&key));
+        self.record(&crate::domain::yaml::escape_segment(&key));
         data.insert(key, value);
     }
 
@@ -465,7 +465,7 @@ impl Parser<'_> {
                 offset: start,
             });
         }
-        let segment = escape_pointer(&k);
+        let segment = crate::domain::yaml::escape_segment(&k);
         match data.get_mut(&k) {
             // Existing map (also under the empty key): Go shares it, so edits land in place.
             Some(Value::Object(inner)) => {
@@ -524,7 +524,7 @@ impl Parser<'_> {
     ) -> Step {
         let index_start = self.pos;
         let index = self.key_index()?;
-        let segment = escape_pointer(&k);
+        let segment = crate::domain::yaml::escape_segment(&k);
         match data.get_mut(&k) {
             Some(Value::Array(list)) => {
                 // Helm never stores under the empty key, but a shared Go slice is still edited
@@ -895,11 +895,6 @@ fn go_type_name(v: &Value) -> &'static str {
         Value::Array(_) => GO_LIST,
         Value::Object(_) => GO_MAP,
     }
-}
-
-/// RFC 6901 escaping of one reference token.
-fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// Go's `%q` for a string (`strconv.Quote`).

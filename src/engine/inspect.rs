@@ -21,9 +21,9 @@ pub enum Against {
 
 fn options() -> DiffOptions {
     let mut o = DiffOptions::ignoring_server_fields();
-    if let Ok(with) = o.clone().ignore(&format!(
-        "/metadata/annotations/{}",
-        strategy::ANNOTATION_REVISION.replace('/', "~1")
+    if let Ok(with) = o.clone().ignore(&crate::domain::yaml::child_pointer(
+        "/metadata/annotations",
+        strategy::ANNOTATION_REVISION,
     )) {
         o = with;
     }

@@ -61,10 +61,7 @@ pub fn active(recs: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
 
 fn canary_plan(steps: &[CanaryStep]) -> Vec<PlannedCanaryStep> {
     let steps: Vec<CanaryStep> = if steps.is_empty() {
-        vec![
-            CanaryStep::Percent(20),
-            CanaryStep::Pause(Default::default()),
-        ]
+        crate::domain::run::default_canary_steps()
     } else {
         steps.to_vec()
     };

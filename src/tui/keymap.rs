@@ -435,15 +435,6 @@ impl Keymap {
         }
         out
     }
-
-    /// The keys bound to `action` in `mode`.
-    pub fn keys_of(&self, mode: Mode, action: Action) -> Vec<Key> {
-        self.bindings
-            .iter()
-            .filter(|b| b.mode == mode && b.action == action)
-            .map(|b| b.key)
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -14,8 +14,6 @@ pub struct ServiceInfo {
     pub release: String,
     pub chart: String,
     pub strategy: StrategyKind,
-    /// The canary steps, described (`canary to 1 pod`, `pause`, …).
-    pub steps: Vec<String>,
     /// The configured canary steps (empty: the engine's default plan).
     pub canary_steps: Vec<CanaryStep>,
     /// Blue/green promotes without waiting for the operator.
@@ -258,7 +256,7 @@ impl LaunchDialog {
     /// A dialog for `service` in `env`, its steps as configured.
     pub fn new(service: &ServiceInfo, env: &EnvInfo) -> LaunchDialog {
         let configured = if service.canary_steps.is_empty() {
-            crate::tui::steps::default_steps()
+            crate::domain::run::default_canary_steps()
         } else {
             service.canary_steps.clone()
         };

@@ -4,11 +4,6 @@
 use crate::domain::duration::HumanDuration;
 use crate::domain::run::{CanaryStep, Pause};
 
-/// The default plan when a service configures no canary steps (as the engine plans it).
-pub fn default_steps() -> Vec<CanaryStep> {
-    vec![CanaryStep::Percent(20), CanaryStep::Pause(Pause::default())]
-}
-
 fn verify_text(checks: &[crate::domain::gate::Check]) -> String {
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     if names.is_empty() {

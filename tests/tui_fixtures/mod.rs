@@ -17,7 +17,6 @@ pub fn services() -> Vec<ServiceInfo> {
         release: name.into(),
         chart: "demo/web ^1.2".into(),
         strategy,
-        steps: steps.iter().map(|x| x.to_string()).collect(),
         canary_steps: if steps.is_empty() {
             Vec::new()
         } else {
