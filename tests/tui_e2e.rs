@@ -6,7 +6,7 @@ mod support;
 use helmdeck::app::{self, Executor};
 use helmdeck::config::Config;
 use helmdeck::domain::run::Status;
-use helmdeck::sim::{self, Scenario, SimOptions};
+use helmdeck::sim;
 use helmdeck::tui::state::{EventKind, Popup};
 use helmdeck::tui::{update, Key, KeyCode, Msg, State};
 use std::time::Duration;
@@ -33,14 +33,7 @@ impl Console {
             std::env::temp_dir().join("helmdeck-tui-e2e"),
         );
         app::demo_secret_env();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let handle = sim::start(SimOptions {
-            scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
-            kubeconfig_path: Some(kubeconfig.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("sim starts");
+        let (handle, kubeconfig) = support::start_sim(dir.path(), SCENARIO).await;
         let cfg = app::demo_config(&kubeconfig).expect("demo config");
         let (tx, rx) = mpsc::channel(app::CHANNEL);
         let targets: Vec<(String, String)> = services
