@@ -4,28 +4,20 @@
 
 mod support;
 
+use helmdeck::config::Config;
 use helmdeck::domain::run::{CanaryStep, Pause, Status, Step, StepOverrides};
 use helmdeck::engine::drive::{DriveEnd, Progress};
 use helmdeck::engine::release::{self, DeployOptions};
 use helmdeck::engine::Session;
 use helmdeck::render::{Helm, Renderer};
-use helmdeck::sim::{self, Scenario, SimOptions};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const SCENARIO: &str = "speed: 20\nseed: 3\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
 
-async fn setup() -> (sim::SimHandle, tempfile::TempDir, helmdeck::config::Config) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    let handle = sim::start(SimOptions {
-        scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
-        kubeconfig_path: Some(kubeconfig.clone()),
-        ..Default::default()
-    })
-    .await
-    .expect("sim starts");
+/// The project every test here runs in, and its configuration.
+async fn setup() -> (support::SimProject, Config) {
     let cfg = format!(
         r#"repositories:
   - {{ name: demo, type: local, path: "{charts}" }}
@@ -59,27 +51,37 @@ environments:
 "#,
         charts = support::charts_dir().display()
     );
-    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
-    std::fs::write(
-        dir.path().join("web.yaml"),
-        "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\ndatabase:\n  password: pw-for-tests\n",
+    let project = support::SimProject::start(
+        SCENARIO,
+        &[
+            ("helmdeck.yaml", &cfg),
+            (
+                "web.yaml",
+                "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\ndatabase:\n  password: pw-for-tests\n",
+            ),
+        ],
+        "api",
+        &[],
     )
-    .expect("values");
-    let out = std::process::Command::new("kubectl")
-        .args(["create", "namespace", "api"])
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
-        .expect("kubectl");
-    assert!(out.status.success(), "{out:?}");
-    let config =
-        helmdeck::config::Config::load(&dir.path().join("helmdeck.yaml")).expect("config loads");
-    (handle, dir, config)
+    .await;
+    support::kubectl_ok(&project.kubeconfig, &["create", "namespace", "api"]);
+    let config = Config::load(&project.path().join("helmdeck.yaml")).expect("config loads");
+    (project, config)
 }
 
 fn renderer() -> Renderer {
     Renderer::new(Helm {
         path: support::helm(),
     })
+}
+
+/// A session on `service` whose first revision is deployed.
+async fn first_deployed(cfg: &Config, service: &str) -> Session {
+    let s = Session::open(cfg, service, "test").await.expect("session");
+    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
+        .await
+        .expect("first deploy");
+    s
 }
 
 fn overrides(pause: Option<&str>) -> StepOverrides {
@@ -98,7 +100,7 @@ fn overrides(pause: Option<&str>) -> StepOverrides {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn step_overrides_replace_the_configured_steps_and_a_timed_pause_starts_once() {
-    let (_sim, _dir, cfg) = setup().await;
+    let (_project, cfg) = setup().await;
     let s = Session::open(&cfg, "web", "test").await.expect("session");
     let (first, end) = release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
         .await
@@ -167,11 +169,8 @@ async fn step_overrides_replace_the_configured_steps_and_a_timed_pause_starts_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_drive_stops_at_a_safe_point_and_releases_the_lease() {
-    let (_sim, _dir, cfg) = setup().await;
-    let s = Session::open(&cfg, "web", "test").await.expect("session");
-    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
-        .await
-        .expect("first deploy");
+    let (_project, cfg) = setup().await;
+    let s = first_deployed(&cfg, "web").await;
 
     let cancel = CancellationToken::new();
     let opts = DeployOptions {
@@ -237,13 +236,8 @@ async fn a_cancelled_drive_stops_at_a_safe_point_and_releases_the_lease() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gate_cancelled_half_way_resumes_with_the_measurements_it_had() {
-    let (_sim, _dir, cfg) = setup().await;
-    let s = Session::open(&cfg, "webgate", "test")
-        .await
-        .expect("session");
-    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
-        .await
-        .expect("first deploy");
+    let (_project, cfg) = setup().await;
+    let s = first_deployed(&cfg, "webgate").await;
     let cancel = CancellationToken::new();
     let sink = {
         let cancel = cancel.clone();
@@ -289,31 +283,24 @@ async fn a_gate_cancelled_half_way_resumes_with_the_measurements_it_had() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_canary_that_crashes_during_its_gate_fails_the_step_at_once() {
-    let (_sim, dir, cfg) = setup().await;
-    let s = Session::open(&cfg, "webwatch", "test")
-        .await
-        .expect("session");
-    release::deploy(&s, &renderer(), &DeployOptions::default(), &|_| {})
-        .await
-        .expect("first deploy");
-    let kubeconfig = dir.path().join("kubeconfig");
+    let (project, cfg) = setup().await;
+    let s = first_deployed(&cfg, "webwatch").await;
+    let kubeconfig = project.kubeconfig.clone();
     let sink = move |p: Progress| {
         if matches!(p, Progress::GateStarted { .. }) {
             let kc = kubeconfig.clone();
             std::thread::spawn(move || {
-                let out = std::process::Command::new("kubectl")
-                    .args([
+                support::kubectl_ok(
+                    &kc,
+                    &[
                         "-n",
                         "api",
                         "set",
                         "image",
                         "deployment/webwatch-canary",
                         "*=ghcr.io/acme/web:9-crash",
-                    ])
-                    .env("KUBECONFIG", &kc)
-                    .output()
-                    .expect("kubectl");
-                assert!(out.status.success(), "{out:?}");
+                    ],
+                );
             });
         }
     };

@@ -3,34 +3,21 @@
 
 mod support;
 
-use helmdeck::sim::{self, Scenario, SimOptions};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use support::{code, explain, image_of};
 
 const SCENARIO: &str = "speed: 20\nseed: 7\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
 
-struct Env {
-    _sim: sim::SimHandle,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
+const WEB_VALUES: &str =
+    "replicaCount: 3\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n";
 
-impl Env {
-    async fn start(scenario: &str) -> Env {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let scenario = Scenario::from_yaml(scenario).expect("scenario");
-        let handle = sim::start(SimOptions {
-            scenario: Some(scenario),
-            kubeconfig_path: Some(kubeconfig.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("sim starts");
-        let charts = support::charts_dir();
-        let cfg = format!(
-            r#"repositories:
+type Env = support::SimProject;
+
+/// The project every test here runs in, on a cluster started with `scenario`.
+async fn start(scenario: &str) -> Env {
+    let charts = support::charts_dir();
+    let cfg = format!(
+        r#"repositories:
   - {{ name: demo, type: local, path: "{charts}" }}
 services:
   - name: web
@@ -60,68 +47,22 @@ environments:
       - {{ path: database.password, from: {{ env: E2E_DB_PASSWORD }} }}
     policy: {{ auto_rollback: true, progress_deadline: 60s, keep_revisions: 10 }}
 "#,
-            charts = charts.display()
-        );
-        std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
-        std::fs::write(
-            dir.path().join("web.yaml"),
-            "replicaCount: 3\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n",
-        )
-        .expect("values");
-        let env = Env {
-            _sim: handle,
-            dir,
-            kubeconfig,
-        };
-        env.kubectl(&["create", "namespace", "e2e"]).await;
-        env
-    }
-
-    async fn helmdeck(&self, args: &[&str]) -> Output {
-        support::helmdeck_in(
-            self.dir.path(),
-            args,
-            &[("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911")],
-        )
-        .await
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> String {
-        support::kubectl(&self.kubeconfig, args).await
-    }
-
-    async fn get_json(&self, what: &[&str]) -> Value {
-        support::kubectl_json(&self.kubeconfig, "e2e", what).await
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn explain(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        support::stdout(o),
-        support::stderr(o)
+        charts = charts.display()
+    );
+    let env = Env::start(
+        scenario,
+        &[("helmdeck.yaml", &cfg), ("web.yaml", WEB_VALUES)],
+        "e2e",
+        &[("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911")],
     )
-}
-
-fn image_of(dep: &Value) -> String {
-    dep.pointer("/spec/template/spec/containers/0/image")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    .await;
+    env.kubectl(&["create", "namespace", "e2e"]).await;
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_deploys_healthy_and_rolls_back_a_crash_loop() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     let first = env.helmdeck(&["deploy", "roll", "--env", "test"]).await;
     assert_eq!(code(&first), 0, "{}", explain(&first));
     let dep = env.get_json(&["deployment", "roll-web"]).await;
@@ -166,7 +107,7 @@ async fn rolling_deploys_healthy_and_rolls_back_a_crash_loop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_pauses_then_promotes_and_a_crashing_canary_never_touches_the_primary() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     let first = env.helmdeck(&["deploy", "web", "--env", "test"]).await;
     assert_eq!(
         code(&first),
@@ -273,7 +214,7 @@ async fn canary_pauses_then_promotes_and_a_crashing_canary_never_touches_the_pri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bluegreen_stages_then_switches_and_rolls_back_by_selector() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     let first = env.helmdeck(&["deploy", "blue", "--env", "test"]).await;
     assert_eq!(code(&first), 0, "{}", explain(&first));
     let svc = env.get_json(&["service", "blue-web"]).await;
@@ -379,7 +320,7 @@ async fn status_of(env: &Env, service: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_canary_resumes_promotes_or_rolls_back() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     assert_eq!(
         code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await),
         0
@@ -452,7 +393,7 @@ async fn a_run_killed_mid_canary_resumes_promotes_or_rolls_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_operator_is_refused_with_the_holders_name() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     assert_eq!(
         code(&env.helmdeck(&["deploy", "web", "--env", "test"]).await),
         0
@@ -508,7 +449,7 @@ async fn a_second_operator_is_refused_with_the_holders_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secrets() {
-    let env = Env::start(SCENARIO).await;
+    let env = start(SCENARIO).await;
     assert_eq!(
         code(&env.helmdeck(&["deploy", "roll", "--env", "test"]).await),
         0
@@ -583,7 +524,7 @@ async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secret
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_strategy_completes_with_dropped_watches_and_failing_writes() {
     let scenario = format!("{SCENARIO}  - api: {{ verbs: [patch, create, update, delete], rate: 0.1, status: 500 }}\n  - api: {{ drop_watches_every: 2s }}\n");
-    let env = Env::start(&scenario).await;
+    let env = start(&scenario).await;
     for svc in ["roll", "web", "quickbg"] {
         let first = env.helmdeck(&["deploy", svc, "--env", "test"]).await;
         assert_eq!(code(&first), 0, "{svc} first: {}", explain(&first));

@@ -4,34 +4,22 @@
 
 mod support;
 
-use helmdeck::sim::{self, Scenario, SimOptions};
 use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Output;
+use support::{code, explain, image_of};
 
 const SCENARIO: &str = "speed: 20\nseed: 11\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-bad\" }\n    fault: http-errors\n    rate: 1\n";
 
 const SECRET: &str = "gate-secret-value-5150";
 
-struct Env {
-    _sim: sim::SimHandle,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
+const WEB_VALUES: &str =
+    "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n";
 
-impl Env {
-    async fn start() -> Env {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let kubeconfig = dir.path().join("kubeconfig");
-        let handle = sim::start(SimOptions {
-            scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
-            kubeconfig_path: Some(kubeconfig.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("sim starts");
-        let cfg = format!(
-            r#"repositories:
+type Env = support::SimProject;
+
+/// The project every test here runs in.
+async fn start() -> Env {
+    let cfg = format!(
+        r#"repositories:
   - {{ name: demo, type: local, path: "{charts}" }}
 services:
   - name: webhttp
@@ -71,74 +59,37 @@ environments:
       - {{ path: database.password, from: {{ env: E2E_GATE_SECRET }} }}
     policy: {{ auto_rollback: true, progress_deadline: 60s }}
 "#,
-            charts = support::charts_dir().display()
-        );
-        std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
-        std::fs::write(
-            dir.path().join("web.yaml"),
-            "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n",
-        )
-        .expect("values");
-        // Fails its first two calls per release (after revision 1), then passes; prints its
-        // context and a secret that helmdeck must redact.
-        let script = dir.path().join("count.sh");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\n[ \"$HELMDECK_REVISION\" = 1 ] && exit 0\nf=\"./calls-$HELMDECK_RELEASE\"\nn=$(( $(cat \"$f\" 2>/dev/null || echo 0) + 1 ))\necho $n > \"$f\"\necho \"call $n for $HELMDECK_RELEASE r$HELMDECK_REVISION ns=$HELMDECK_NAMESPACE svc=$HELMDECK_STAGE_SERVICE sel=$HELMDECK_CANARY_SELECTOR secret=$E2E_GATE_SECRET\"\nif [ $n -le 2 ]; then echo 'not yet' >&2; exit 1; fi\nexit 0\n",
-        )
-        .expect("script");
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
-        }
-        let env = Env {
-            _sim: handle,
-            dir,
-            kubeconfig,
-        };
-        env.kubectl(&["create", "namespace", "gates"]).await;
-        env
-    }
-
-    async fn helmdeck(&self, args: &[&str]) -> Output {
-        support::helmdeck_in(self.dir.path(), args, &[("E2E_GATE_SECRET", SECRET)]).await
-    }
-
-    async fn kubectl(&self, args: &[&str]) -> String {
-        support::kubectl(&self.kubeconfig, args).await
-    }
-
-    async fn get_json(&self, what: &[&str]) -> Value {
-        support::kubectl_json(&self.kubeconfig, "gates", what).await
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let out = self.helmdeck(args).await;
-        assert_eq!(code(&out), 0, "{}", explain(&out));
-        serde_json::from_str(&support::stdout(&out)).expect("json")
-    }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn explain(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        support::stdout(o),
-        support::stderr(o)
+        charts = support::charts_dir().display()
+    );
+    let env = Env::start(
+        SCENARIO,
+        &[("helmdeck.yaml", &cfg), ("web.yaml", WEB_VALUES)],
+        "gates",
+        &[("E2E_GATE_SECRET", SECRET)],
     )
+    .await;
+    // Fails its first two calls per release (after revision 1), then passes; prints its
+    // context and a secret that helmdeck must redact.
+    let script = env.path().join("count.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n[ \"$HELMDECK_REVISION\" = 1 ] && exit 0\nf=\"./calls-$HELMDECK_RELEASE\"\nn=$(( $(cat \"$f\" 2>/dev/null || echo 0) + 1 ))\necho $n > \"$f\"\necho \"call $n for $HELMDECK_RELEASE r$HELMDECK_REVISION ns=$HELMDECK_NAMESPACE svc=$HELMDECK_STAGE_SERVICE sel=$HELMDECK_CANARY_SELECTOR secret=$E2E_GATE_SECRET\"\nif [ $n -le 2 ]; then echo 'not yet' >&2; exit 1; fi\nexit 0\n",
+    )
+    .expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    env.kubectl(&["create", "namespace", "gates"]).await;
+    env
 }
 
-fn image_of(dep: &Value) -> String {
-    dep.pointer("/spec/template/spec/containers/0/image")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+/// `helmdeck ARGS` that must exit 0, its stdout parsed as JSON.
+async fn json(env: &Env, args: &[&str]) -> Value {
+    let out = env.helmdeck(args).await;
+    assert_eq!(code(&out), 0, "{}", explain(&out));
+    serde_json::from_str(&support::stdout(&out)).expect("json")
 }
 
 /// Outcomes of the measurements of `check` in the newest gate of `gates`.
@@ -158,7 +109,7 @@ fn outcomes(gates: &Value, check: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_http_gate_promotes_a_good_canary_and_aborts_one_answering_500s() {
-    let env = Env::start().await;
+    let env = start().await;
     let d = |tag: &'static str| {
         let set = format!("image.tag={tag}");
         let env = &env;
@@ -196,9 +147,7 @@ async fn canary_http_gate_promotes_a_good_canary_and_aborts_one_answering_500s()
         .await;
     assert!(svc.contains("NotFound"), "canary Service deleted: {svc}");
 
-    let history = env
-        .json(&["history", "webhttp", "--env", "test", "-o", "json"])
-        .await;
+    let history = json(&env, &["history", "webhttp", "--env", "test", "-o", "json"]).await;
     let rows = history.as_array().expect("rows");
     let bad = rows.iter().find(|r| r["revision"] == 3).expect("r3");
     assert_eq!(bad["status"], "RolledBack");
@@ -220,9 +169,7 @@ async fn canary_http_gate_promotes_a_good_canary_and_aborts_one_answering_500s()
         "{}",
         explain(&text)
     );
-    let status = env
-        .json(&["status", "webhttp", "--env", "test", "-o", "json"])
-        .await;
+    let status = json(&env, &["status", "webhttp", "--env", "test", "-o", "json"]).await;
     assert_eq!(outcomes(&status["gates"], "smoke"), vec!["fail"]);
     let g = &good["gates"][0];
     let span = g["ended_ms"].as_u64().unwrap_or(0) - g["started_ms"].as_u64().unwrap_or(0);
@@ -233,7 +180,7 @@ async fn canary_http_gate_promotes_a_good_canary_and_aborts_one_answering_500s()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn command_gate_fails_past_its_failure_limit_and_passes_within_it() {
-    let env = Env::start().await;
+    let env = start().await;
     for svc in ["webcmd1", "webcmd3"] {
         let out = env
             .helmdeck(&["deploy", svc, "--env", "test", "--set", "image.tag=1.0"])
@@ -259,9 +206,7 @@ async fn command_gate_fails_past_its_failure_limit_and_passes_within_it() {
     );
     let dep = env.get_json(&["deployment", "webcmd1"]).await;
     assert!(image_of(&dep).ends_with(":1.0"), "rolled back: {dep}");
-    let st = env
-        .json(&["status", "webcmd1", "--env", "test", "-o", "json"])
-        .await;
+    let st = json(&env, &["status", "webcmd1", "--env", "test", "-o", "json"]).await;
     assert_eq!(outcomes(&st["gates"], "e2e"), vec!["fail", "fail"], "{st}");
 
     // failure_limit 3: fail, fail, then passes on the third success.
@@ -276,9 +221,7 @@ async fn command_gate_fails_past_its_failure_limit_and_passes_within_it() {
         ])
         .await;
     assert_eq!(code(&out), 0, "{}", explain(&out));
-    let st = env
-        .json(&["status", "webcmd3", "--env", "test", "-o", "json"])
-        .await;
+    let st = json(&env, &["status", "webcmd3", "--env", "test", "-o", "json"]).await;
     assert_eq!(
         outcomes(&st["gates"], "e2e"),
         vec!["fail", "fail", "pass", "pass", "pass"]
@@ -298,7 +241,7 @@ async fn command_gate_fails_past_its_failure_limit_and_passes_within_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bluegreen_pre_promotion_gate_keeps_traffic_on_the_live_slot_when_it_fails() {
-    let env = Env::start().await;
+    let env = start().await;
     let deploy = |tag: &'static str| {
         let set = format!("image.tag={tag}");
         let env = &env;
@@ -337,9 +280,7 @@ async fn bluegreen_pre_promotion_gate_keeps_traffic_on_the_live_slot_when_it_fai
     );
     let green = env.get_json(&["deployment", "webbg-green"]).await;
     assert!(image_of(&green).ends_with(":2.0"), "{green}");
-    let st = env
-        .json(&["status", "webbg", "--env", "test", "-o", "json"])
-        .await;
+    let st = json(&env, &["status", "webbg", "--env", "test", "-o", "json"]).await;
     let detail = st["gates"][0]["checks"][0]["measurements"][0]["detail"]
         .as_str()
         .unwrap_or_default()
@@ -353,7 +294,7 @@ async fn bluegreen_pre_promotion_gate_keeps_traffic_on_the_live_slot_when_it_fai
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sim_proxies_to_ready_pods_and_answers_503_without_endpoints() {
-    let env = Env::start().await;
+    let env = start().await;
     let svc = env.dir.path().join("nopods.yaml");
     std::fs::write(
         &svc,

@@ -5,13 +5,13 @@
 
 mod support;
 
-use helmdeck::sim::{self, Scenario, SimOptions};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{code, explain};
 
 /// A Prometheus server for one test, stopped when dropped.
 struct Prometheus {
@@ -130,47 +130,13 @@ async fn wait_for_value(url: &str, want: f64) {
     }
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn explain(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        support::stdout(o),
-        support::stderr(o)
-    )
-}
-
-async fn helmdeck(dir: &Path, args: &[&str]) -> Output {
-    support::helmdeck_in(dir, args, &[("PROM_TOKEN", "prom-token-7781")]).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_gate_passes_fails_and_pauses_when_prometheus_is_unreachable() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    let prom_dir = tempfile::tempdir().expect("tempdir");
     let ratio = Arc::new(AtomicU64::new(4_000)); // 0.004
     let exporter = start_exporter(ratio.clone()).await;
-    let prom = start_prometheus(dir.path(), exporter);
+    let prom = start_prometheus(prom_dir.path(), exporter);
 
-    let kubeconfig = dir.path().join("kubeconfig");
-    let _sim = sim::start(SimOptions {
-        scenario: Some(
-            Scenario::from_yaml("speed: 20\nseed: 5\npod_start: { min: 1s, max: 2s }\n")
-                .expect("scenario"),
-        ),
-        kubeconfig_path: Some(kubeconfig.clone()),
-        ..Default::default()
-    })
-    .await
-    .expect("sim starts");
-    let out = Command::new("kubectl")
-        .args(["create", "namespace", "prom"])
-        .env("KUBECONFIG", &kubeconfig)
-        .output()
-        .expect("kubectl");
-    assert!(out.status.success(), "{out:?}");
     let check = r#"{ name: errors, prometheus: { query: 'max(helmdeck_test_error_ratio{release="{{release}}",track="{{track}}"})', condition: "result < 0.01" }, interval: 200ms, count: 3 }"#;
     let cfg = format!(
         r#"repositories:
@@ -196,22 +162,28 @@ environments:
         charts = support::charts_dir().display(),
         prom = prom.url,
     );
-    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
-    std::fs::write(
-        dir.path().join("web.yaml"),
-        "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\ndatabase:\n  password: pw-for-tests\n",
+    let env = support::SimProject::start(
+        "speed: 20\nseed: 5\npod_start: { min: 1s, max: 2s }\n",
+        &[
+            ("helmdeck.yaml", &cfg),
+            (
+                "web.yaml",
+                "replicaCount: 2\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\ndatabase:\n  password: pw-for-tests\n",
+            ),
+        ],
+        "prom",
+        &[("PROM_TOKEN", "prom-token-7781")],
     )
-    .expect("values");
+    .await;
+    support::kubectl_ok(&env.kubeconfig, &["create", "namespace", "prom"]);
     wait_for_value(&prom.url, 0.004).await;
 
     // 0.004 < 0.01: passes.
-    let out = helmdeck(dir.path(), &["deploy", "webprom", "--env", "test"]).await;
+    let out = env.helmdeck(&["deploy", "webprom", "--env", "test"]).await;
     assert_eq!(code(&out), 0, "{}", explain(&out));
-    let st = helmdeck(
-        dir.path(),
-        &["status", "webprom", "--env", "test", "-o", "json"],
-    )
-    .await;
+    let st = env
+        .helmdeck(&["status", "webprom", "--env", "test", "-o", "json"])
+        .await;
     let st: Value = serde_json::from_str(&support::stdout(&st)).expect("json");
     let m = &st["gates"][0]["checks"][0]["measurements"];
     assert_eq!(m.as_array().map(Vec::len), Some(3), "{st}");
@@ -228,18 +200,16 @@ environments:
     // 0.05 is over the threshold: the second revision rolls back.
     ratio.store(50_000, Ordering::SeqCst);
     wait_for_value(&prom.url, 0.05).await;
-    let out = helmdeck(
-        dir.path(),
-        &[
+    let out = env
+        .helmdeck(&[
             "deploy",
             "webprom",
             "--env",
             "test",
             "--set",
             "image.tag=2.0",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(code(&out), 1, "{}", explain(&out));
     assert!(
         support::stdout(&out).contains("check `errors` failed")
@@ -253,7 +223,9 @@ environments:
     );
 
     // Unreachable: inconclusive, paused (exit 10) — not failed.
-    let out = helmdeck(dir.path(), &["deploy", "webpromdown", "--env", "test"]).await;
+    let out = env
+        .helmdeck(&["deploy", "webpromdown", "--env", "test"])
+        .await;
     assert_eq!(code(&out), 10, "{}", explain(&out));
     let text = support::stdout(&out);
     assert!(
@@ -263,7 +235,9 @@ environments:
         "{}",
         explain(&out)
     );
-    let out = helmdeck(dir.path(), &["promote", "webpromdown", "--env", "test"]).await;
+    let out = env
+        .helmdeck(&["promote", "webpromdown", "--env", "test"])
+        .await;
     assert_eq!(
         code(&out),
         2,
@@ -275,18 +249,16 @@ environments:
         "{}",
         explain(&out)
     );
-    let out = helmdeck(
-        dir.path(),
-        &[
+    let out = env
+        .helmdeck(&[
             "promote",
             "webpromdown",
             "--env",
             "test",
             "--past-gate",
             "errors",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(code(&out), 0, "{}", explain(&out));
     assert!(
         support::stdout(&out).contains("Healthy"),

@@ -6,7 +6,7 @@ mod support;
 use helmdeck::app::{self, Executor};
 use helmdeck::config::Config;
 use helmdeck::domain::run::Status;
-use helmdeck::sim::{self, Scenario, SimOptions};
+use helmdeck::sim;
 use helmdeck::tui::state::{EventKind, Popup};
 use helmdeck::tui::{update, Key, KeyCode, Msg, State};
 use std::time::Duration;
@@ -33,14 +33,7 @@ impl Console {
             std::env::temp_dir().join("helmdeck-tui-e2e"),
         );
         app::demo_secret_env();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let handle = sim::start(SimOptions {
-            scenario: Some(Scenario::from_yaml(SCENARIO).expect("scenario")),
-            kubeconfig_path: Some(kubeconfig.clone()),
-            ..Default::default()
-        })
-        .await
-        .expect("sim starts");
+        let (handle, kubeconfig) = support::start_sim(dir.path(), SCENARIO).await;
         let cfg = app::demo_config(&kubeconfig).expect("demo config");
         let (tx, rx) = mpsc::channel(app::CHANNEL);
         let targets: Vec<(String, String)> = services
@@ -79,6 +72,19 @@ impl Console {
     fn chars(&mut self, text: &str) {
         for c in text.chars() {
             self.key(Key::char(c));
+        }
+    }
+
+    /// Moves the rollout's pod selection down to a canary pod.
+    fn select_canary_pod(&mut self) {
+        while self
+            .state
+            .rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+            .is_none_or(|p| p.track != "canary")
+        {
+            self.key(Key::char('j'));
         }
     }
 
@@ -134,6 +140,15 @@ fn idle(s: &State) -> bool {
     s.rollout.as_ref().is_some_and(|r| !r.driving)
 }
 
+/// No longer driven by the console, and the run's record shows `status`.
+fn idle_at(s: &State, status: Status) -> bool {
+    idle(s)
+        && s.rollout
+            .as_ref()
+            .and_then(|r| r.snapshot.run.as_ref())
+            .is_some_and(|r| r.status == status)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
     let mut c = Console::start(&["web"]).await;
@@ -144,29 +159,15 @@ async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
     assert!(matches!(c.state.popup, Some(Popup::Launch(_))));
     c.key(Key::plain(KeyCode::Enter));
     assert!(c.state.show_rollout);
-    c.until(90, "the manual pause", |s| {
-        idle(s)
-            && s.rollout
-                .as_ref()
-                .and_then(|r| r.snapshot.run.as_ref())
-                .is_some_and(|r| r.status == Status::Paused)
-    })
-    .await;
+    c.until(90, "the manual pause", |s| idle_at(s, Status::Paused))
+        .await;
     let screen = c.screen();
     assert!(
         screen.contains("Paused") && screen.contains("web-canary"),
         "{screen}"
     );
     // L follows the selected pod's log.
-    while c
-        .state
-        .rollout
-        .as_ref()
-        .and_then(|r| r.snapshot.pods.get(r.pod_selected))
-        .is_none_or(|p| p.track != "canary")
-    {
-        c.key(Key::char('j'));
-    }
+    c.select_canary_pod();
     c.key(Key::char('L'));
     c.until(30, "log lines", |s| {
         s.rollout
@@ -195,14 +196,8 @@ async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
         c.state.status
     );
     c.key(Key::char('y'));
-    c.until(25, "Healthy", |s| {
-        idle(s)
-            && s.rollout
-                .as_ref()
-                .and_then(|r| r.snapshot.run.as_ref())
-                .is_some_and(|r| r.status == Status::Healthy)
-    })
-    .await;
+    c.until(25, "Healthy", |s| idle_at(s, Status::Healthy))
+        .await;
     let screen = c.screen();
     assert!(screen.contains("Healthy"), "{screen}");
     assert!(
@@ -224,14 +219,8 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
     c.key(Key::plain(KeyCode::Tab)); // --set
     c.chars("image.tag=1.3.0-crash");
     c.key(Key::plain(KeyCode::Enter));
-    c.until(120, "the rollback", |s| {
-        idle(s)
-            && s.rollout
-                .as_ref()
-                .and_then(|r| r.snapshot.run.as_ref())
-                .is_some_and(|r| r.status == Status::RolledBack)
-    })
-    .await;
+    c.until(120, "the rollback", |s| idle_at(s, Status::RolledBack))
+        .await;
     let r = c.state.rollout.as_ref().expect("rollout");
     let run = r.snapshot.run.as_ref().expect("run");
     assert_eq!(run.reverse.as_deref(), Some("auto-rollback"));
@@ -281,11 +270,7 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     c.chars("image.tag=2.5.0");
     c.key(Key::plain(KeyCode::Enter));
     c.until(90, "the pause before the switch", |s| {
-        idle(s)
-            && s.rollout
-                .as_ref()
-                .and_then(|r| r.snapshot.run.as_ref())
-                .is_some_and(|r| r.status == Status::Paused)
+        idle_at(s, Status::Paused)
     })
     .await;
     c.key(Key::char('P'));
@@ -302,14 +287,8 @@ async fn blue_green_promote_switches_and_rollback_switches_back() {
     c.key(Key::char('R'));
     assert!(matches!(c.state.popup, Some(Popup::Confirm(_))));
     c.key(Key::char('y'));
-    c.until(90, "the switch back", |s| {
-        idle(s)
-            && s.rollout
-                .as_ref()
-                .and_then(|r| r.snapshot.run.as_ref())
-                .is_some_and(|r| r.status == Status::RolledBack)
-    })
-    .await;
+    c.until(90, "the switch back", |s| idle_at(s, Status::RolledBack))
+        .await;
     assert_eq!(c.service_slot("payments").await.as_deref(), Some("blue"));
 }
 
@@ -378,15 +357,7 @@ async fn a_pods_log_line_carrying_a_secret_is_redacted() {
         })
     })
     .await;
-    while c
-        .state
-        .rollout
-        .as_ref()
-        .and_then(|r| r.snapshot.pods.get(r.pod_selected))
-        .is_none_or(|p| p.track != "canary")
-    {
-        c.key(Key::char('j'));
-    }
+    c.select_canary_pod();
     c.key(Key::char('L'));
     c.until(30, "the start banner", |s| {
         s.rollout

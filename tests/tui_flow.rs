@@ -24,6 +24,21 @@ fn typed(s: &mut State, text: &str) {
     }
 }
 
+/// The drive of rollout 20 ending at revision 2's canary pause, at `at_ms`.
+fn paused_drive_end(at_ms: u64) -> Msg {
+    Msg::RunEnded {
+        gen: 20,
+        result: Ok(RunEnd {
+            revision: Some(2),
+            status: Some(Status::Paused),
+            strategy: Some(StrategyKind::Canary),
+            paused: true,
+            note: String::new(),
+            at_ms,
+        }),
+    }
+}
+
 fn fresh() -> State {
     State::new(fx::services(), fx::environments(), Vec::new())
 }
@@ -466,20 +481,7 @@ fn promote_without_an_active_run_says_so() {
 fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
     let mut s = fx::rollout_paused();
     s.rollout.as_mut().expect("rollout").driving = true;
-    let fx = update(
-        &mut s,
-        Msg::RunEnded {
-            gen: 20,
-            result: Ok(RunEnd {
-                revision: Some(2),
-                status: Some(Status::Paused),
-                strategy: Some(StrategyKind::Canary),
-                paused: true,
-                note: String::new(),
-                at_ms: fx::NOW,
-            }),
-        },
-    );
+    let fx = update(&mut s, paused_drive_end(fx::NOW));
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadReleases { .. })));
     assert!(!s.rollout.as_ref().expect("rollout").driving);
     assert!(s
@@ -731,20 +733,7 @@ fn promote_right_after_the_drive_pauses_trusts_the_drive_over_an_older_record() 
         }
         r.snapshot.run_read_ms = fx::NOW - 2_000;
     }
-    update(
-        &mut s,
-        Msg::RunEnded {
-            gen: 20,
-            result: Ok(RunEnd {
-                revision: Some(2),
-                status: Some(Status::Paused),
-                strategy: Some(StrategyKind::Canary),
-                paused: true,
-                note: String::new(),
-                at_ms: fx::NOW - 1_000,
-            }),
-        },
-    );
+    update(&mut s, paused_drive_end(fx::NOW - 1_000));
     ch(&mut s, 'P');
     let Some(Popup::Confirm(c)) = &s.popup else {
         panic!("asks to promote r2, not `no active run`: {:?}", s.status);

@@ -1,6 +1,8 @@
 //! Shared test helpers: where the Helm engine, the demo assets and the binary are.
 #![allow(dead_code)]
 
+use helmdeck::sim::{self, Scenario, SimOptions};
+use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -194,4 +196,111 @@ pub async fn helmdeck_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Ou
     })
     .await
     .expect("join")
+}
+
+/// Starts the simulated cluster on loopback with `scenario` (YAML), its kubeconfig written
+/// to `dir/kubeconfig`; the cluster stops when the handle is dropped.
+pub async fn start_sim(dir: &Path, scenario: &str) -> (sim::SimHandle, PathBuf) {
+    let kubeconfig = dir.join("kubeconfig");
+    let handle = sim::start(SimOptions {
+        scenario: Some(Scenario::from_yaml(scenario).expect("scenario")),
+        kubeconfig_path: Some(kubeconfig.clone()),
+        ..Default::default()
+    })
+    .await
+    .expect("sim starts");
+    (handle, kubeconfig)
+}
+
+/// Runs kubectl against `kubeconfig` on this thread and asserts that it succeeded.
+pub fn kubectl_ok(kubeconfig: &Path, args: &[&str]) {
+    let out = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// A helmdeck project in a temp dir (its `helmdeck.yaml`, values files and kubeconfig) on a
+/// simulated cluster of its own, run with the same environment variables every time.
+pub struct SimProject {
+    _sim: sim::SimHandle,
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    namespace: String,
+    envs: Vec<(String, String)>,
+}
+
+impl SimProject {
+    /// Starts the cluster with `scenario` and writes `files` (name, text) into the project.
+    /// `namespace` is where `get_json` looks; creating it is left to the caller.
+    pub async fn start(
+        scenario: &str,
+        files: &[(&str, &str)],
+        namespace: &str,
+        envs: &[(&str, &str)],
+    ) -> SimProject {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (handle, kubeconfig) = start_sim(dir.path(), scenario).await;
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect(name);
+        }
+        SimProject {
+            _sim: handle,
+            dir,
+            kubeconfig,
+            namespace: namespace.to_string(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// The binary, run in the project with its environment variables.
+    pub async fn helmdeck(&self, args: &[&str]) -> Output {
+        let envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        helmdeck_in(self.dir.path(), args, &envs).await
+    }
+
+    pub async fn kubectl(&self, args: &[&str]) -> String {
+        kubectl(&self.kubeconfig, args).await
+    }
+
+    /// `kubectl get WHAT -o json` in the project's namespace.
+    pub async fn get_json(&self, what: &[&str]) -> Value {
+        kubectl_json(&self.kubeconfig, &self.namespace, what).await
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// The exit code, -1 when killed by a signal.
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Exit code, stdout and stderr, for an assertion's message.
+pub fn explain(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(o),
+        stderr(o)
+    )
+}
+
+/// The image of a Deployment's first container.
+pub fn image_of(dep: &Value) -> String {
+    dep.pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
