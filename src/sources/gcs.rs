@@ -151,11 +151,7 @@ impl GcsTransport {
             Some(e) => format!("http://{e}"),
             None => "https://storage.googleapis.com".into(),
         };
-        let client = http::client().map_err(|e| SourceError::Unreachable {
-            repo: repo.name.clone(),
-            url: repo.url.clone().unwrap_or_default(),
-            message: e.to_string(),
-        })?;
+        let client = http::transport_client(repo)?;
         Ok(GcsTransport {
             repo: repo.name.clone(),
             endpoint: endpoint.trim_end_matches('/').to_string(),

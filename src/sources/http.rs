@@ -71,6 +71,16 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// The client of a bucket transport (S3, GCS); failing to build one is reported against
+/// the repository's URL as written.
+pub(crate) fn transport_client(repo: &Repository) -> Result<reqwest::Client, SourceError> {
+    client().map_err(|e| SourceError::Unreachable {
+        repo: repo.name.clone(),
+        url: repo.url.clone().unwrap_or_default(),
+        message: e.to_string(),
+    })
+}
+
 /// Plain HTTP(S) with optional basic or bearer credentials.
 pub struct WebTransport {
     base: String,

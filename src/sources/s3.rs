@@ -198,11 +198,7 @@ impl S3Transport {
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .or_else(profile_region)
             .unwrap_or_else(|| "us-east-1".into());
-        let client = http::client().map_err(|e| SourceError::Unreachable {
-            repo: repo.name.clone(),
-            url: repo.url.clone().unwrap_or_default(),
-            message: e.to_string(),
-        })?;
+        let client = http::transport_client(repo)?;
         Ok(S3Transport {
             repo: repo.name.clone(),
             region,
