@@ -12,7 +12,6 @@ use base64::Engine as _;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
 
@@ -286,19 +285,12 @@ impl GcsTransport {
             urlencoding::encode(SCOPE)
         );
         let answer = async {
-            let v: Value = self
-                .client
-                .get(url)
-                .header("Metadata-Flavor", "Google")
-                .timeout(Duration::from_secs(1))
-                .send()
-                .await
-                .ok()?
-                .error_for_status()
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let v: Value =
+                http::metadata_answer(self.client.get(url).header("Metadata-Flavor", "Google"))
+                    .await?
+                    .json()
+                    .await
+                    .ok()?;
             Some((
                 v.get("access_token")?.as_str()?.to_string(),
                 v.get("expires_in").and_then(Value::as_u64).unwrap_or(300),

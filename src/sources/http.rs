@@ -116,6 +116,17 @@ impl Transport for WebTransport {
     }
 }
 
+/// A cloud metadata server's answer (EC2's IMDS, GCE's token endpoint), or None when it
+/// refuses or stays silent: off that cloud nothing listens, so give up after a second.
+pub(crate) async fn metadata_answer(req: reqwest::RequestBuilder) -> Option<reqwest::Response> {
+    req.timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()
+}
+
 /// A Helm repository layout in a bucket (`scheme://bucket/prefix`) through `transport`.
 pub(crate) fn bucket_source(
     repo: &Repository,
