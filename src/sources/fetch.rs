@@ -78,6 +78,15 @@ pub(crate) fn env_value(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A repository's URL without a trailing slash: what a source shows and keys its cache on.
+pub(crate) fn repository_url(repo: &crate::config::Repository) -> String {
+    repo.url
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// `scheme://bucket/prefix` → (bucket, prefix).
 pub fn split_bucket_url<'u>(url: &'u str, scheme: &str) -> Option<(&'u str, &'u str)> {
     crate::domain::repo_url::split_bucket(url, scheme)

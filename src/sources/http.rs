@@ -180,12 +180,7 @@ struct IndexMeta {
 impl HttpSource {
     /// A Helm repository over HTTP(S).
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
-        let url = repo
-            .url
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
+        let url = fetch::repository_url(repo);
         let env = |var: &String| env_var(&repo.name, var);
         let auth = match &repo.auth {
             Some(a) if a.token_env.is_some() => {

@@ -146,12 +146,7 @@ pub fn parse_challenge(header: &str) -> (String, HashMap<String, String>) {
 
 impl OciSource {
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
-        let url = repo
-            .url
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
+        let url = fetch::repository_url(repo);
         let (registry, base) = split_url(&url).ok_or_else(|| SourceError::InvalidIndex {
             repo: repo.name.clone(),
             message: format!("`{url}` is not oci://REGISTRY[/PATH]"),
