@@ -5,7 +5,7 @@
 //! and verified against the index.
 
 use super::fetch::{
-    self, cached_package, normalize_digest, now, packages_dir, sanitize, short_reason, write_atomic,
+    self, cached_package, normalize_digest, now, packages_dir, sanitize, write_atomic,
 };
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
@@ -297,11 +297,11 @@ impl HttpSource {
                 tracing::warn!(repo = %self.name, "repository unreachable, using cached index");
                 cached_index(
                     text,
-                    vec![format!(
-                        "repository `{}` is unreachable ({}): using the cached index from {}",
-                        self.name,
-                        short_reason(&err),
-                        age(now().saturating_sub(meta.fetched_at))
+                    vec![fetch::offline_warning(
+                        &self.name,
+                        &err,
+                        "index",
+                        meta.fetched_at,
                     )],
                 )
             }

@@ -6,9 +6,7 @@
 //! config. OCI has no index of charts: listing uses `_catalog` filtered by the path, when
 //! the registry serves it.
 
-use super::fetch::{
-    self, cached_package, env_value as env, now, packages_dir, sanitize, short_reason,
-};
+use super::fetch::{self, cached_package, env_value as env, now, packages_dir, sanitize};
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
     SourceIndex,
@@ -443,20 +441,18 @@ impl OciSource {
                     .unwrap_or_default(),
             }),
             Ok(Err(status)) => Err(self.status_error(&shown, status)),
-            Err(e) if e.is_unreachable() => {
-                match self.cached_tags(chart) {
-                    Some(c) => Ok((
-                        c.tags,
-                        vec![format!(
-                            "repository `{}` is unreachable ({}): using the cached tags of `{chart}` from {}",
-                            self.name,
-                            short_reason(&e),
-                            fetch::age(now().saturating_sub(c.fetched_at))
-                        )],
-                    )),
-                    None => Err(e),
-                }
-            }
+            Err(e) if e.is_unreachable() => match self.cached_tags(chart) {
+                Some(c) => Ok((
+                    c.tags,
+                    vec![fetch::offline_warning(
+                        &self.name,
+                        &e,
+                        &format!("tags of `{chart}`"),
+                        c.fetched_at,
+                    )],
+                )),
+                None => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
@@ -769,11 +765,11 @@ impl ChartSource for OciSource {
                 Err(e) if e.is_unreachable() => match self.cached_index() {
                     Some(c) => {
                         let mut index = c.index;
-                        index.warnings = vec![format!(
-                            "repository `{}` is unreachable ({}): using the cached chart list from {}",
-                            self.name,
-                            short_reason(&e),
-                            fetch::age(now().saturating_sub(c.fetched_at))
+                        index.warnings = vec![fetch::offline_warning(
+                            &self.name,
+                            &e,
+                            "chart list",
+                            c.fetched_at,
                         )];
                         Ok(index)
                     }
