@@ -64,7 +64,7 @@ pub(crate) fn unreachable(repo: &str, shown_url: &str, e: reqwest::Error) -> Sou
 }
 
 /// The last link of an unreachable error's chain ("Connection refused"), for warnings.
-pub(crate) fn short_reason(e: &SourceError) -> String {
+fn short_reason(e: &SourceError) -> String {
     match e {
         SourceError::Unreachable { message, .. } => {
             message.rsplit(": ").next().unwrap_or(message).to_string()
@@ -73,9 +73,33 @@ pub(crate) fn short_reason(e: &SourceError) -> String {
     }
 }
 
+/// The warning of a source that answers from its cache because `err` kept the repository
+/// out of reach; `what` is the cached thing ("index", "chart list").
+pub(crate) fn offline_warning(
+    repo: &str,
+    err: &SourceError,
+    what: &str,
+    fetched_at: u64,
+) -> String {
+    format!(
+        "repository `{repo}` is unreachable ({}): using the cached {what} from {}",
+        short_reason(err),
+        age(now().saturating_sub(fetched_at))
+    )
+}
+
 /// A variable's value, when set and not empty.
 pub(crate) fn env_value(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A repository's URL without a trailing slash: what a source shows and keys its cache on.
+pub(crate) fn repository_url(repo: &crate::config::Repository) -> String {
+    repo.url
+        .clone()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string()
 }
 
 /// `scheme://bucket/prefix` → (bucket, prefix).

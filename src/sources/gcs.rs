@@ -12,7 +12,6 @@ use base64::Engine as _;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use std::path::PathBuf;
-use std::time::Duration;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
 
@@ -151,11 +150,7 @@ impl GcsTransport {
             Some(e) => format!("http://{e}"),
             None => "https://storage.googleapis.com".into(),
         };
-        let client = http::client().map_err(|e| SourceError::Unreachable {
-            repo: repo.name.clone(),
-            url: repo.url.clone().unwrap_or_default(),
-            message: e.to_string(),
-        })?;
+        let client = http::transport_client(repo)?;
         Ok(GcsTransport {
             repo: repo.name.clone(),
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -290,19 +285,12 @@ impl GcsTransport {
             urlencoding::encode(SCOPE)
         );
         let answer = async {
-            let v: Value = self
-                .client
-                .get(url)
-                .header("Metadata-Flavor", "Google")
-                .timeout(Duration::from_secs(1))
-                .send()
-                .await
-                .ok()?
-                .error_for_status()
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let v: Value =
+                http::metadata_answer(self.client.get(url).header("Metadata-Flavor", "Google"))
+                    .await?
+                    .json()
+                    .await
+                    .ok()?;
             Some((
                 v.get("access_token")?.as_str()?.to_string(),
                 v.get("expires_in").and_then(Value::as_u64).unwrap_or(300),

@@ -5,7 +5,7 @@
 //! and verified against the index.
 
 use super::fetch::{
-    self, cached_package, normalize_digest, now, packages_dir, sanitize, short_reason, write_atomic,
+    self, cached_package, normalize_digest, now, packages_dir, sanitize, write_atomic,
 };
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
@@ -71,6 +71,16 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// The client of a bucket transport (S3, GCS); failing to build one is reported against
+/// the repository's URL as written.
+pub(crate) fn transport_client(repo: &Repository) -> Result<reqwest::Client, SourceError> {
+    client().map_err(|e| SourceError::Unreachable {
+        repo: repo.name.clone(),
+        url: repo.url.clone().unwrap_or_default(),
+        message: e.to_string(),
+    })
+}
+
 /// Plain HTTP(S) with optional basic or bearer credentials.
 pub struct WebTransport {
     base: String,
@@ -104,6 +114,17 @@ impl Transport for WebTransport {
             })
         })
     }
+}
+
+/// A cloud metadata server's answer (EC2's IMDS, GCE's token endpoint), or None when it
+/// refuses or stays silent: off that cloud nothing listens, so give up after a second.
+pub(crate) async fn metadata_answer(req: reqwest::RequestBuilder) -> Option<reqwest::Response> {
+    req.timeout(Duration::from_secs(1))
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()
 }
 
 /// A Helm repository layout in a bucket (`scheme://bucket/prefix`) through `transport`.
@@ -159,12 +180,7 @@ struct IndexMeta {
 impl HttpSource {
     /// A Helm repository over HTTP(S).
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
-        let url = repo
-            .url
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
+        let url = fetch::repository_url(repo);
         let env = |var: &String| env_var(&repo.name, var);
         let auth = match &repo.auth {
             Some(a) if a.token_env.is_some() => {
@@ -281,11 +297,11 @@ impl HttpSource {
                 tracing::warn!(repo = %self.name, "repository unreachable, using cached index");
                 cached_index(
                     text,
-                    vec![format!(
-                        "repository `{}` is unreachable ({}): using the cached index from {}",
-                        self.name,
-                        short_reason(&err),
-                        age(now().saturating_sub(meta.fetched_at))
+                    vec![fetch::offline_warning(
+                        &self.name,
+                        &err,
+                        "index",
+                        meta.fetched_at,
                     )],
                 )
             }

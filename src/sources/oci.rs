@@ -6,9 +6,7 @@
 //! config. OCI has no index of charts: listing uses `_catalog` filtered by the path, when
 //! the registry serves it.
 
-use super::fetch::{
-    self, cached_package, env_value as env, now, packages_dir, sanitize, short_reason,
-};
+use super::fetch::{self, cached_package, env_value as env, now, packages_dir, sanitize};
 use super::{
     pick_version, sort_versions, ChartSource, ChartVersion, FetchedChart, Progress, SourceError,
     SourceIndex,
@@ -146,12 +144,7 @@ pub fn parse_challenge(header: &str) -> (String, HashMap<String, String>) {
 
 impl OciSource {
     pub fn new(repo: &Repository, cache_root: PathBuf) -> Result<Self, SourceError> {
-        let url = repo
-            .url
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
+        let url = fetch::repository_url(repo);
         let (registry, base) = split_url(&url).ok_or_else(|| SourceError::InvalidIndex {
             repo: repo.name.clone(),
             message: format!("`{url}` is not oci://REGISTRY[/PATH]"),
@@ -448,20 +441,18 @@ impl OciSource {
                     .unwrap_or_default(),
             }),
             Ok(Err(status)) => Err(self.status_error(&shown, status)),
-            Err(e) if e.is_unreachable() => {
-                match self.cached_tags(chart) {
-                    Some(c) => Ok((
-                        c.tags,
-                        vec![format!(
-                            "repository `{}` is unreachable ({}): using the cached tags of `{chart}` from {}",
-                            self.name,
-                            short_reason(&e),
-                            fetch::age(now().saturating_sub(c.fetched_at))
-                        )],
-                    )),
-                    None => Err(e),
-                }
-            }
+            Err(e) if e.is_unreachable() => match self.cached_tags(chart) {
+                Some(c) => Ok((
+                    c.tags,
+                    vec![fetch::offline_warning(
+                        &self.name,
+                        &e,
+                        &format!("tags of `{chart}`"),
+                        c.fetched_at,
+                    )],
+                )),
+                None => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
@@ -774,11 +765,11 @@ impl ChartSource for OciSource {
                 Err(e) if e.is_unreachable() => match self.cached_index() {
                     Some(c) => {
                         let mut index = c.index;
-                        index.warnings = vec![format!(
-                            "repository `{}` is unreachable ({}): using the cached chart list from {}",
-                            self.name,
-                            short_reason(&e),
-                            fetch::age(now().saturating_sub(c.fetched_at))
+                        index.warnings = vec![fetch::offline_warning(
+                            &self.name,
+                            &e,
+                            "chart list",
+                            c.fetched_at,
                         )];
                         Ok(index)
                     }

@@ -10,7 +10,6 @@ use crate::config::{RepoType, Repository};
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// An AWS access key. Never printed: it has no Debug.
 #[derive(Clone)]
@@ -198,11 +197,7 @@ impl S3Transport {
             .or_else(|| env("AWS_DEFAULT_REGION"))
             .or_else(profile_region)
             .unwrap_or_else(|| "us-east-1".into());
-        let client = http::client().map_err(|e| SourceError::Unreachable {
-            repo: repo.name.clone(),
-            url: repo.url.clone().unwrap_or_default(),
-            message: e.to_string(),
-        })?;
+        let client = http::transport_client(repo)?;
         Ok(S3Transport {
             repo: repo.name.clone(),
             region,
@@ -249,15 +244,7 @@ async fn instance_credentials(client: &reqwest::Client) -> Option<Credentials> {
     let base =
         env("AWS_EC2_METADATA_SERVICE_ENDPOINT").unwrap_or_else(|| "http://169.254.169.254".into());
     let base = base.trim_end_matches('/');
-    async fn answer(req: reqwest::RequestBuilder) -> Option<reqwest::Response> {
-        req.timeout(Duration::from_secs(1))
-            .send()
-            .await
-            .ok()?
-            .error_for_status()
-            .ok()
-    }
-    let token = answer(
+    let token = http::metadata_answer(
         client
             .put(format!("{base}/latest/api/token"))
             .header("x-aws-ec2-metadata-token-ttl-seconds", "21600"),
@@ -267,7 +254,7 @@ async fn instance_credentials(client: &reqwest::Client) -> Option<Credentials> {
     .await
     .ok()?;
     let get = |path: String| {
-        answer(
+        http::metadata_answer(
             client
                 .get(format!(
                     "{base}/latest/meta-data/iam/security-credentials/{path}"
