@@ -859,36 +859,26 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
                 });
                 return;
             }
-            Progress::GateStarted { stage, checks, .. } => (
-                EventKind::Step,
-                format!("  gate ({}): {}", stage.as_str(), checks.join(", ")),
-            ),
+            Progress::GateStarted { .. } => (EventKind::Step, p.gate_line().unwrap_or_default()),
             Progress::GateMeasured {
-                check, measurement, ..
+                ref measurement, ..
             } => {
                 use crate::domain::gate::Outcome;
-                let (kind, mark) = match measurement.outcome {
-                    Outcome::Pass => (EventKind::Done, "✓"),
-                    Outcome::Fail => (EventKind::Error, "✗"),
-                    Outcome::Inconclusive => (EventKind::Warning, "?"),
+                let kind = match measurement.outcome {
+                    Outcome::Pass => EventKind::Done,
+                    Outcome::Fail => EventKind::Error,
+                    Outcome::Inconclusive => EventKind::Warning,
                 };
-                let first = measurement.detail.lines().next().unwrap_or_default();
-                (
-                    kind,
-                    format!(
-                        "    {mark} {check} {} {first}",
-                        measurement.value.as_deref().unwrap_or("")
-                    ),
-                )
+                (kind, p.gate_line().unwrap_or_default())
             }
-            Progress::GateEnded { stage, verdict, .. } => {
+            Progress::GateEnded { ref verdict, .. } => {
                 use crate::domain::gate::Verdict;
                 let kind = match verdict {
                     Verdict::Passed => EventKind::Done,
                     Verdict::Failed { .. } => EventKind::Error,
                     Verdict::Inconclusive { .. } => EventKind::Warning,
                 };
-                (kind, format!("  {}", verdict.describe(stage)))
+                (kind, p.gate_line().unwrap_or_default())
             }
         };
         let _ = tx.try_send(Msg::RunProgress { gen, kind, text });

@@ -360,24 +360,9 @@ pub fn progress_printer(
                     total_ms.saturating_sub(elapsed_ms).div_ceil(1000)
                 )
             }
-            P::GateStarted { stage, checks, .. } => {
-                format!("  gate ({}): {}", stage.as_str(), checks.join(", "))
+            P::GateStarted { .. } | P::GateMeasured { .. } | P::GateEnded { .. } => {
+                p.gate_line().unwrap_or_default()
             }
-            P::GateMeasured {
-                check, measurement, ..
-            } => {
-                let mark = match measurement.outcome {
-                    crate::domain::gate::Outcome::Pass => "✓",
-                    crate::domain::gate::Outcome::Fail => "✗",
-                    crate::domain::gate::Outcome::Inconclusive => "?",
-                };
-                let first = measurement.detail.lines().next().unwrap_or_default();
-                format!(
-                    "    {mark} {check} {} {first}",
-                    measurement.value.as_deref().unwrap_or("")
-                )
-            }
-            P::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(stage)),
         };
         eprintln!("{}", redactor.redact(&line));
     }

@@ -64,6 +64,30 @@ pub enum Progress {
     },
 }
 
+impl Progress {
+    /// The line a gate's progress reads as (the CLI prints it, the console lists it); None
+    /// for progress that is not a gate's.
+    pub fn gate_line(&self) -> Option<String> {
+        Some(match self {
+            Progress::GateStarted { stage, checks, .. } => {
+                format!("  gate ({}): {}", stage.as_str(), checks.join(", "))
+            }
+            Progress::GateMeasured {
+                check, measurement, ..
+            } => {
+                let first = measurement.detail.lines().next().unwrap_or_default();
+                format!(
+                    "    {} {check} {} {first}",
+                    measurement.outcome.mark(),
+                    measurement.value.as_deref().unwrap_or("")
+                )
+            }
+            Progress::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(*stage)),
+            _ => return None,
+        })
+    }
+}
+
 /// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DriveEnd {
@@ -183,6 +207,7 @@ pub async fn drive(
     // (cursor, phases) of the step last announced: a step that waits loops here without
     // starting again.
     let mut announced: Option<(usize, usize)> = None;
+    let mut watched_by_step: Option<((usize, usize), Vec<String>)> = None;
     loop {
         if is_cancelled(&opts.cancel) {
             records::put(&s.cluster, rec).await?;
@@ -205,7 +230,8 @@ pub async fn drive(
         }
         let event = match &step {
             Step::Pause { duration_ms } => {
-                let watched = watched_workloads(s, rec, index, &mut revisions).await?;
+                let watched =
+                    watched_workloads(s, rec, index, &mut revisions, &mut watched_by_step).await?;
                 if let Some(reason) = failing(&watch, &watched) {
                     Event::StepFailed { reason }
                 } else if let Some(ev) = operator_request(s, rec).await? {
@@ -257,7 +283,8 @@ pub async fn drive(
                 }
             }
             Step::Verify { stage, checks } => {
-                let watched = watched_workloads(s, rec, index, &mut revisions).await?;
+                let watched =
+                    watched_workloads(s, rec, index, &mut revisions, &mut watched_by_step).await?;
                 match super::gates::run_gate(
                     s,
                     rec,
@@ -326,13 +353,22 @@ pub async fn drive(
 }
 
 /// The workloads a pause or a gate at `index` keeps an eye on: those of the last health wait
-/// before it (none while going back).
+/// before it (none while going back). Worked out once per step (`known` keeps them, keyed
+/// by cursor and phase count): they cannot change within one, and a pause looks at them on
+/// every tick and watch wake.
 async fn watched_workloads(
     s: &Session,
     rec: &ReleaseRecord,
     index: usize,
     revisions: &mut HashMap<u32, RevisionObjects>,
+    known: &mut Option<((usize, usize), Vec<String>)>,
 ) -> Result<Vec<String>, EngineError> {
+    let key = (index, rec.run.phases.len());
+    if let Some((k, names)) = known {
+        if *k == key {
+            return Ok(names.clone());
+        }
+    }
     let target = rec.run.plan[..index.min(rec.run.plan.len())]
         .iter()
         .rev()
@@ -340,12 +376,14 @@ async fn watched_workloads(
             Step::WaitHealthy { target } => Some(target.clone()),
             _ => None,
         });
-    match target {
+    let names = match target {
         Some(target) if rec.run.reverse.is_none() => {
-            objects::target_deployments(s, rec, &target, revisions).await
+            objects::target_deployments(s, rec, &target, revisions).await?
         }
-        _ => Ok(Vec::new()),
-    }
+        _ => Vec::new(),
+    };
+    *known = Some((key, names.clone()));
+    Ok(names)
 }
 
 /// The pods of a Deployment's current template: matching its selector and running the
