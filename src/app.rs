@@ -162,9 +162,9 @@ pub struct Executor {
     /// The drive of this console, per release: a new one for the same release replaces it
     /// (steps are idempotent, so a drive stopped between two requests loses nothing).
     drives: Vec<Drive>,
+    /// The rollout view's watch of a release: its pods, Deployments, run and Kubernetes
+    /// Events.
     watch: Option<JoinHandle<()>>,
-    /// The Kubernetes Events of the watched release, in a task of their own.
-    events: Option<JoinHandle<()>>,
     logs: Option<JoinHandle<()>>,
 }
 
@@ -180,9 +180,6 @@ impl Drop for Executor {
         if let Some(w) = &self.watch {
             w.abort();
         }
-        if let Some(e) = &self.events {
-            e.abort();
-        }
     }
 }
 
@@ -197,7 +194,6 @@ impl Executor {
             tx,
             drives: Vec::new(),
             watch: None,
-            events: None,
             logs: None,
         }
     }
@@ -302,24 +298,26 @@ impl Executor {
                 if let Some(w) = self.watch.take() {
                     w.abort();
                 }
-                if let Some(e) = self.events.take() {
-                    e.abort();
-                }
-                let (ecfg, etx) = (cfg.clone(), tx.clone());
-                let (esvc, eenv) = (service.clone(), env.clone());
-                self.events = Some(tokio::spawn(async move {
-                    follow_events(&ecfg, &esvc, &eenv, gen, &etx).await;
-                }));
                 self.watch = Some(tokio::spawn(async move {
-                    if let Err(e) = watch_release(&cfg, &service, &env, gen, &tx).await {
-                        let _ = tx
-                            .send(Msg::RunProgress {
-                                gen,
-                                kind: EventKind::Error,
-                                text: format!("watch stopped: {e}"),
-                            })
-                            .await;
-                    }
+                    let stopped = |e: String| Msg::RunProgress {
+                        gen,
+                        kind: EventKind::Error,
+                        text: format!("watch stopped: {e}"),
+                    };
+                    // One session (one client) for the rollout watch and the events.
+                    let s = match Session::open(&cfg, &service, &env).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = tx.send(stopped(explain(e))).await;
+                            return;
+                        }
+                    };
+                    let watch = async {
+                        if let Err(e) = watch_release(&s, gen, &tx).await {
+                            let _ = tx.send(stopped(e)).await;
+                        }
+                    };
+                    tokio::join!(watch, follow_events(&s, gen, &tx));
                 }));
             }
             Effect::Launch {
@@ -482,14 +480,7 @@ async fn left_line(cfg: &Config, service: &str, env: &str, stopped: bool) -> Str
 const RECENT_EVENTS: usize = 50;
 
 /// Follows the Kubernetes Events about a release for the rollout view.
-async fn follow_events(cfg: &Config, service: &str, env: &str, gen: u64, tx: &mpsc::Sender<Msg>) {
-    let s = match Session::open(cfg, service, env).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::debug!(error = %explain(e), "no event watch");
-            return;
-        }
-    };
+async fn follow_events(s: &Session, gen: u64, tx: &mpsc::Sender<Msg>) {
     let release = s.release().to_string();
     crate::cluster::events::follow(
         &s.cluster,
@@ -1266,14 +1257,7 @@ fn snapshot_of(watch: &NamespaceWatch, release: &str) -> RolloutSnapshot {
 
 /// Follows a release for the rollout view: pods and Deployments from the namespace watch
 /// (no polling), the run from its record and the lease holder re-read at most once a second.
-async fn watch_release(
-    cfg: &Config,
-    service: &str,
-    env: &str,
-    gen: u64,
-    tx: &mpsc::Sender<Msg>,
-) -> Result<(), String> {
-    let s = Session::open(cfg, service, env).await.map_err(explain)?;
+async fn watch_release(s: &Session, gen: u64, tx: &mpsc::Sender<Msg>) -> Result<(), String> {
     let release = s.release().to_string();
     let mut watch = NamespaceWatch::start(&s.cluster).await;
     let mut run: Option<RunView> = None;
