@@ -381,31 +381,34 @@ impl Executor {
                 service,
                 env,
                 past_gate,
-            } => self.act(Act::Promote(past_gate), gen, service, env),
+            } => {
+                let opts = ActOptions {
+                    past_gate,
+                    ..Default::default()
+                };
+                self.act(Act::Promote, opts, gen, service, env)
+            }
             Effect::Rollback {
                 gen,
                 service,
                 env,
                 to,
-            } => self.act(Act::Rollback(to), gen, service, env),
-            Effect::Abort { gen, service, env } => self.act(Act::Abort, gen, service, env),
+            } => self.act(Act::Rollback(to), ActOptions::default(), gen, service, env),
+            Effect::Abort { gen, service, env } => {
+                self.act(Act::Abort, ActOptions::default(), gen, service, env)
+            }
         }
     }
 
-    fn act(&mut self, act: Act, gen: u64, service: String, env: String) {
+    fn act(&mut self, act: Act, opts: ActOptions, gen: u64, service: String, env: String) {
         let cfg = self.cfg.clone();
         let tx = self.tx.clone();
         let key = (service.clone(), env.clone());
         // A drive of this console on the same release stops first: the action drives on.
         let cancel = CancellationToken::new();
-        let past_gate = match &act {
-            Act::Promote(g) => g.clone(),
-            _ => None,
-        };
         let opts = ActOptions {
             cancel: Some(cancel.clone()),
-            past_gate,
-            ..Default::default()
+            ..opts
         };
         let task = tokio::spawn(async move {
             let result = drive_action(&cfg, act, &service, &env, opts, gen, &tx).await;
@@ -586,8 +589,9 @@ async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redact
 /// Which run action a task performs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
-    /// Past the paused gate of the named check, when the operator confirmed that.
-    Promote(Option<String>),
+    /// Past a pause, or past a paused gate when the operator confirmed its check (in
+    /// [`ActOptions::past_gate`]).
+    Promote,
     /// Of the active run, or to a past revision.
     Rollback(Option<u32>),
     Abort,
@@ -949,18 +953,15 @@ async fn drive_action(
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     let sink = progress_sink(tx.clone(), gen);
     let (name, result) = match act {
-        Act::Promote(_) => (
+        Act::Promote => (
             "promote (console)",
-            release::promote_with(&s, &opts, &sink).await,
+            release::promote(&s, &opts, &sink).await,
         ),
         Act::Rollback(to) => (
             "rollback (console)",
-            release::rollback_with(&s, to, &opts, &sink).await,
+            release::rollback(&s, to, &opts, &sink).await,
         ),
-        Act::Abort => (
-            "abort (console)",
-            release::abort_with(&s, &opts, &sink).await,
-        ),
+        Act::Abort => ("abort (console)", release::abort(&s, &opts, &sink).await),
     };
     match result {
         Ok(ActionResult::Drove(rec, end)) => {

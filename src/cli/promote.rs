@@ -38,30 +38,26 @@ pub enum Action {
 pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Action) -> CmdResult {
     let s = open_session(config, &args.release).await?;
     let printer = progress_printer(crate::domain::mask::Redactor::default());
+    let opts = release::ActOptions {
+        full: args.full,
+        wait: args.wait,
+        past_gate: args.past_gate.clone(),
+        ..Default::default()
+    };
     let (name, result, intended) = match action {
         Action::Promote => (
             "promote",
-            release::promote_with(
-                &s,
-                &release::ActOptions {
-                    full: args.full,
-                    wait: args.wait,
-                    past_gate: args.past_gate.clone(),
-                    ..Default::default()
-                },
-                &printer,
-            )
-            .await,
+            release::promote(&s, &opts, &printer).await,
             vec![Status::Healthy],
         ),
         Action::Abort => (
             "abort",
-            release::abort(&s, args.wait, &printer).await,
+            release::abort(&s, &opts, &printer).await,
             vec![Status::Aborted],
         ),
         Action::Rollback => (
             "rollback",
-            release::rollback(&s, args.to, args.wait, &printer).await,
+            release::rollback(&s, args.to, &opts, &printer).await,
             vec![Status::RolledBack, Status::Healthy],
         ),
     };

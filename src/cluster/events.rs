@@ -117,8 +117,9 @@ impl RecentEvents {
         self.by_uid.remove(&uid).is_some()
     }
 
-    pub fn clear(&mut self) {
-        self.by_uid.clear();
+    /// An empty copy for the same release and bound.
+    fn emptied(&self) -> RecentEvents {
+        RecentEvents::new(&self.release, self.keep)
     }
 
     /// Oldest first.
@@ -143,53 +144,72 @@ pub async fn follow(
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut recent = RecentEvents::new(release, keep);
-    let mut listing = Vec::new();
-    let mut in_init = false;
+    // During a re-list, the copy being filled (only the release's newest `keep`, never the
+    // whole namespace's list); it replaces `recent` when the list is done.
+    let mut relist: Option<RecentEvents> = None;
     loop {
-        let next = stream.next().await;
-        let mut changed = false;
-        match next {
+        let changed = match stream.next().await {
             None => return,
-            Some(Err(e)) => on_error(e.to_string()),
-            Some(Ok(ev)) => match ev {
-                watcher::Event::Init => {
-                    in_init = true;
-                    listing.clear();
-                }
-                watcher::Event::InitApply(e) => listing.push(e),
-                watcher::Event::InitDone => {
-                    in_init = false;
-                    recent.clear();
-                    for e in listing.drain(..) {
-                        recent.apply(&e);
-                    }
-                    changed = true;
-                }
-                watcher::Event::Apply(e) => changed = recent.apply(&e),
-                watcher::Event::Delete(e) => changed = recent.delete(&e),
-            },
-        }
-        if changed && !in_init {
-            // Coalesce a burst (a rollout starts many pods at once) into one report.
-            let burst = tokio::time::sleep(std::time::Duration::from_millis(150));
-            tokio::pin!(burst);
-            loop {
-                tokio::select! {
-                    _ = &mut burst => break,
-                    more = stream.next() => match more {
-                        Some(Ok(watcher::Event::Apply(e))) => { recent.apply(&e); }
-                        Some(Ok(watcher::Event::Delete(e))) => { recent.delete(&e); }
-                        Some(Ok(watcher::Event::Init)) => { in_init = true; listing.clear(); break; }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => on_error(e.to_string()),
-                        None => break,
-                    }
-                }
+            Some(Err(e)) => {
+                on_error(e.to_string());
+                false
             }
-            if !in_init && !report(recent.list()) {
-                return;
+            Some(Ok(ev)) => fold(ev, &mut recent, &mut relist),
+        };
+        if !changed || relist.is_some() {
+            continue;
+        }
+        // Coalesce a burst (a rollout starts many pods at once) into one report.
+        let burst = tokio::time::sleep(std::time::Duration::from_millis(150));
+        tokio::pin!(burst);
+        loop {
+            tokio::select! {
+                _ = &mut burst => break,
+                more = stream.next() => match more {
+                    None => break,
+                    Some(Err(e)) => on_error(e.to_string()),
+                    Some(Ok(ev)) => {
+                        fold(ev, &mut recent, &mut relist);
+                        if relist.is_some() {
+                            break;
+                        }
+                    }
+                },
             }
         }
+        if relist.is_none() && !report(recent.list()) {
+            return;
+        }
+    }
+}
+
+/// Folds one watcher event into `recent`, or during a re-list into its next copy; true when
+/// what `recent` holds changed.
+fn fold(
+    ev: watcher::Event<Event>,
+    recent: &mut RecentEvents,
+    relist: &mut Option<RecentEvents>,
+) -> bool {
+    match ev {
+        watcher::Event::Init => {
+            *relist = Some(recent.emptied());
+            false
+        }
+        watcher::Event::InitApply(e) => {
+            if let Some(r) = relist {
+                r.apply(&e);
+            }
+            false
+        }
+        watcher::Event::InitDone => match relist.take() {
+            Some(r) => {
+                *recent = r;
+                true
+            }
+            None => false,
+        },
+        watcher::Event::Apply(e) => recent.apply(&e),
+        watcher::Event::Delete(e) => recent.delete(&e),
     }
 }
 
@@ -227,5 +247,44 @@ mod tests {
         assert_eq!(reasons, ["Pulled", "Started"]);
         assert!(r.delete(&event("c", "web-1", "Started", 4)));
         assert_eq!(r.list().len(), 1);
+    }
+
+    #[test]
+    fn a_relist_fills_a_fresh_copy_and_replaces_the_old_one_when_done() {
+        let mut recent = RecentEvents::new("web", 2);
+        let mut relist = None;
+        assert!(fold(
+            watcher::Event::Apply(event("old", "web-1", "Killing", 1)),
+            &mut recent,
+            &mut relist
+        ));
+        assert!(!fold(watcher::Event::Init, &mut recent, &mut relist));
+        for (uid, name, secs) in [("a", "web-1", 2), ("x", "checkout-1", 3), ("b", "web-2", 4)] {
+            let e = event(uid, name, "Started", secs);
+            assert!(!fold(
+                watcher::Event::InitApply(e),
+                &mut recent,
+                &mut relist
+            ));
+        }
+        let c = event("c", "web-3", "Started", 5);
+        assert!(!fold(
+            watcher::Event::InitApply(c),
+            &mut recent,
+            &mut relist
+        ));
+        assert_eq!(
+            recent.list().len(),
+            1,
+            "the old copy serves until the list is done"
+        );
+        assert!(fold(watcher::Event::InitDone, &mut recent, &mut relist));
+        let uids: Vec<String> = recent.list().into_iter().map(|e| e.uid).collect();
+        assert_eq!(
+            uids,
+            ["b", "c"],
+            "the release's newest two; the old one gone"
+        );
+        assert!(relist.is_none());
     }
 }

@@ -164,6 +164,15 @@ impl Outcome {
             Outcome::Inconclusive => '?',
         }
     }
+
+    /// The outcome in a word, as a sentence reads it: passed, failed, inconclusive.
+    pub fn word(self) -> &'static str {
+        match self {
+            Outcome::Pass => "passed",
+            Outcome::Fail => "failed",
+            Outcome::Inconclusive => "inconclusive",
+        }
+    }
 }
 
 /// One measurement of one check.
@@ -247,6 +256,23 @@ impl GateRecord {
             verdict: None,
         }
     }
+
+    /// The measurements taken for the check named `name`, oldest first.
+    pub fn taken(&self, name: &str) -> &[Measurement] {
+        self.checks
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.measurements.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Where each of `checks` stands in this gate, in the order given.
+    pub fn states<'c>(&self, checks: &'c [Check]) -> Vec<(&'c Check, CheckState)> {
+        checks
+            .iter()
+            .map(|c| (c, check_state(c, self.started_ms, self.taken(&c.name))))
+            .collect()
+    }
 }
 
 /// Where one check stands.
@@ -307,22 +333,15 @@ pub fn check_state(check: &Check, started_ms: u64, taken: &[Measurement]) -> Che
 /// The gate's verdict once it has one: the first failed check fails it at once; otherwise it
 /// waits for every check, then is inconclusive if any check was, else passes.
 pub fn verdict(checks: &[Check], gate: &GateRecord) -> Option<Verdict> {
-    let states: Vec<(String, CheckState)> = checks
-        .iter()
-        .map(|c| {
-            let taken = gate
-                .checks
-                .iter()
-                .find(|r| r.name == c.name)
-                .map(|r| r.measurements.as_slice())
-                .unwrap_or(&[]);
-            (c.name.clone(), check_state(c, gate.started_ms, taken))
-        })
-        .collect();
-    for (name, st) in &states {
+    verdict_of(&gate.states(checks))
+}
+
+/// [`verdict`] from the checks' states, for a caller that also reads them.
+pub fn verdict_of(states: &[(&Check, CheckState)]) -> Option<Verdict> {
+    for (c, st) in states {
         if let CheckState::Failed { detail } = st {
             return Some(Verdict::Failed {
-                check: name.clone(),
+                check: c.name.clone(),
                 detail: detail.clone(),
             });
         }
@@ -333,10 +352,10 @@ pub fn verdict(checks: &[Check], gate: &GateRecord) -> Option<Verdict> {
     {
         return None;
     }
-    for (name, st) in &states {
+    for (c, st) in states {
         if let CheckState::Inconclusive { detail } = st {
             return Some(Verdict::Inconclusive {
-                check: name.clone(),
+                check: c.name.clone(),
                 detail: detail.clone(),
             });
         }

@@ -689,43 +689,16 @@ impl Run {
                 if let Some(r) = self.reverse {
                     return Err(RunError::Reversing(r));
                 }
-                let at = self.plan.get(self.cursor).cloned();
-                match at {
+                // `--full` skips every remaining step before promotion, from wherever the
+                // run stands.
+                let skip_to = self.promotion_index.filter(|p| full && *p > self.cursor);
+                let outcome = match self.plan.get(self.cursor) {
+                    Some(Step::Pause { .. }) => "promoted",
                     Some(Step::Verify { .. }) if self.status == Status::Paused => {
-                        self.close(now_ms, "promoted past the gate by the operator");
                         self.reason = None;
-                        self.cursor = match (full, self.promotion_index) {
-                            (true, Some(p)) if p > self.cursor => p,
-                            _ => self.cursor + 1,
-                        };
-                        self.promote_requested = false;
-                        self.status = Status::Progressing;
-                        self.enter(now_ms);
+                        "promoted past the gate by the operator"
                     }
-                    Some(Step::Pause { .. }) => {
-                        self.close(now_ms, "promoted");
-                        self.cursor = match (full, self.promotion_index) {
-                            (true, Some(p)) if p > self.cursor => p,
-                            _ => self.cursor + 1,
-                        };
-                        self.promote_requested = false;
-                        self.enter(now_ms);
-                    }
-                    Some(other) if full => {
-                        // `--full` from anywhere before promotion skips to it.
-                        match self.promotion_index.filter(|p| *p > self.cursor) {
-                            Some(p) => {
-                                self.close(now_ms, "skipped (promote --full)");
-                                self.cursor = p;
-                                self.enter(now_ms);
-                            }
-                            None => {
-                                return Err(RunError::NotPaused {
-                                    at: other.describe(),
-                                })
-                            }
-                        }
-                    }
+                    Some(_) if skip_to.is_some() => "skipped (promote --full)",
                     Some(other) => {
                         return Err(RunError::NotPaused {
                             at: other.describe(),
@@ -737,7 +710,12 @@ impl Run {
                             action: "promote",
                         })
                     }
-                }
+                };
+                self.close(now_ms, outcome);
+                self.cursor = skip_to.unwrap_or(self.cursor + 1);
+                // The request is used up: a later pause waits for a promote of its own.
+                self.promote_requested = false;
+                self.enter(now_ms);
             }
             Event::Abort | Event::Rollback => {
                 if let Some(r) = self.reverse {
@@ -849,9 +827,22 @@ mod tests {
                 amount: CanaryAmount::Percent(50)
             })
         );
+        r.promote_requested = true;
         r.apply(Event::Promote { full: true }, &c, 3)
             .expect("full promote skips the rest");
         assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
+        assert!(!r.promote_requested, "the request is used up");
+        assert_eq!(
+            r.phases[r.phases.len() - 2].outcome.as_deref(),
+            Some("skipped (promote --full)")
+        );
+        assert_eq!(
+            r.apply(Event::Promote { full: false }, &c, 3),
+            Err(RunError::NotPaused {
+                at: Step::ApplyAll { revision: 2 }.describe()
+            }),
+            "nothing left to skip and not paused"
+        );
         while !r.status.is_terminal() {
             r.apply(Event::StepDone, &c, 4).expect("advance");
         }

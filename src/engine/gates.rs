@@ -9,8 +9,8 @@ use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::records;
 use crate::cluster::watch::NamespaceWatch;
 use crate::domain::gate::{
-    self, bounded, check_state, Check, CheckState, Condition, GateRecord, GateStage, Measurement,
-    Outcome, Verdict,
+    self, bounded, Check, CheckState, Condition, GateRecord, GateStage, Measurement, Outcome,
+    Verdict,
 };
 use crate::domain::manifest::Object;
 use crate::domain::mask::Redactor;
@@ -230,7 +230,8 @@ pub async fn run_gate(
             });
             return Ok(Some(Event::StepFailed { reason }));
         }
-        if let Some(v) = gate::verdict(checks, &rec.run.gates[gi]) {
+        let states = rec.run.gates[gi].states(checks);
+        if let Some(v) = gate::verdict_of(&states) {
             let g = &mut rec.run.gates[gi];
             g.verdict = Some(v.clone());
             g.ended_ms = Some(now_ms());
@@ -247,21 +248,14 @@ pub async fn run_gate(
             }));
         }
         let now = now_ms();
-        let started = rec.run.gates[gi].started_ms;
         let mut due = Vec::new();
         let mut next = u64::MAX;
-        for (ci, c) in checks.iter().enumerate() {
-            let taken = rec.run.gates[gi]
-                .checks
-                .iter()
-                .find(|r| r.name == c.name)
-                .map(|r| r.measurements.as_slice())
-                .unwrap_or(&[]);
-            if let CheckState::Due { at_ms } = check_state(c, started, taken) {
-                if at_ms <= now {
+        for (ci, (_, st)) in states.iter().enumerate() {
+            if let CheckState::Due { at_ms } = st {
+                if *at_ms <= now {
                     due.push(ci);
                 } else {
-                    next = next.min(at_ms);
+                    next = next.min(*at_ms);
                 }
             }
         }

@@ -299,6 +299,7 @@ pub enum ActionResult {
 /// Leaves a request in the active record when another process of this operator drives it.
 async fn request_from_driver(
     s: &Session,
+    confirm: impl Fn(&ReleaseRecord) -> Result<(), EngineError>,
     set: impl Fn(&mut Run),
 ) -> Result<Option<ActionResult>, EngineError> {
     let Some((holder, _)) = lease::holder_of(&s.cluster, s.release()).await? else {
@@ -314,6 +315,7 @@ async fn request_from_driver(
     let Some(a) = active(&recs) else {
         return Ok(None);
     };
+    confirm(a)?;
     let mut rec = a.clone();
     set(&mut rec.run);
     rec.updated = now_rfc3339();
@@ -365,12 +367,16 @@ async fn act(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
     let wait = opts.wait;
-    if matches!(event, Event::Promote { .. }) {
-        let (recs, _) = records::list(&s.cluster, s.release()).await?;
-        if let Some(a) = active(&recs) {
-            confirm_past_gate(a, opts.past_gate.as_deref())?;
+    // Checked on the record as read by whoever acts: the driver's request below, or this
+    // process under the lease.
+    let promoting = matches!(event, Event::Promote { .. });
+    let confirm = |rec: &ReleaseRecord| {
+        if promoting {
+            confirm_past_gate(rec, opts.past_gate.as_deref())
+        } else {
+            Ok(())
         }
-    }
+    };
     let set = {
         let event = event.clone();
         move |r: &mut Run| match &event {
@@ -383,7 +389,7 @@ async fn act(
             _ => {}
         }
     };
-    if let Some(done) = request_from_driver(s, set).await? {
+    if let Some(done) = request_from_driver(s, confirm, set).await? {
         return Ok(done);
     }
     with_lease(s, progress, async {
@@ -399,9 +405,7 @@ async fn act(
         };
         let mut rec = a.clone();
         let ctx = drive::reverse_input(s, &rec);
-        if matches!(event, Event::Promote { .. }) {
-            confirm_past_gate(&rec, opts.past_gate.as_deref())?;
-        }
+        confirm(&rec)?;
         rec.run.apply(event, &ctx, now_ms())?;
         rec.updated = now_rfc3339();
         records::put(&s.cluster, &rec).await?;
@@ -411,21 +415,8 @@ async fn act(
     .await
 }
 
+/// Promotes the active run past its pause (or, with `full`, to promotion).
 pub async fn promote(
-    s: &Session,
-    full: bool,
-    wait: bool,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<ActionResult, EngineError> {
-    let opts = ActOptions {
-        full,
-        wait,
-        ..Default::default()
-    };
-    promote_with(s, &opts, progress).await
-}
-
-pub async fn promote_with(
     s: &Session,
     opts: &ActOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
@@ -433,19 +424,8 @@ pub async fn promote_with(
     act(s, Event::Promote { full: opts.full }, opts, progress).await
 }
 
+/// Aborts the active run: the new version out, the old one untouched.
 pub async fn abort(
-    s: &Session,
-    wait: bool,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<ActionResult, EngineError> {
-    let opts = ActOptions {
-        wait,
-        ..Default::default()
-    };
-    abort_with(s, &opts, progress).await
-}
-
-pub async fn abort_with(
     s: &Session,
     opts: &ActOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
@@ -456,19 +436,6 @@ pub async fn abort_with(
 /// Rolls back the active run, or (with no active run, or with `to`) re-applies a past
 /// revision exactly as a new revision.
 pub async fn rollback(
-    s: &Session,
-    to: Option<u32>,
-    wait: bool,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<ActionResult, EngineError> {
-    let opts = ActOptions {
-        wait,
-        ..Default::default()
-    };
-    rollback_with(s, to, &opts, progress).await
-}
-
-pub async fn rollback_with(
     s: &Session,
     to: Option<u32>,
     opts: &ActOptions,

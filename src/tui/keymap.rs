@@ -240,22 +240,25 @@ fn closest<'a>(word: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a s
 }
 
 impl Keymap {
-    /// The embedded defaults (checked by a test, so they always parse).
+    /// The embedded defaults (checked by a test, so they always parse), parsed once.
     pub fn defaults() -> Keymap {
-        match Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None) {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::error!(error = %e, "the embedded keymap does not parse");
-                Keymap {
-                    bindings: Vec::new(),
+        static DEFAULTS: std::sync::LazyLock<Keymap> = std::sync::LazyLock::new(|| {
+            match Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None) {
+                Ok(k) => k,
+                Err(e) => {
+                    tracing::error!(error = %e, "the embedded keymap does not parse");
+                    Keymap {
+                        bindings: Vec::new(),
+                    }
                 }
             }
-        }
+        });
+        DEFAULTS.clone()
     }
 
     /// The defaults with the user's file on top, when it exists.
     pub fn load(user_file: Option<&std::path::Path>) -> Result<Keymap, KeymapError> {
-        let mut k = Keymap::parse(DEFAULT_YAML, "assets/keymap.yaml", None)?;
+        let mut k = Keymap::defaults();
         if let Some(p) = user_file.filter(|p| p.exists()) {
             let text = std::fs::read_to_string(p).map_err(|e| KeymapError {
                 file: p.display().to_string(),

@@ -635,6 +635,15 @@ impl State {
         self.environments.get(self.env)
     }
 
+    /// The rollout view's release when it is the selected service in the selected
+    /// environment.
+    pub fn selected_rollout(&self) -> Option<&Rollout> {
+        let r = self.rollout.as_ref()?;
+        let shown = Some(r.service.as_str()) == self.selected_service().map(|s| s.name.as_str())
+            && Some(r.env.as_str()) == self.selected_env().map(|e| e.name.as_str());
+        shown.then_some(r)
+    }
+
     /// Indices of the services that pass the filter.
     pub fn visible_services(&self) -> Vec<usize> {
         let pattern = if self.filter_services {

@@ -43,9 +43,7 @@ fn top_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         Connection::Failing(_) => ("✗ unreachable", theme.error()),
     };
     let lease = state
-        .rollout
-        .as_ref()
-        .filter(|r| Some(&r.service) == state.selected_service().map(|s| &s.name))
+        .selected_rollout()
         .and_then(|r| r.snapshot.lease_holder.clone())
         .or_else(|| {
             state

@@ -47,12 +47,7 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
 
 /// The paused gate of the run on screen: its check and last measurement, in words.
 fn paused_gate(state: &State) -> Option<(String, String)> {
-    let r = state.rollout.as_ref()?;
-    if Some(r.service.as_str()) != state.selected_service().map(|s| s.name.as_str())
-        || Some(r.env.as_str()) != state.selected_env().map(|e| e.name.as_str())
-    {
-        return None;
-    }
+    let r = state.selected_rollout()?;
     let run = r.snapshot.run.as_ref()?;
     let check = run.paused_gate_check.clone()?;
     let last = run
@@ -61,12 +56,7 @@ fn paused_gate(state: &State) -> Option<(String, String)> {
         .and_then(|g| g.checks.iter().find(|c| c.name == check))
         .and_then(|c| c.measurements.last())
         .map(|m| {
-            use crate::domain::gate::Outcome;
-            let mark = match m.outcome {
-                Outcome::Pass => "✓ passed",
-                Outcome::Fail => "✗ failed",
-                Outcome::Inconclusive => "? inconclusive",
-            };
+            let mark = format!("{} {}", m.outcome.mark(), m.outcome.word());
             let value = m
                 .value
                 .as_deref()
@@ -92,13 +82,7 @@ fn paused_gate(state: &State) -> Option<(String, String)> {
 /// The newest run's status and strategy, from the live view if it shows this release,
 /// else from the release list.
 fn run_of(state: &State) -> (Option<Status>, Option<StrategyKind>, Option<u32>) {
-    let svc = state.selected_service().map(|s| s.name.clone());
-    let env = state.selected_env().map(|e| e.name.clone());
-    if let Some(r) = state
-        .rollout
-        .as_ref()
-        .filter(|r| Some(&r.service) == svc.as_ref() && Some(&r.env) == env.as_ref())
-    {
+    if let Some(r) = state.selected_rollout() {
         // A drive of this console that ended after the record was last read knows better
         // (the watch re-reads the record about once a second).
         if let Some(end) = r
