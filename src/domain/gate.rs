@@ -330,14 +330,10 @@ pub fn check_state(check: &Check, started_ms: u64, taken: &[Measurement]) -> Che
     }
 }
 
-/// The gate's verdict once it has one: the first failed check fails it at once; otherwise it
-/// waits for every check, then is inconclusive if any check was, else passes.
-pub fn verdict(checks: &[Check], gate: &GateRecord) -> Option<Verdict> {
-    verdict_of(&gate.states(checks))
-}
-
-/// [`verdict`] from the checks' states, for a caller that also reads them.
-pub fn verdict_of(states: &[(&Check, CheckState)]) -> Option<Verdict> {
+/// The gate's verdict once it has one, from its checks' states ([`GateRecord::states`]):
+/// the first failed check fails it at once; otherwise it waits for every check, then is
+/// inconclusive if any check was, else passes.
+pub fn verdict(states: &[(&Check, CheckState)]) -> Option<Verdict> {
     for (c, st) in states {
         if let CheckState::Failed { detail } = st {
             return Some(Verdict::Failed {
@@ -603,20 +599,24 @@ mod tests {
         }];
         let mut g = GateRecord::new(3, GateStage::Canary, &checks, 0);
         g.checks[0].measurements = vec![m(0, I)];
-        assert_eq!(verdict(&checks, &g), None, "the other check still runs");
+        assert_eq!(
+            verdict(&g.states(&checks)),
+            None,
+            "the other check still runs"
+        );
         g.checks[1].measurements = vec![m(0, P), m(1000, P)];
         assert!(matches!(
-            verdict(&checks, &g),
+            verdict(&g.states(&checks)),
             Some(Verdict::Inconclusive { check, .. }) if check == "smoke"
         ));
         g.checks[1].measurements = vec![m(0, F)];
         assert!(matches!(
-            verdict(&checks, &g),
+            verdict(&g.states(&checks)),
             Some(Verdict::Failed { check, .. }) if check == "other"
         ));
         g.checks[0].measurements = vec![m(0, P), m(1000, P)];
         g.checks[1].measurements = vec![m(0, P), m(1000, P)];
-        assert_eq!(verdict(&checks, &g), Some(Verdict::Passed));
+        assert_eq!(verdict(&g.states(&checks)), Some(Verdict::Passed));
     }
 
     #[test]

@@ -231,7 +231,7 @@ pub async fn run_gate(
             return Ok(Some(Event::StepFailed { reason }));
         }
         let states = rec.run.gates[gi].states(checks);
-        if let Some(v) = gate::verdict_of(&states) {
+        if let Some(v) = gate::verdict(&states) {
             let g = &mut rec.run.gates[gi];
             g.verdict = Some(v.clone());
             g.ended_ms = Some(now_ms());
@@ -250,10 +250,10 @@ pub async fn run_gate(
         let now = now_ms();
         let mut due = Vec::new();
         let mut next = u64::MAX;
-        for (ci, (_, st)) in states.iter().enumerate() {
+        for (c, st) in &states {
             if let CheckState::Due { at_ms } = st {
                 if *at_ms <= now {
-                    due.push(ci);
+                    due.push(*c);
                 } else {
                     next = next.min(*at_ms);
                 }
@@ -275,14 +275,14 @@ pub async fn run_gate(
         }
         let taken = tokio::select! {
             _ = cancelled(cancel) => return Ok(None),
-            m = futures::future::join_all(due.iter().map(|ci| measure(s, &ctx, &checks[*ci]))) => m,
+            m = futures::future::join_all(due.iter().map(|c| measure(s, &ctx, c))) => m,
         };
-        for (ci, mut m) in due.into_iter().zip(taken) {
+        for (c, mut m) in due.into_iter().zip(taken) {
             m.detail = ctx.redactor.redact(&m.detail).into_owned();
             if let Some(v) = &m.value {
                 m.value = Some(ctx.redactor.redact(v).into_owned());
             }
-            let name = checks[ci].name.clone();
+            let name = c.name.clone();
             progress(Progress::GateMeasured {
                 index,
                 check: name.clone(),
@@ -293,7 +293,7 @@ pub async fn run_gate(
                 Some(r) => r.measurements.push(m),
                 None => g.checks.push(gate::CheckRecord {
                     name,
-                    kind: checks[ci].kind(),
+                    kind: c.kind(),
                     measurements: vec![m],
                 }),
             }

@@ -299,7 +299,6 @@ pub enum ActionResult {
 /// Leaves a request in the active record when another process of this operator drives it.
 async fn request_from_driver(
     s: &Session,
-    confirm: impl Fn(&ReleaseRecord) -> Result<(), EngineError>,
     set: impl Fn(&mut Run),
 ) -> Result<Option<ActionResult>, EngineError> {
     let Some((holder, _)) = lease::holder_of(&s.cluster, s.release()).await? else {
@@ -315,7 +314,6 @@ async fn request_from_driver(
     let Some(a) = active(&recs) else {
         return Ok(None);
     };
-    confirm(a)?;
     let mut rec = a.clone();
     set(&mut rec.run);
     rec.updated = now_rfc3339();
@@ -367,16 +365,15 @@ async fn act(
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
     let wait = opts.wait;
-    // Checked on the record as read by whoever acts: the driver's request below, or this
-    // process under the lease.
     let promoting = matches!(event, Event::Promote { .. });
-    let confirm = |rec: &ReleaseRecord| {
-        if promoting {
-            confirm_past_gate(rec, opts.past_gate.as_deref())
-        } else {
-            Ok(())
+    // A promote past a gate not named is refused before anything is written: no request
+    // to a driver, no lease taken. Under the lease it is checked again on the fresh record.
+    if promoting {
+        let (recs, _) = records::list(&s.cluster, s.release()).await?;
+        if let Some(a) = active(&recs) {
+            confirm_past_gate(a, opts.past_gate.as_deref())?;
         }
-    };
+    }
     let set = {
         let event = event.clone();
         move |r: &mut Run| match &event {
@@ -389,7 +386,7 @@ async fn act(
             _ => {}
         }
     };
-    if let Some(done) = request_from_driver(s, confirm, set).await? {
+    if let Some(done) = request_from_driver(s, set).await? {
         return Ok(done);
     }
     with_lease(s, progress, async {
@@ -405,7 +402,9 @@ async fn act(
         };
         let mut rec = a.clone();
         let ctx = drive::reverse_input(s, &rec);
-        confirm(&rec)?;
+        if promoting {
+            confirm_past_gate(&rec, opts.past_gate.as_deref())?;
+        }
         rec.run.apply(event, &ctx, now_ms())?;
         rec.updated = now_rfc3339();
         records::put(&s.cluster, &rec).await?;

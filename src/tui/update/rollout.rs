@@ -53,8 +53,7 @@ fn paused_gate(state: &State) -> Option<(String, String)> {
     let last = run
         .gate
         .as_ref()
-        .and_then(|g| g.checks.iter().find(|c| c.name == check))
-        .and_then(|c| c.measurements.last())
+        .and_then(|g| g.taken(&check).last())
         .map(|m| {
             let mark = format!("{} {}", m.outcome.mark(), m.outcome.word());
             let value = m
