@@ -162,8 +162,9 @@ async fn every_demo_service_and_environment_renders_as_helm_with_the_same_layers
                             std::fs::read_to_string(cfg.resolve_path(f)).expect("secret file");
                         text.trim_end_matches('\n').to_string()
                     }
-                    helmdeck::config::SecretSource::Secret(_) => {
-                        panic!("{label}: the demo has no cluster secrets")
+                    helmdeck::config::SecretSource::Secret(_)
+                    | helmdeck::config::SecretSource::Command(_) => {
+                        panic!("{label}: the demo has no cluster or command secrets")
                     }
                 };
                 args.push("--set-string".into());

@@ -99,13 +99,19 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
         resume: args.resume,
         ..Default::default()
     };
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
+    let redactor = crate::engine::secrets::redactor_for(&s).await;
+    let printer = progress_printer(redactor.clone());
     let result = release::deploy(&s, &renderer, &opts, &printer).await;
     let (rec, end) = match result {
         Ok(r) => r,
         Err(e) => {
-            audit(&s, "deploy", None, format!("error: {e}"));
-            return Err(e.into());
+            audit(
+                &s,
+                "deploy",
+                None,
+                redactor.redact(&format!("error: {e}")).into_owned(),
+            );
+            return Err(Failure::from(e).redacted(&redactor));
         }
     };
     audit(

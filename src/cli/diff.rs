@@ -112,13 +112,20 @@ async fn against_cluster(
         Some(n) => crate::engine::inspect::Against::Revision(n),
         None => crate::engine::inspect::Against::Live,
     };
-    let (diff, prepared, git_values) = crate::engine::inspect::diff_with_values(
+    let (diff, prepared, git_values) = match crate::engine::inspect::diff_with_values(
         &s,
         &Renderer::new(helm),
         &args.target.overrides(),
         against,
     )
-    .await?;
+    .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            let redactor = crate::engine::secrets::redactor_for(&s).await;
+            return Err(Failure::from(e).redacted(&redactor));
+        }
+    };
     Ok(ClusterDiff {
         diff,
         git_values,
@@ -148,7 +155,8 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
     })?;
     let rendered = Renderer::new(helm)
         .render(&prepared.render_request())
-        .await?;
+        .await
+        .map_err(|e| Failure::from(e).redacted(&prepared.redactor))?;
     warn_all(&prepared.warnings, &prepared.redactor);
     let old_objects: Vec<_> = old.all().cloned().collect();
     let new_objects: Vec<_> = rendered.manifests.all().cloned().collect();

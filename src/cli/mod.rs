@@ -48,6 +48,15 @@ impl Failure {
         Failure::new(Exit::BadInput, message, hint)
     }
 
+    /// The same failure with every secret value blanked from its message and hint.
+    pub fn redacted(self, redactor: &crate::domain::mask::Redactor) -> Self {
+        Failure {
+            exit: self.exit,
+            message: redactor.redact(&self.message).into_owned(),
+            hint: redactor.redact(&self.hint).into_owned(),
+        }
+    }
+
     /// Prints to stderr as `error: …` and `  hint: …`.
     pub fn report(&self) {
         let color = color_enabled(false, std::io::stderr().is_terminal());
@@ -96,6 +105,7 @@ impl From<PrepareError> for Failure {
             PrepareError::Config(c) => c.into(),
             PrepareError::Source(s) => s.into(),
             PrepareError::Render(r) => r.into(),
+            PrepareError::Cluster(c) => c.into(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! the run, the request is left in the release record for it.
 
 use super::{
-    audit, exit_for, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs,
+    audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat,
+    ReleaseArgs,
 };
 use crate::domain::run::Status;
 use crate::engine::release::{self, ActionResult};
@@ -37,7 +38,8 @@ pub enum Action {
 
 pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Action) -> CmdResult {
     let s = open_session(config, &args.release).await?;
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
+    let redactor = crate::engine::secrets::redactor_for(&s).await;
+    let printer = progress_printer(redactor.clone());
     let opts = release::ActOptions {
         full: args.full,
         wait: args.wait,
@@ -71,8 +73,13 @@ pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Actio
     };
     match result {
         Err(e) => {
-            audit(&s, name, None, format!("error: {e}"));
-            Err(e.into())
+            audit(
+                &s,
+                name,
+                None,
+                redactor.redact(&format!("error: {e}")).into_owned(),
+            );
+            Err(Failure::from(e).redacted(&redactor))
         }
         Ok(ActionResult::Requested { holder, revision }) => {
             audit(&s, name, Some(revision), format!("requested from {holder}"));

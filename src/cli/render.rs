@@ -43,7 +43,10 @@ pub fn masked(obj: &Object) -> Value {
 pub async fn run(config: Option<&std::path::Path>, args: &RenderArgs) -> CmdResult {
     let (prepared, helm) = prepare_target(config, &args.target).await?;
     let renderer = Renderer::new(helm);
-    let rendered = renderer.render(&prepared.render_request()).await?;
+    let rendered = renderer
+        .render(&prepared.render_request())
+        .await
+        .map_err(|e| super::Failure::from(e).redacted(&prepared.redactor))?;
     warn_all(&prepared.warnings, &prepared.redactor);
     let objects: Vec<&Object> = rendered.manifests.all().collect();
     let text = match args.output {

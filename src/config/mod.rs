@@ -2,7 +2,6 @@
 //! problem is reported as `file:line:column: what is wrong — what to do`. No network.
 
 pub mod schema;
-pub mod secrets;
 mod validate;
 
 pub use schema::*;

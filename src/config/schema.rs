@@ -218,15 +218,19 @@ pub struct SecretValue {
     pub from: SecretSource,
 }
 
+/// Where a secret's value is kept: `from:` takes exactly one of `env`, `file`, `secret` or
+/// `command` (with an optional `timeout`).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "SecretFrom", into = "SecretFrom")]
 pub enum SecretSource {
     /// An environment variable of the helmdeck process.
     Env(String),
     /// A file (relative to helmdeck.yaml); its content without the final newline.
     File(String),
-    /// A key of an existing Secret in the environment's namespace.
+    /// A key of an existing Secret (in the environment's namespace unless another is named).
     Secret(ClusterSecretRef),
+    /// A program's standard output (Vault, a cloud CLI), run without a shell.
+    Command(CommandSecret),
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -234,6 +238,102 @@ pub enum SecretSource {
 pub struct ClusterSecretRef {
     pub name: String,
     pub key: String,
+    /// Default: the environment's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `from: { command: [program, args…], timeout: 10s }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSecret {
+    pub argv: Vec<String>,
+    pub timeout: HumanDuration,
+}
+
+/// The shape `from:` is written in; [`SecretSource`] is what it means.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretFrom {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<ClusterSecretRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+}
+
+/// How long a secret's command may run when `timeout` is not given.
+pub const DEFAULT_COMMAND_TIMEOUT: u64 = 10;
+
+impl TryFrom<SecretFrom> for SecretSource {
+    type Error = String;
+
+    fn try_from(f: SecretFrom) -> Result<Self, String> {
+        let given = [
+            f.env.is_some(),
+            f.file.is_some(),
+            f.secret.is_some(),
+            f.command.is_some(),
+        ]
+        .iter()
+        .filter(|g| **g)
+        .count();
+        if given != 1 {
+            return Err(format!(
+                "`from` takes exactly one of env, file, secret or command (found {given})"
+            ));
+        }
+        if f.timeout.is_some() && f.command.is_none() {
+            return Err("`timeout` goes with `command`".into());
+        }
+        if let Some(v) = f.env {
+            return Ok(SecretSource::Env(v));
+        }
+        if let Some(p) = f.file {
+            return Ok(SecretSource::File(p));
+        }
+        if let Some(r) = f.secret {
+            return Ok(SecretSource::Secret(r));
+        }
+        let argv = f.command.unwrap_or_default();
+        if argv.first().is_none_or(|p| p.trim().is_empty()) {
+            return Err("`command` needs a program: [program, args…]".into());
+        }
+        Ok(SecretSource::Command(CommandSecret {
+            argv,
+            timeout: f
+                .timeout
+                .unwrap_or(HumanDuration::from_secs(DEFAULT_COMMAND_TIMEOUT)),
+        }))
+    }
+}
+
+impl From<SecretSource> for SecretFrom {
+    fn from(s: SecretSource) -> SecretFrom {
+        match s {
+            SecretSource::Env(v) => SecretFrom {
+                env: Some(v),
+                ..Default::default()
+            },
+            SecretSource::File(p) => SecretFrom {
+                file: Some(p),
+                ..Default::default()
+            },
+            SecretSource::Secret(r) => SecretFrom {
+                secret: Some(r),
+                ..Default::default()
+            },
+            SecretSource::Command(c) => SecretFrom {
+                command: Some(c.argv),
+                timeout: Some(c.timeout),
+                ..Default::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::duration::HumanDuration;
 use std::path::Path;
 
 fn load(text: &str) -> Result<Config, ConfigError> {
@@ -265,4 +266,55 @@ fn suggestions_only_when_close() {
         Some("staging")
     );
     assert_eq!(suggest("xyz", &["staging", "production"]), None);
+}
+
+#[test]
+fn secrets_come_from_env_file_cluster_secret_or_a_command() {
+    let text = GOOD.replace(
+        "      - { path: api.token, from: { secret: { name: api-token, key: token } } }\n",
+        "      - { path: api.token, from: { secret: { name: api-token, key: token, namespace: shared } } }\n      - { path: vault.pw, from: { command: [vault, kv, get, -field=pw, secret/db], timeout: 3s } }\n      - { path: cli.pw, from: { command: [\"./get.sh\"] } }\n",
+    );
+    let cfg = load(&text).expect("loads");
+    let s = &cfg.file.environments[0].secrets;
+    assert_eq!(
+        s[1].from,
+        SecretSource::Secret(ClusterSecretRef {
+            name: "api-token".into(),
+            key: "token".into(),
+            namespace: Some("shared".into()),
+        })
+    );
+    let SecretSource::Command(c) = &s[2].from else {
+        panic!("a command: {:?}", s[2].from)
+    };
+    assert_eq!(c.argv, ["vault", "kv", "get", "-field=pw", "secret/db"]);
+    assert_eq!(c.timeout, HumanDuration::from_secs(3));
+    let SecretSource::Command(c) = &s[3].from else {
+        panic!("a command: {:?}", s[3].from)
+    };
+    assert_eq!(c.timeout, HumanDuration::from_secs(DEFAULT_COMMAND_TIMEOUT));
+}
+
+#[test]
+fn a_secret_source_must_be_exactly_one_thing() {
+    let two = GOOD.replace(
+        "from: { env: DB_PASSWORD }",
+        "from: { env: DB_PASSWORD, file: ./pw }",
+    );
+    let e = err(&two);
+    assert!(
+        e.contains("exactly one of env, file, secret or command"),
+        "{e}"
+    );
+    assert!(e.contains("helmdeck.yaml:"), "{e}");
+    let empty = GOOD.replace("from: { env: DB_PASSWORD }", "from: { command: [] }");
+    assert!(err(&empty).contains("`command` needs a program"));
+    let stray = GOOD.replace(
+        "from: { env: DB_PASSWORD }",
+        "from: { env: DB_PASSWORD, timeout: 5s }",
+    );
+    assert!(err(&stray).contains("`timeout` goes with `command`"));
+    let typo = GOOD.replace("from: { env: DB_PASSWORD }", "from: { comand: [x] }");
+    let e = err(&typo);
+    assert!(e.contains("unknown key `comand`"), "{e}");
 }

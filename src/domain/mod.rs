@@ -11,6 +11,7 @@ pub mod mask;
 pub mod record;
 pub mod repo_url;
 pub mod run;
+pub mod secret;
 pub mod setvals;
 pub mod strategy;
 pub mod values;

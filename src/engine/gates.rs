@@ -144,10 +144,7 @@ async fn context(
         Some(p) => s.cfg.resolve_path(p).display().to_string(),
         None => std::env::var("KUBECONFIG").unwrap_or_default(),
     };
-    let mut secrets: Vec<String> =
-        crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
-            .map(|(local, _)| local.into_iter().map(|r| r.value).collect())
-            .unwrap_or_default();
+    let mut secrets: Vec<String> = Vec::new();
     let prometheus = s.env.prometheus.as_ref().map(|p| {
         let token = p.token_env.as_ref().and_then(|e| std::env::var(e).ok());
         (p.address.clone(), token)
@@ -165,7 +162,9 @@ async fn context(
         selector,
         track,
         prometheus,
-        redactor: Redactor::new(secrets),
+        redactor: super::secrets::redactor_for(s)
+            .await
+            .merged(&Redactor::new(secrets)),
     })
 }
 

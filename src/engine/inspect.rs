@@ -39,12 +39,13 @@ pub async fn diff_with_values(
     overrides: &Overrides,
     against: Against,
 ) -> Result<(ManifestDiff, prepare::Prepared, Vec<GitValuesChange>), EngineError> {
-    let prepared = prepare::prepare(
+    let prepared = prepare::prepare_with(
         &s.cfg,
         &s.service.name,
         &s.env.name,
         overrides,
         crate::sources::no_progress(),
+        Some(&s.cluster),
     )
     .await?;
     let rendered = renderer

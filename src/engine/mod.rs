@@ -9,9 +9,10 @@ pub mod inspect;
 pub mod objects;
 pub mod prepare;
 pub mod release;
+pub mod secrets;
 
 use crate::cluster::lease::Operator;
-use crate::cluster::{self, Cluster, ClusterError, ClusterTarget};
+use crate::cluster::{self, Cluster, ClusterError};
 use crate::config::{Config, ConfigError, Environment, Service};
 use crate::domain::run::RunError;
 use prepare::PrepareError;
@@ -65,12 +66,7 @@ impl Session {
     pub async fn open(cfg: &Config, service: &str, env: &str) -> Result<Session, EngineError> {
         let (_, svc) = cfg.service(service)?;
         let (ei, e) = cfg.environment(env)?;
-        let target = ClusterTarget {
-            kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
-            context: e.cluster.context.clone(),
-            namespace: e.cluster.namespace.clone(),
-        };
-        let cluster = cluster::connect(&target).await?;
+        let cluster = cluster::connect(&secrets::target_of(cfg, e)).await?;
         Ok(Session {
             cfg: cfg.clone(),
             service: svc.clone(),

@@ -2,8 +2,10 @@
 //! fetched from its source, every values layer read and merged with provenance, secrets
 //! resolved (and a redactor for them), and the render request.
 
-use crate::config::{secrets, Config, ConfigError, ValuesFile};
+use crate::cluster::{Cluster, ClusterError};
+use crate::config::{Config, ConfigError, ValuesFile};
 use crate::domain::mask::Redactor;
+use crate::domain::secret::SecretValue;
 use crate::domain::values::{
     self, Effective, GitOrigin, Layer, LayerKind, SetOverride, ValuesError,
 };
@@ -30,6 +32,9 @@ pub struct Prepared {
     pub chart_files: ChartFiles,
     pub effective: Effective,
     pub redactor: Redactor,
+    /// Every secret value that went into the values, with where it came from: for the
+    /// release record's fingerprints (never stored themselves).
+    pub secrets: Vec<SecretValue>,
     pub warnings: Vec<String>,
 }
 
@@ -56,6 +61,9 @@ pub enum PrepareError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// Reading a cluster Secret failed (unreachable, forbidden…).
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 impl From<ValuesError> for PrepareError {
@@ -235,6 +243,7 @@ fn build(
     namespace: String,
     fetched: FetchedChart,
     user: Vec<Layer>,
+    secrets: Vec<SecretValue>,
     overrides: &Overrides,
     mut warnings: Vec<String>,
 ) -> Result<Prepared, PrepareError> {
@@ -250,7 +259,13 @@ fn build(
     let effective = merge_for_chart(&chart_files, &layers, &overrides.sets)?;
     warnings.extend(fetched.warnings.iter().cloned());
     warnings.extend(effective.warnings.iter().cloned());
-    let redactor = Redactor::new(effective.secret_strings());
+    // Every secret read, in force or overridden by a later layer, is hunted in output.
+    let redactor = Redactor::new(
+        effective
+            .secret_strings()
+            .into_iter()
+            .chain(secrets.iter().map(|s| s.value.clone())),
+    );
     Ok(Prepared {
         release,
         namespace,
@@ -258,17 +273,32 @@ fn build(
         chart_files,
         effective,
         redactor,
+        secrets,
         warnings,
     })
 }
 
-/// Prepares service `service` for environment `env`.
+/// Prepares service `service` for environment `env`; cluster Secrets are read through a
+/// client opened for the purpose (see [`prepare_with`]).
 pub async fn prepare(
     cfg: &Config,
     service: &str,
     env: &str,
     overrides: &Overrides,
     progress: Progress<'_>,
+) -> Result<Prepared, PrepareError> {
+    prepare_with(cfg, service, env, overrides, progress, None).await
+}
+
+/// Prepares service `service` for environment `env`, reading cluster Secrets through
+/// `cluster` (the environment's client) when given.
+pub async fn prepare_with(
+    cfg: &Config,
+    service: &str,
+    env: &str,
+    overrides: &Overrides,
+    progress: Progress<'_>,
+    cluster: Option<&Cluster>,
 ) -> Result<Prepared, PrepareError> {
     let (_, svc) = cfg.service(service)?;
     let (ei, environment) = cfg.environment(env)?;
@@ -300,23 +330,12 @@ pub async fn prepare(
         )
         .await?,
     );
-    let (local, cluster) = secrets::resolve_local(cfg, ei, environment)?;
-    if let Some(c) = cluster.first() {
-        return Err(ConfigError::new(
-            Some(cfg.locate(&format!("/environments/{ei}/secrets"))),
-            format!(
-                "secret `{}` comes from cluster Secret {}/{}, which needs a cluster connection this command does not make",
-                c.path, c.name, c.key
-            ),
-            "give it from an environment variable or a file for render/values/diff",
-        )
-        .into());
-    }
-    for s in local {
+    let secrets = super::secrets::resolve(cfg, ei, environment, cluster).await?;
+    for s in &secrets {
         let mut l = Layer::new(
             LayerKind::Secret,
-            format!("secret {} ({})", s.path, s.source),
-            values::map_at_path(&s.path, Value::String(s.value)),
+            s.origin.label(),
+            super::secrets::map_at(&s.pointer, Value::String(s.value.clone())),
         );
         l.secret = true;
         user.push(l);
@@ -326,6 +345,7 @@ pub async fn prepare(
         environment.cluster.namespace.clone(),
         fetched,
         user,
+        secrets,
         overrides,
         warnings,
     )
@@ -360,6 +380,7 @@ pub async fn prepare_adhoc(
         release.to_string(),
         namespace.to_string(),
         fetched,
+        Vec::new(),
         Vec::new(),
         overrides,
         Vec::new(),

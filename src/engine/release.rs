@@ -154,12 +154,13 @@ pub async fn deploy(
                 what: format!("namespace {}", s.cluster.namespace),
             }));
         }
-        let prepared = prepare::prepare(
+        let prepared = prepare::prepare_with(
             &s.cfg,
             &s.service.name,
             &s.env.name,
             &opts.overrides,
             crate::sources::no_progress(),
+            Some(&s.cluster),
         )
         .await?;
         let mut req = prepared.render_request();
