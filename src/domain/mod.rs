@@ -13,6 +13,7 @@ pub mod repo_url;
 pub mod run;
 pub mod secret;
 pub mod setvals;
+pub mod sops;
 pub mod strategy;
 pub mod values;
 pub mod yaml;

@@ -420,7 +420,7 @@ pub fn resolve_plain(text: &str) -> Value {
 }
 
 /// Go's strconv.ParseInt/ParseUint with base 0: `0x`, `0o`, `0b`, and a leading `0` for octal.
-fn parse_go_int(s: &str) -> Option<Number> {
+pub(crate) fn parse_go_int(s: &str) -> Option<Number> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),
@@ -459,7 +459,7 @@ fn parse_go_int(s: &str) -> Option<Number> {
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
-fn is_yaml_float(s: &str) -> bool {
+pub(crate) fn is_yaml_float(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     if i < b.len() && (b[i] == b'-' || b[i] == b'+') {

@@ -5,7 +5,7 @@
 use crate::cluster::{Cluster, ClusterError};
 use crate::config::{Config, ConfigError, ValuesFile};
 use crate::domain::mask::Redactor;
-use crate::domain::secret::SecretValue;
+use crate::domain::secret::{SecretOrigin, SecretValue};
 use crate::domain::values::{
     self, Effective, GitOrigin, Layer, LayerKind, SetOverride, ValuesError,
 };
@@ -76,18 +76,7 @@ impl From<ValuesError> for PrepareError {
     }
 }
 
-/// Reads a values file into a layer; errors carry `file:line:column`.
-pub fn read_values_file(kind: LayerKind, path: &Path, shown: &str) -> Result<Layer, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(
-            Some(shown.to_string()),
-            format!("cannot read values file: {e}"),
-            "check the path (relative paths in helmdeck.yaml are relative to that file)",
-        )
-    })?;
-    values_layer_from_text(kind, &text, shown)
-}
-
+/// Reads a values text into a layer; errors carry `file:line:column`.
 pub fn values_layer_from_text(
     kind: LayerKind,
     text: &str,
@@ -128,6 +117,87 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Reads one values file's text into a layer. A SOPS file (one carrying `sops` metadata) is
+/// decrypted in memory — never written anywhere — and every key it sets is then a secret:
+/// masked in every view, its layer shown as `sops:<file>`; its encrypted values are returned
+/// for the redactor and the release record.
+async fn text_layer(
+    kind: LayerKind,
+    text: String,
+    shown: &str,
+    git: Option<GitOrigin>,
+) -> Result<(Layer, Vec<SecretValue>), ConfigError> {
+    let mut layer = values_layer_from_text(kind, &text, shown)?;
+    let file = match &git {
+        Some(g) => g.path.clone(),
+        None => shown.to_string(),
+    };
+    if !crate::domain::sops::is_sops(&Value::Object(layer.values.clone())) {
+        if crate::domain::sops::has_encrypted_values(&text) {
+            return Err(ConfigError::new(
+                Some(shown.to_string()),
+                "holds sops-encrypted values but no `sops` metadata: the file is truncated or its metadata was removed",
+                "restore the file from version control",
+            ));
+        }
+        layer.git = git;
+        return Ok((layer, Vec::new()));
+    }
+    let format = crate::domain::sops::Format::of_path(&file);
+    let decrypted = tokio::task::spawn_blocking(move || sources::sops::decrypt(&text, format))
+        .await
+        .map_err(|e| {
+            ConfigError::new(
+                Some(shown.to_string()),
+                format!("decrypting the SOPS file stopped: {e}"),
+                "try again",
+            )
+        })?
+        .map_err(|f| {
+            ConfigError::new(
+                Some(shown.to_string()),
+                format!("cannot decrypt this SOPS file: {}", f.message),
+                f.hint,
+            )
+        })?;
+    let origin = SecretOrigin::Sops {
+        file,
+        repository: git.as_ref().map(|g| g.repository.clone()),
+        commit: git.as_ref().map(|g| g.commit.clone()),
+    };
+    let secrets = decrypted
+        .encrypted
+        .into_iter()
+        .map(|(pointer, value)| SecretValue {
+            pointer,
+            layer: kind,
+            origin: origin.clone(),
+            value,
+        })
+        .collect();
+    let mut l = Layer::new(kind, format!("sops:{shown}"), decrypted.values);
+    l.positions = layer.positions;
+    l.secret = true;
+    l.git = git;
+    Ok((l, secrets))
+}
+
+/// Reads a values file from disk into a layer (see [`text_layer`]).
+async fn file_layer(
+    kind: LayerKind,
+    path: &Path,
+) -> Result<(Layer, Vec<SecretValue>), ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            Some(shown.clone()),
+            format!("cannot read values file: {e}"),
+            "check the path (relative paths in helmdeck.yaml are relative to that file)",
+        )
+    })?;
+    text_layer(kind, text, &shown, None).await
+}
+
 /// Reads the values files of a service or an environment, in order. Files from git are
 /// fetched now (a new commit on the branch is seen at once) and pinned to the commit read.
 async fn config_values(
@@ -136,13 +206,15 @@ async fn config_values(
     files: &[ValuesFile],
     progress: Progress<'_>,
     warnings: &mut Vec<String>,
+    secrets: &mut Vec<SecretValue>,
 ) -> Result<Vec<Layer>, PrepareError> {
     let mut out = Vec::new();
     for f in files {
         match f {
             ValuesFile::Local(p) => {
-                let path = cfg.resolve_path(p);
-                out.push(read_values_file(kind, &path, &path.display().to_string())?);
+                let (layer, s) = file_layer(kind, &cfg.resolve_path(p)).await?;
+                secrets.extend(s);
+                out.push(layer);
             }
             ValuesFile::Git { git } => {
                 let (_, repo) = cfg.repository(&git.repository)?;
@@ -160,12 +232,27 @@ async fn config_values(
                     commit: blob.commit,
                     path: blob.path,
                 };
-                let mut layer = values_layer_from_text(kind, &blob.text, &origin.label())?;
-                layer.git = Some(origin);
+                let shown = origin.label();
+                let (layer, s) = text_layer(kind, blob.text, &shown, Some(origin)).await?;
+                secrets.extend(s);
                 warnings.extend(blob.warnings);
                 out.push(layer);
             }
         }
+    }
+    Ok(out)
+}
+
+/// The one-off `-f` files, read after every configured layer.
+async fn override_layers(
+    overrides: &Overrides,
+    secrets: &mut Vec<SecretValue>,
+) -> Result<Vec<Layer>, PrepareError> {
+    let mut out = Vec::new();
+    for f in &overrides.files {
+        let (layer, s) = file_layer(LayerKind::Override, f).await?;
+        secrets.extend(s);
+        out.push(layer);
     }
     Ok(out)
 }
@@ -248,15 +335,7 @@ fn build(
     mut warnings: Vec<String>,
 ) -> Result<Prepared, PrepareError> {
     let chart_files = chart::load(&fetched.path)?;
-    let mut layers = user;
-    for f in &overrides.files {
-        layers.push(read_values_file(
-            LayerKind::Override,
-            f,
-            &f.display().to_string(),
-        )?);
-    }
-    let effective = merge_for_chart(&chart_files, &layers, &overrides.sets)?;
+    let effective = merge_for_chart(&chart_files, &user, &overrides.sets)?;
     warnings.extend(fetched.warnings.iter().cloned());
     warnings.extend(effective.warnings.iter().cloned());
     // Every secret read, in force or overridden by a later layer, is hunted in output.
@@ -312,12 +391,14 @@ pub async fn prepare_with(
     let fetched = source.fetch(&svc.chart.name, constraint, progress).await?;
 
     let mut warnings = Vec::new();
+    let mut sops_secrets = Vec::new();
     let mut user = config_values(
         cfg,
         LayerKind::Service,
         &svc.values,
         progress,
         &mut warnings,
+        &mut sops_secrets,
     )
     .await?;
     user.extend(
@@ -327,10 +408,11 @@ pub async fn prepare_with(
             &environment.values,
             progress,
             &mut warnings,
+            &mut sops_secrets,
         )
         .await?,
     );
-    let secrets = super::secrets::resolve(cfg, ei, environment, cluster).await?;
+    let mut secrets = super::secrets::resolve(cfg, ei, environment, cluster).await?;
     for s in &secrets {
         let mut l = Layer::new(
             LayerKind::Secret,
@@ -340,6 +422,8 @@ pub async fn prepare_with(
         l.secret = true;
         user.push(l);
     }
+    user.extend(override_layers(overrides, &mut sops_secrets).await?);
+    secrets.splice(0..0, sops_secrets);
     build(
         svc.release_name().to_string(),
         environment.cluster.namespace.clone(),
@@ -376,12 +460,14 @@ pub async fn prepare_adhoc(
         warnings: Vec::new(),
         revision: None,
     };
+    let mut secrets = Vec::new();
+    let layers = override_layers(overrides, &mut secrets).await?;
     build(
         release.to_string(),
         namespace.to_string(),
         fetched,
-        Vec::new(),
-        Vec::new(),
+        layers,
+        secrets,
         overrides,
         Vec::new(),
     )

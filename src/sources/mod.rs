@@ -11,6 +11,7 @@ pub mod http;
 pub mod local;
 pub mod oci;
 pub mod s3;
+pub mod sops;
 
 use crate::config::{Config, RepoType, Repository};
 use futures::future::BoxFuture;
