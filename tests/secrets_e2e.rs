@@ -3,6 +3,8 @@
 //! the real values, and no form of any value (raw, base64, URL-encoded, JSON-escaped) shows in
 //! any command's output, the logs, the audit, the cache or the release record's values part.
 
+#[path = "support/git_server.rs"]
+mod git_server;
 mod support;
 
 use base64::Engine as _;
@@ -12,6 +14,11 @@ use std::path::Path;
 const SCENARIO: &str = "speed: 20\nseed: 7\npod_start: { min: 1s, max: 2s }\n";
 const DB_PASSWORD: &str = "Db-Pa55w0rd/9f3k1 x";
 const API_TOKEN: &str = "tok-7Hq2+ZZp0&aa91";
+/// Set by the SOPS file from git: copied by the chart into its ConfigMap (an env literal
+/// through envFrom) and into the Deployment's env.
+const SOPS_API_KEY: &str = "sops-Api-Key-31337";
+const SOPS_API_KEY_2: &str = "sops-Api-Key-rotated-4242";
+const SOPS_SIGNING_KEY: &str = "sops-Sign-K3y=z9";
 
 /// Every form a secret value could take on its way out.
 fn forms(secret: &str) -> Vec<String> {
@@ -67,10 +74,11 @@ async fn record_values_part(p: &support::SimProject, release: &str, n: u32) -> V
     v
 }
 
-fn config(charts: &Path, token_command: &str) -> String {
+fn config(charts: &Path, token_command: &str, envs_url: &str) -> String {
     format!(
         r#"repositories:
   - {{ name: demo, type: local, path: "{charts}" }}
+  - {{ name: envs, type: git, url: "{envs_url}", ref: main }}
 services:
   - name: web
     chart: {{ repository: demo, name: web }}
@@ -79,6 +87,8 @@ services:
 environments:
   - name: test
     cluster: {{ kubeconfig: ./kubeconfig, context: helmdeck-sim, namespace: shop }}
+    values:
+      - git: {{ repository: envs, path: test/secrets.enc.yaml }}
     secrets:
       - {{ path: database.password, from: {{ secret: {{ name: db-creds, key: password }} }} }}
       - {{ path: api.token, from: {{ command: {token_command}, timeout: 5s }} }}
@@ -88,18 +98,88 @@ environments:
     )
 }
 
+fn sops() -> std::path::PathBuf {
+    let p = std::env::var_os("HELMDECK_TEST_SOPS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| support::root().join(".venv-secrets/bin/sops"));
+    assert!(
+        p.is_file(),
+        "no sops for the tests: run scripts/provision-tests.sh (or set HELMDECK_TEST_SOPS)"
+    );
+    p
+}
+
+/// The environment's secret values file, encrypted by the real sops for `recipient`.
+fn sops_file(dir: &Path, recipient: &str, api_key: &str) -> Vec<u8> {
+    let plain = dir.join("secrets.yaml");
+    std::fs::write(
+        &plain,
+        format!(
+            "config:\n  API_KEY: {api_key}\nextraEnv:\n  - name: SIGNING_KEY\n    value: \"{SOPS_SIGNING_KEY}\"\nminReadySeconds: 1\n"
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(sops())
+        .args(["encrypt", "--age", recipient])
+        .arg(&plain)
+        .env("HOME", dir)
+        .output()
+        .expect("sops runs");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::remove_file(&plain).expect("rm plain");
+    out.stdout
+}
+
 const WEB_VALUES: &str =
     "replicaCount: 1\nredis:\n  enabled: false\nautoscaling:\n  enabled: false\n";
 
-/// A project whose token comes from `./token.sh` (which counts its calls in calls.log) and
-/// whose database password is in the cluster Secret shop/db-creds.
-async fn project() -> support::SimProject {
+/// A project whose token comes from `./token.sh` (which counts its calls in calls.log), whose
+/// database password is in the cluster Secret shop/db-creds, and whose environment values
+/// come from a SOPS file in git (repository `envs`, served over git://).
+struct Project {
+    p: support::SimProject,
+    repos: git_server::GitRepos,
+    _daemon: git_server::Daemon,
+    keys: tempfile::TempDir,
+    recipient: String,
+}
+
+async fn project() -> Project {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let key_file = keys.path().join("keys.txt");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&key_file)
+        .output()
+        .expect("age-keygen (Debian age) runs");
+    assert!(out.status.success(), "{out:?}");
+    let recipient = std::fs::read_to_string(&key_file)
+        .expect("key")
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key")
+        .to_string();
+    let repos = git_server::GitRepos::new();
+    repos.commit(
+        "envs",
+        "main",
+        &[(
+            "test/secrets.enc.yaml".into(),
+            sops_file(keys.path(), &recipient, SOPS_API_KEY),
+        )],
+    );
+    let daemon = git_server::Daemon::start(&repos.srv());
+    let key = key_file.display().to_string();
     let p = support::SimProject::start(
         SCENARIO,
         &[
             (
                 "helmdeck.yaml",
-                &config(&support::charts_dir(), "[ ./token.sh ]"),
+                &config(
+                    &support::charts_dir(),
+                    "[ ./token.sh ]",
+                    &daemon.url("envs"),
+                ),
             ),
             ("web.yaml", WEB_VALUES),
             (
@@ -108,8 +188,9 @@ async fn project() -> support::SimProject {
             ),
         ],
         "shop",
-        // Relative to the project folder, where every command runs: scanned at the end.
-        &[("HELMDECK_CACHE_DIR", "cache")],
+        // The cache is relative to the project folder, where every command runs: it is
+        // scanned at the end.
+        &[("HELMDECK_CACHE_DIR", "cache"), ("SOPS_AGE_KEY_FILE", &key)],
     )
     .await;
     use std::os::unix::fs::PermissionsExt as _;
@@ -131,7 +212,13 @@ async fn project() -> support::SimProject {
             &format!("--from-literal=password={DB_PASSWORD}"),
         ],
     );
-    p
+    Project {
+        p,
+        repos,
+        _daemon: daemon,
+        keys,
+        recipient,
+    }
 }
 
 fn calls(p: &support::SimProject) -> usize {
@@ -141,21 +228,40 @@ fn calls(p: &support::SimProject) -> usize {
         .count()
 }
 
+/// The object of `kind` the chart made (under its content-hash name for config).
+async fn live(p: &support::SimProject, kind: &str, has: &str) -> Value {
+    let list = p.get_json(&[kind]).await;
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|o| o.to_string().contains(has))
+        .cloned()
+        .unwrap_or_else(|| panic!("a {kind} holding {has}: {list}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
-    let p = project().await;
-    let secrets = [DB_PASSWORD, API_TOKEN];
+async fn cluster_command_and_sops_secrets_deploy_and_never_reach_any_output() {
+    let project = project().await;
+    let p = &project.p;
+    let secrets = [
+        DB_PASSWORD,
+        API_TOKEN,
+        SOPS_API_KEY,
+        SOPS_SIGNING_KEY,
+        SOPS_API_KEY_2,
+    ];
     let mut outputs = Vec::new();
 
     let render = p.helmdeck(&["render", "web", "--env", "test"]).await;
     assert_eq!(support::code(&render), 0, "{}", support::explain(&render));
+    let text = support::stdout(&render);
     assert!(
-        support::stdout(&render).contains("DATABASE_PASSWORD: '********'")
-            || support::stdout(&render).contains("DATABASE_PASSWORD: \"********\""),
-        "{}",
-        support::stdout(&render)
+        text.lines()
+            .any(|l| l.trim().starts_with("API_KEY:") && l.contains("********")),
+        "a SOPS value the chart copies into a ConfigMap is masked: {text}"
     );
-    assert_eq!(calls(&p), 1, "the command runs once per process");
+    assert_eq!(calls(p), 1, "the command runs once per process");
     outputs.push(("render", render));
 
     let explain = p
@@ -174,7 +280,28 @@ async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
     assert_eq!(db["value"], "********");
     assert_eq!(db["source"], "cluster Secret shop/db-creds key password");
     assert_eq!(row("api.token")["source"], "command ./token.sh");
+    let api_key = row("config.API_KEY");
+    assert_eq!(api_key["layer"], "environment");
+    assert_eq!(api_key["value"], "********");
+    assert_eq!(api_key["secret"], true);
+    assert_eq!(api_key["line"], 2, "{api_key}");
+    let source = api_key["source"].as_str().unwrap_or_default();
+    assert!(
+        source.starts_with("sops:git:envs@") && source.ends_with(":test/secrets.enc.yaml"),
+        "{source}"
+    );
+    // Every key a SOPS file sets is a secret, even one that is not a password.
+    assert_eq!(row("minReadySeconds")["value"], "********");
     outputs.push(("values --explain", explain));
+    let text_explain = p
+        .helmdeck(&["values", "web", "--env", "test", "--explain"])
+        .await;
+    assert!(
+        support::stdout(&text_explain).contains(&format!("{source}:2")),
+        "provenance sops:<file>:<line>: {}",
+        support::stdout(&text_explain)
+    );
+    outputs.push(("values --explain (text)", text_explain));
 
     let deploy = p
         .helmdeck(&["deploy", "web", "--env", "test", "--yes"])
@@ -183,17 +310,9 @@ async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
     outputs.push(("deploy", deploy));
 
     // The live objects carry the real values.
-    // The chart's Secret, under its content-hash name (web-1a2b3c4d).
-    let list = p.get_json(&["secrets"]).await;
-    let live = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["data"].get("DATABASE_PASSWORD").is_some())
-        .cloned()
-        .unwrap_or_else(|| panic!("the chart's Secret: {list}"));
+    let secret = live(p, "secrets", "DATABASE_PASSWORD").await;
     let decoded = |k: &str| {
-        let b = live["data"][k].as_str().unwrap_or_default();
+        let b = secret["data"][k].as_str().unwrap_or_default();
         String::from_utf8(
             base64::engine::general_purpose::STANDARD
                 .decode(b)
@@ -203,10 +322,79 @@ async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
     };
     assert_eq!(decoded("DATABASE_PASSWORD"), DB_PASSWORD);
     assert_eq!(decoded("API_TOKEN"), API_TOKEN);
+    let cm = live(p, "configmaps", "DATABASE_HOST").await;
+    assert_eq!(cm["data"]["API_KEY"], SOPS_API_KEY);
+    let dep = p.get_json(&["deployment", "web"]).await;
+    let env = dep
+        .pointer("/spec/template/spec/containers/0/env")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "SIGNING_KEY" && e["value"] == SOPS_SIGNING_KEY),
+        "the live Deployment carries the decrypted value: {env:?}"
+    );
 
-    for args in [
-        vec!["diff", "web", "--env", "test"],
-        vec![
+    // The record keeps sources and fingerprints, never values.
+    let rec = record_values_part(p, "web", 1).await;
+    let recorded = rec["secrets"].as_array().cloned().unwrap_or_default();
+    assert_eq!(recorded.len(), 6, "{rec}");
+    assert!(recorded
+        .iter()
+        .all(|f| f["fingerprint"].as_str().is_some_and(|x| x.len() == 64)));
+
+    // Rotate the SOPS value (a new commit) and the cluster Secret (same name and key).
+    project.repos.commit(
+        "envs",
+        "main",
+        &[(
+            "test/secrets.enc.yaml".into(),
+            sops_file(project.keys.path(), &project.recipient, SOPS_API_KEY_2),
+        )],
+    );
+    support::kubectl_ok(
+        &p.kubeconfig,
+        &[
+            "-n",
+            "shop",
+            "patch",
+            "secret",
+            "db-creds",
+            "-p",
+            &format!(
+                "{{\"data\":{{\"password\":\"{}\"}}}}",
+                base64::engine::general_purpose::STANDARD.encode("rotated-Db-pw-77")
+            ),
+        ],
+    );
+    let diff = p
+        .helmdeck(&["diff", "web", "--env", "test", "--revision", "1"])
+        .await;
+    assert_eq!(support::code(&diff), 0, "{}", support::explain(&diff));
+    let text = support::stdout(&diff);
+    assert!(
+        text.contains(
+            "secret database.password (cluster Secret shop/db-creds key password): value changed"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("secret config.API_KEY (sops:git:envs@")
+            && text.contains(":test/secrets.enc.yaml): value changed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("secret api.token"),
+        "unchanged secrets are not listed: {text}"
+    );
+    assert!(
+        text.contains("API_KEY"),
+        "the ConfigMap change shows, masked: {text}"
+    );
+    outputs.push(("diff --revision", diff));
+    let json = p
+        .helmdeck(&[
             "diff",
             "web",
             "--env",
@@ -215,21 +403,39 @@ async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
             "1",
             "-o",
             "json",
-        ],
+        ])
+        .await;
+    let v: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(v["secrets"].as_array().map(Vec::len), Some(2), "{v}");
+    outputs.push(("diff -o json", json));
+
+    for args in [
+        vec!["diff", "web", "--env", "test"],
         vec!["status", "web", "--env", "test", "-o", "json"],
         vec!["history", "web", "--env", "test"],
+        vec!["deploy", "web", "--env", "test", "--yes"],
     ] {
         let o = p.helmdeck(&args).await;
         assert_eq!(support::code(&o), 0, "{args:?}: {}", support::explain(&o));
         outputs.push(("command", o));
     }
+    // Revision 2 runs with the rotated value (in a Secret of its own content-hash name).
+    live(
+        p,
+        "secrets",
+        &base64::engine::general_purpose::STANDARD.encode("rotated-Db-pw-77"),
+    )
+    .await;
 
+    let secrets = [&secrets[..], &["rotated-Db-pw-77"]].concat();
     for (what, o) in &outputs {
         assert_clean(what, &support::stdout(o), &secrets);
         assert_clean(what, &support::stderr(o), &secrets);
     }
-    let rec = record_values_part(&p, "web", 1).await;
-    assert_clean("release record", &rec.to_string(), &secrets);
+    for n in [1, 2] {
+        let rec = record_values_part(p, "web", n).await;
+        assert_clean("release record", &rec.to_string(), &secrets);
+    }
     let mut files = Vec::new();
     files_under(&p.path().join("data"), &mut files);
     files_under(&p.path().join("cache"), &mut files);
@@ -245,7 +451,8 @@ async fn cluster_and_command_secrets_reach_the_release_and_never_the_output() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_secret_or_key_and_a_failing_command_are_bad_input_naming_them() {
-    let p = project().await;
+    let project = project().await;
+    let p = &project.p;
     let cfg = std::fs::read_to_string(p.path().join("helmdeck.yaml")).expect("read");
 
     std::fs::write(
@@ -289,7 +496,7 @@ async fn a_missing_secret_or_key_and_a_failing_command_are_bad_input_naming_them
     .expect("chmod");
     std::fs::write(
         p.path().join("helmdeck.yaml"),
-        config(&support::charts_dir(), "[ ./fail.sh ]"),
+        cfg.replace("[ ./token.sh ]", "[ ./fail.sh ]"),
     )
     .expect("write");
     let o = p.helmdeck(&["render", "web", "--env", "test"]).await;
@@ -304,7 +511,7 @@ async fn a_missing_secret_or_key_and_a_failing_command_are_bad_input_naming_them
     // A command past its timeout.
     std::fs::write(
         p.path().join("helmdeck.yaml"),
-        config(&support::charts_dir(), "[ sleep, \"30\" ]")
+        cfg.replace("[ ./token.sh ]", "[ sleep, \"30\" ]")
             .replace("timeout: 5s", "timeout: 300ms"),
     )
     .expect("write");

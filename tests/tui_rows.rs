@@ -66,6 +66,7 @@ fn record(run: Run) -> ReleaseRecord {
             revision: None,
         },
         values_layers: Vec::new(),
+        secrets: Vec::new(),
         manifests: helmdeck::domain::record::Manifests::new(&[]),
         strategy: StrategyKind::Canary,
         slot: None,

@@ -7,6 +7,7 @@ use super::{
 };
 use crate::domain::diff::{self, ChangeKind, DiffOptions, LineTag, ManifestDiff};
 use crate::domain::manifest;
+use crate::domain::secret::SecretChange;
 use crate::domain::values::GitValuesChange;
 use crate::render::Renderer;
 use serde_json::json;
@@ -85,6 +86,7 @@ pub fn report(d: &ManifestDiff, color: bool) -> String {
 struct ClusterDiff {
     diff: ManifestDiff,
     git_values: Vec<GitValuesChange>,
+    secrets: Vec<SecretChange>,
     redactor: crate::domain::mask::Redactor,
     warnings: Vec<String>,
 }
@@ -126,9 +128,13 @@ async fn against_cluster(
             return Err(Failure::from(e).redacted(&redactor));
         }
     };
+    let secrets = crate::engine::inspect::secret_changes(&s, &prepared, against)
+        .await
+        .map_err(|e| Failure::from(e).redacted(&prepared.redactor))?;
     Ok(ClusterDiff {
         diff,
         git_values,
+        secrets,
         redactor: prepared.redactor,
         warnings: prepared.warnings,
     })
@@ -138,7 +144,7 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
     let Some(against) = &args.against else {
         let c = against_cluster(config, args).await?;
         warn_all(&c.warnings, &c.redactor);
-        return print_diff(&c.diff, &c.git_values, args, &c.redactor);
+        return print_diff(&c.diff, &c.git_values, &c.secrets, args, &c.redactor);
     };
     let (prepared, helm) = prepare_target(config, &args.target).await?;
     let text = std::fs::read_to_string(against).map_err(|e| {
@@ -165,12 +171,13 @@ pub async fn run(config: Option<&std::path::Path>, args: &DiffArgs) -> CmdResult
         &new_objects,
         &DiffOptions::ignoring_server_fields(),
     );
-    print_diff(&d, &[], args, &prepared.redactor)
+    print_diff(&d, &[], &[], args, &prepared.redactor)
 }
 
 fn print_diff(
     d: &ManifestDiff,
     git_values: &[GitValuesChange],
+    secrets: &[SecretChange],
     args: &DiffArgs,
     redactor: &crate::domain::mask::Redactor,
 ) -> CmdResult {
@@ -192,6 +199,7 @@ fn print_diff(
                 "removed": d.counts.removed, "unchanged": d.counts.unchanged,
                 "objects": entries,
                 "values_git": git_values,
+                "secrets": secrets,
             });
             if args.output == OutputFormat::Json {
                 serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
@@ -201,6 +209,7 @@ fn print_diff(
         }
         OutputFormat::Text => {
             let mut out: String = git_values.iter().map(|g| g.line() + "\n").collect();
+            out.extend(secrets.iter().map(|c| c.line() + "\n"));
             out.push_str(&report(
                 d,
                 color_enabled(args.no_color, std::io::stdout().is_terminal()),

@@ -4,6 +4,7 @@
 //! exponential back-off; errors say what failed and what to do. Never imports the TUI.
 
 pub mod events;
+pub mod fingerprint_key;
 pub mod lease;
 pub mod records;
 pub mod store;

@@ -106,6 +106,81 @@ impl Redactor {
     }
 }
 
+/// What stands in a diff for a secret's place: whether it changed, never what it holds.
+pub const MASK_UNCHANGED: &str = "(masked: unchanged)";
+pub const MASK_OLD: &str = "(masked: changed, old)";
+pub const MASK_NEW: &str = "(masked: changed, new)";
+
+/// Masks, in two versions of one object about to be compared, every string that holds a
+/// known secret in either version, and the same place in the other version: a value a chart
+/// copies from a secret into a ConfigMap or an env literal then shows as changed or
+/// unchanged, never as itself — also when only one version's value is known (the old
+/// value of a rotated secret). List items with a `name` are paired by name, others by index.
+pub fn mask_secret_places(old: &mut serde_json::Value, new: &mut serde_json::Value, r: &Redactor) {
+    use serde_json::Value;
+    if r.is_empty() {
+        return;
+    }
+    let holds = |v: &Value| matches!(v, Value::String(s) if r.redact(s).as_ref() != s.as_str());
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            for (k, nv) in n.iter_mut() {
+                match o.get_mut(k) {
+                    Some(ov) => mask_secret_places(ov, nv, r),
+                    None if holds(nv) => *nv = Value::String(MASK_NEW.into()),
+                    None => {}
+                }
+            }
+            for (k, ov) in o.iter_mut() {
+                if !n.contains_key(k) && holds(ov) {
+                    *ov = Value::String(MASK_OLD.into());
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(n)) => {
+            let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+            let by_name =
+                n.iter().all(|v| name(v).is_some()) && o.iter().all(|v| name(v).is_some());
+            for (i, nv) in n.iter_mut().enumerate() {
+                let partner = if by_name {
+                    let want = name(nv);
+                    o.iter_mut().find(|ov| name(ov) == want)
+                } else {
+                    o.get_mut(i)
+                };
+                match partner {
+                    Some(ov) => mask_secret_places(ov, nv, r),
+                    None => mask_secret_places(&mut Value::Null, nv, r),
+                }
+            }
+        }
+        (ov, nv) => {
+            if holds(ov) || holds(nv) {
+                if ov == nv {
+                    *ov = Value::String(MASK_UNCHANGED.into());
+                    *nv = Value::String(MASK_UNCHANGED.into());
+                } else {
+                    if !ov.is_null() {
+                        *ov = Value::String(MASK_OLD.into());
+                    }
+                    if !nv.is_null() {
+                        *nv = Value::String(MASK_NEW.into());
+                    }
+                }
+            } else if ov.is_null() {
+                // A new subtree with nothing to pair: mask what it holds.
+                if let Value::Object(_) | Value::Array(_) = nv {
+                    let mut empty = match nv {
+                        Value::Object(_) => Value::Object(Default::default()),
+                        _ => Value::Array(Vec::new()),
+                    };
+                    mask_secret_places(&mut empty, nv, r);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +224,27 @@ mod tests {
         let r = Redactor::new(vec![key.to_string()]);
         let yaml = "tls:\n  key: |\n    -----BEGIN KEY-----\n    MIIBOgIBAAJBAKj34GkxFhD9\n";
         assert!(!r.redact(yaml).contains("MIIBOgIBAAJBAKj34GkxFhD9"));
+    }
+
+    #[test]
+    fn a_copied_secret_shows_changed_on_both_sides_even_when_the_old_value_is_unknown() {
+        use serde_json::json;
+        let r = Redactor::new(vec!["new-api-key".to_string()]);
+        let mut old = json!({"data": {"API_KEY": "old-api-key", "HOST": "db"},
+            "env": [{"name": "B", "value": "x"}, {"name": "KEY", "value": "old-api-key"}]});
+        let mut new = json!({"data": {"API_KEY": "new-api-key", "HOST": "db"},
+            "env": [{"name": "KEY", "value": "new-api-key"}, {"name": "B", "value": "x"}]});
+        mask_secret_places(&mut old, &mut new, &r);
+        assert_eq!(old["data"]["API_KEY"], MASK_OLD);
+        assert_eq!(new["data"]["API_KEY"], MASK_NEW);
+        assert_eq!(old["data"]["HOST"], "db");
+        assert_eq!(old["env"][1]["value"], MASK_OLD);
+        assert_eq!(new["env"][0]["value"], MASK_NEW);
+        let mut same_old = json!({"k": "new-api-key"});
+        let mut same_new = json!({"k": "new-api-key", "added": {"x": "new-api-key"}});
+        mask_secret_places(&mut same_old, &mut same_new, &r);
+        assert_eq!(same_old["k"], MASK_UNCHANGED);
+        assert_eq!(same_new["added"]["x"], MASK_NEW);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! data of a Secret `helmdeck.v1.<release>.r<N>` of type `helmdeck.io/release.v1`.
 
 use crate::domain::run::{Run, StrategyKind};
+use crate::domain::secret::SecretFingerprint;
 use crate::domain::strategy::Color;
 use crate::domain::values::LayerSummary;
 use flate2::read::GzDecoder;
@@ -43,6 +44,9 @@ pub struct ReleaseRecord {
     pub chart: ChartInfo,
     /// The layers that made the values (never the values of secret layers).
     pub values_layers: Vec<LayerSummary>,
+    /// Each secret's place, source and keyed fingerprint — never its value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretFingerprint>,
     /// The objects of this revision as rendered (chart objects, before strategy transforms).
     pub manifests: Manifests,
     pub strategy: StrategyKind,
@@ -228,6 +232,7 @@ mod tests {
                 revision: None,
             },
             values_layers: vec![],
+            secrets: vec![],
             manifests: Manifests::new(&[
                 serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
             ]),

@@ -224,7 +224,7 @@ pub fn secret_changes(old: &[SecretFingerprint], new: &[SecretFingerprint]) -> V
                 Some(o.origin.label()),
                 o.fingerprint != n.fingerprint,
             )),
-            Some(o) if o.fingerprint.is_empty() => {
+            Some(o) if o.fingerprint.is_empty() || n.fingerprint.is_empty() => {
                 Some((SecretChangeKind::Unknown, Some(o.origin.label()), false))
             }
             Some(o) if o.fingerprint != n.fingerprint => {

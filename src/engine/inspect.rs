@@ -8,6 +8,7 @@ use crate::cluster::records;
 use crate::domain::diff::{self, DiffOptions, ManifestDiff};
 use crate::domain::manifest::Object;
 use crate::domain::run::StrategyKind;
+use crate::domain::secret::{fingerprints, SecretChange};
 use crate::domain::strategy::{self, Color};
 use crate::domain::values::{git_values_changes, GitValuesChange};
 use crate::render::Renderer;
@@ -28,6 +29,25 @@ fn options() -> DiffOptions {
         o = with;
     }
     o
+}
+
+/// Masks every place a secret stands in each pair of versions (see
+/// [`crate::domain::mask::mask_secret_places`]).
+fn masked_pairs(
+    mut old: Vec<Object>,
+    mut new: Vec<Object>,
+    redactor: &crate::domain::mask::Redactor,
+) -> (Vec<Object>, Vec<Object>) {
+    let mut null = serde_json::Value::Null;
+    for n in &mut new {
+        let key = n.key();
+        let partner = old.iter_mut().find(|o| o.key() == key);
+        match partner {
+            Some(o) => crate::domain::mask::mask_secret_places(&mut o.body, &mut n.body, redactor),
+            None => crate::domain::mask::mask_secret_places(&mut null, &mut n.body, redactor),
+        }
+    }
+    (old, new)
 }
 
 /// Renders the service now and compares it with the live cluster or revision `n`; also
@@ -81,6 +101,7 @@ pub async fn diff_with_values(
                 .filter_map(|b| Object::from_body(b, &rec.namespace))
                 .collect();
             let git = git_values_changes(&rec.values_layers, &prepared.effective.layers);
+            let (old, objs) = masked_pairs(old, objs, &prepared.redactor);
             Ok((diff::diff(&old, &objs, &options()), prepared, git))
         }
         Against::Live => {
@@ -123,7 +144,40 @@ pub async fn diff_with_values(
             let git = live
                 .map(|l| git_values_changes(&l.values_layers, &prepared.effective.layers))
                 .unwrap_or_default();
+            let (old, desired) = masked_pairs(old, desired, &prepared.redactor);
             Ok((diff::diff(&old, &desired, &options()), prepared, git))
         }
     }
+}
+
+/// Which secrets changed since revision `n` (or since the live revision), told by the keyed
+/// fingerprints the records keep: a rotated value behind an unchanged source included, never
+/// a value.
+pub async fn secret_changes(
+    s: &Session,
+    prepared: &prepare::Prepared,
+    against: Against,
+) -> Result<Vec<SecretChange>, EngineError> {
+    let (recs, _) = records::list(&s.cluster, s.release()).await?;
+    let old = match against {
+        Against::Revision(n) => recs.iter().find(|r| r.revision == n),
+        Against::Live => live_revision(&recs),
+    };
+    let Some(old) = old else {
+        return Ok(Vec::new());
+    };
+    let key = crate::cluster::fingerprint_key::read(&s.cluster).await?;
+    let mut new = fingerprints(key.as_deref().unwrap_or_default(), &prepared.secrets);
+    if key.is_none() {
+        for f in &mut new {
+            f.fingerprint.clear();
+        }
+    }
+    if old.secrets.is_empty() && old.values_layers.iter().any(|l| l.secret) {
+        // Recorded before fingerprints were kept: nothing to compare with.
+        for f in &mut new {
+            f.fingerprint.clear();
+        }
+    }
+    Ok(crate::domain::secret::secret_changes(&old.secrets, &new))
 }

@@ -243,6 +243,37 @@ async fn config_values(
     Ok(out)
 }
 
+/// Every secret value a release of `service` in `env` reads — its SOPS files' encrypted
+/// values and the environment's secrets — without fetching or rendering the chart: for
+/// redacting what runs beside the values (gate commands, logs, progress, errors).
+pub async fn secret_values(
+    cfg: &Config,
+    service: &str,
+    env: &str,
+    cluster: Option<&Cluster>,
+) -> Result<Vec<SecretValue>, PrepareError> {
+    let (_, svc) = cfg.service(service)?;
+    let (ei, environment) = cfg.environment(env)?;
+    let mut warnings = Vec::new();
+    let mut out = Vec::new();
+    for (kind, files) in [
+        (LayerKind::Service, &svc.values),
+        (LayerKind::Environment, &environment.values),
+    ] {
+        config_values(
+            cfg,
+            kind,
+            files,
+            sources::no_progress(),
+            &mut warnings,
+            &mut out,
+        )
+        .await?;
+    }
+    out.extend(super::secrets::resolve(cfg, ei, environment, cluster).await?);
+    Ok(out)
+}
+
 /// The one-off `-f` files, read after every configured layer.
 async fn override_layers(
     overrides: &Overrides,

@@ -227,6 +227,12 @@ pub async fn deploy(
             }),
             _ => None,
         };
+        let secrets = if prepared.secrets.is_empty() {
+            Vec::new()
+        } else {
+            let key = crate::cluster::fingerprint_key::read_or_create(&s.cluster).await?;
+            crate::domain::secret::fingerprints(&key, &prepared.secrets)
+        };
         let now = now_rfc3339();
         let mut rec = ReleaseRecord {
             release: s.release().to_string(),
@@ -242,6 +248,7 @@ pub async fn deploy(
                 revision: prepared.chart.revision.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
+            secrets,
             manifests: {
                 let m = rendered.manifests;
                 let bodies: Vec<Value> = m

@@ -158,9 +158,15 @@ pub async fn resolve(
 /// runs beside the values (gate commands, pod logs, progress and errors). A source that
 /// cannot be read now contributes nothing (it could not have reached any output either).
 pub async fn redactor_for(s: &super::Session) -> Redactor {
-    let values = resolve_all(&s.cfg, s.env_index, &s.env, Some(&s.cluster))
-        .await
-        .unwrap_or_default();
+    let values =
+        match super::prepare::secret_values(&s.cfg, &s.service.name, &s.env.name, Some(&s.cluster))
+            .await
+        {
+            Ok(v) => v,
+            Err(_) => resolve_all(&s.cfg, s.env_index, &s.env, Some(&s.cluster))
+                .await
+                .unwrap_or_default(),
+        };
     Redactor::new(values.into_iter().map(|v| v.value))
 }
 

@@ -117,16 +117,14 @@ impl Identities {
 
     /// An SSH private key as an age identity (ssh-ed25519 or ssh-rsa), as sops derives one.
     fn add_ssh(&mut self, source: &str, bytes: &[u8]) -> Result<(), SopsFailure> {
-        let id = age::ssh::Identity::from_buffer(
-            std::io::BufReader::new(bytes),
-            Some(source.into()),
-        )
-        .map_err(|e| {
-            failure(
+        let id =
+            age::ssh::Identity::from_buffer(std::io::BufReader::new(bytes), Some(source.into()))
+                .map_err(|e| {
+                    failure(
                 format!("cannot read the SSH key {source}: {e}"),
                 "point SOPS_AGE_SSH_PRIVATE_KEY_FILE at an OpenSSH ed25519 or RSA private key",
             )
-        })?;
+                })?;
         match id {
             age::ssh::Identity::Unencrypted(_) => {
                 self.keys.push(Box::new(id));
