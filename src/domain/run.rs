@@ -349,6 +349,11 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                         target: Target::Slot { color },
                     },
                     Step::SwitchServices { revision: r, color },
+                    // The chart's other workloads (StatefulSets, DaemonSets, Jobs …) roll
+                    // with the switch.
+                    Step::WaitHealthy {
+                        target: Target::Primaries,
+                    },
                 ],
                 Some(0),
             )
@@ -379,6 +384,9 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             steps.push(Step::SwitchServices {
                 revision: r,
                 color: idle,
+            });
+            steps.push(Step::WaitHealthy {
+                target: Target::Primaries,
             });
             if !input.post_promotion.is_empty() {
                 steps.push(Step::Verify {
@@ -588,6 +596,9 @@ impl Run {
                         steps.push(Step::SwitchServices {
                             revision: prev,
                             color: live,
+                        });
+                        steps.push(Step::WaitHealthy {
+                            target: Target::Primaries,
                         });
                     }
                 }
@@ -936,6 +947,8 @@ mod tests {
             .expect("promote");
         r.apply(Event::StepDone, &c, 3).expect("switched");
         assert!(r.promoted());
+        r.apply(Event::StepDone, &c, 3)
+            .expect("the other workloads healthy");
         assert!(matches!(
             r.current(),
             Some(Step::Pause {
@@ -1045,8 +1058,15 @@ mod tests {
         let (p, promo) = plan(&i);
         let promo = promo.expect("promotion");
         assert!(matches!(p[promo], Step::SwitchServices { .. }));
-        assert!(matches!(
+        assert_eq!(
             p[promo + 1],
+            Step::WaitHealthy {
+                target: Target::Primaries
+            },
+            "the other workloads roll with the switch"
+        );
+        assert!(matches!(
+            p[promo + 2],
             Step::Verify {
                 stage: GateStage::PostPromotion,
                 ..

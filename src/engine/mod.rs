@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod drive;
 pub mod gates;
+pub mod health;
 pub mod inspect;
 pub mod objects;
 pub mod prepare;
