@@ -524,7 +524,7 @@ async fn follow_logs(
     use futures::AsyncBufReadExt;
     let s = Session::open(cfg, service, env).await.map_err(explain)?;
     // Secrets never reach the screen: without the redactor, no log.
-    let redactor = environment_redactor(&s)
+    let redactor = crate::engine::environment_redactor(&s)
         .await
         .map_err(|e| format!("the log stays hidden: {e}"))?;
     let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
@@ -558,32 +558,6 @@ async fn follow_logs(
         }
     }
     Ok(())
-}
-
-/// A redactor for every secret value of the session's environment: those from variables
-/// and files, and those read from cluster Secrets.
-async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redactor, String> {
-    use base64::Engine as _;
-    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
-        .map_err(|e| e.to_string())?;
-    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
-    for c in in_cluster {
-        let secret = s
-            .cluster
-            .get("v1", "Secret", None, &c.name)
-            .await
-            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
-        if let Some(v) = secret
-            .as_ref()
-            .and_then(|x| x.pointer(&crate::domain::yaml::child_pointer("/data", &c.key)))
-            .and_then(Value::as_str)
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .and_then(|b| String::from_utf8(b).ok())
-        {
-            values.push(v);
-        }
-    }
-    Ok(crate::domain::mask::Redactor::new(values))
 }
 
 /// Which run action a task performs.
@@ -874,6 +848,22 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
                     Verdict::Inconclusive { .. } => EventKind::Warning,
                 };
                 (kind, p.gate_line().unwrap_or_default())
+            }
+            Progress::Hook { ref run } => {
+                use crate::domain::hooks::HookOutcome;
+                let kind = match run.outcome {
+                    None => EventKind::Step,
+                    Some(HookOutcome::Succeeded) => EventKind::Done,
+                    Some(HookOutcome::Failed { .. }) => EventKind::Error,
+                };
+                for line in p.hook_lines().unwrap_or_default() {
+                    let _ = tx.try_send(Msg::RunProgress {
+                        gen,
+                        kind,
+                        text: line,
+                    });
+                }
+                return;
             }
         };
         let _ = tx.try_send(Msg::RunProgress { gen, kind, text });

@@ -8,6 +8,7 @@ pub mod render;
 pub mod repo;
 pub mod sim;
 pub mod status;
+pub mod test;
 pub mod values;
 
 use crate::config::ConfigError;
@@ -363,6 +364,7 @@ pub fn progress_printer(
             P::GateStarted { .. } | P::GateMeasured { .. } | P::GateEnded { .. } => {
                 p.gate_line().unwrap_or_default()
             }
+            P::Hook { .. } => p.hook_lines().unwrap_or_default().join("\n"),
         };
         eprintln!("{}", redactor.redact(&line));
     }

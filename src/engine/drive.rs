@@ -10,6 +10,7 @@ use crate::cluster::watch::NamespaceWatch;
 use crate::cluster::{lease, records, ClusterError};
 use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::Health;
+use crate::domain::hooks::HookRun;
 use crate::domain::record::ReleaseRecord;
 use crate::domain::run::{Event, ReverseInput, Status, Step};
 use std::collections::HashMap;
@@ -62,6 +63,10 @@ pub enum Progress {
         stage: GateStage,
         verdict: Verdict,
     },
+    /// A Helm hook started or ended (its record as it stands).
+    Hook {
+        run: HookRun,
+    },
 }
 
 impl Progress {
@@ -85,6 +90,19 @@ impl Progress {
             Progress::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(*stage)),
             _ => return None,
         })
+    }
+
+    /// The lines a hook's progress reads as: `  ✓ pre-upgrade Job/migrate (weight -5)`,
+    /// then on failure the tail of its pod's log. None for progress that is not a hook's.
+    pub fn hook_lines(&self) -> Option<Vec<String>> {
+        let Progress::Hook { run } = self else {
+            return None;
+        };
+        let mut lines = vec![format!("  {}", run.line())];
+        if let Some(log) = &run.log {
+            lines.extend(log.lines().map(|l| format!("    | {l}")));
+        }
+        Some(lines)
     }
 }
 
@@ -125,6 +143,7 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
         previous: rec.previous,
         auto_rollback: s.env.policy.auto_rollback,
         live_before: rec.live_before,
+        previous_hooks: rec.helm.previous_hooks.clone(),
     }
 }
 
@@ -296,6 +315,23 @@ pub async fn drive(
                     },
                     *stage,
                     checks,
+                    progress,
+                    &opts.cancel,
+                )
+                .await?
+                {
+                    Some(ev) => ev,
+                    None => continue,
+                }
+            }
+            Step::Hooks { revision, event } => {
+                match super::hooks::run_step(
+                    s,
+                    rec,
+                    &mut revisions,
+                    &mut watch,
+                    *revision,
+                    *event,
                     progress,
                     &opts.cancel,
                 )

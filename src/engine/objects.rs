@@ -343,8 +343,48 @@ pub async fn execute(
                 }
             }
         }
-        Step::WaitHealthy { .. } | Step::Pause { .. } | Step::Verify { .. } => {}
+        Step::ApplyCrds { revision } => {
+            let crds = if *revision == rec.revision {
+                rec.helm.crds.values()?
+            } else {
+                records::get(&s.cluster, &rec.release, *revision)
+                    .await?
+                    .map(|r| r.helm.crds.values())
+                    .transpose()?
+                    .unwrap_or_default()
+            };
+            install_crds(s, &crds).await?;
+        }
+        Step::WaitHealthy { .. }
+        | Step::Pause { .. }
+        | Step::Verify { .. }
+        | Step::Hooks { .. } => {}
     }
+    Ok(())
+}
+
+/// The chart's `crds/`: each created when missing (Helm skips one that exists), or applied
+/// under `policy.crds: upgrade`; waited Established. They carry no release label: pruning
+/// and uninstall never take them (Helm's rule).
+async fn install_crds(s: &Session, crds: &[Value]) -> Result<(), EngineError> {
+    let upgrade = s.env.policy.crds == crate::config::CrdPolicy::Upgrade;
+    for body in crds {
+        let Some(o) = Object::from_body(body.clone(), &s.cluster.namespace) else {
+            continue;
+        };
+        let exists = s
+            .cluster
+            .get(&o.api_version, &o.kind, None, &o.name)
+            .await?
+            .is_some();
+        if exists && !upgrade {
+            tracing::info!(crd = %o.name, "CRD exists: left as it is (crds/ are installed once)");
+            continue;
+        }
+        s.cluster.apply(&o.body).await?;
+        wait_established(s, &o.name).await?;
+    }
+    s.cluster.forget_resources();
     Ok(())
 }
 
