@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod kstatus;
 pub mod manifest;
 pub mod mask;
+pub mod progress;
 pub mod record;
 pub mod repo_url;
 pub mod run;
