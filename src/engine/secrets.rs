@@ -5,7 +5,7 @@
 //! them, and nothing here logs or prints a value.
 
 use super::prepare::PrepareError;
-use crate::cluster::{self, Cluster, ClusterError, ClusterTarget};
+use crate::cluster::{self, Cluster, ClusterError};
 use crate::config::{CommandSecret, Config, ConfigError, Environment, SecretSource};
 use crate::domain::mask::Redactor;
 use crate::domain::secret::{SecretOrigin, SecretValue};
@@ -15,19 +15,6 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
-
-/// Where an environment's cluster is.
-pub fn target_of(cfg: &Config, env: &Environment) -> ClusterTarget {
-    ClusterTarget {
-        kubeconfig: env
-            .cluster
-            .kubeconfig
-            .as_deref()
-            .map(|p| cfg.resolve_path(p)),
-        context: env.cluster.context.clone(),
-        namespace: env.cluster.namespace.clone(),
-    }
-}
 
 /// The cluster Secrets (namespace, name) an environment's secrets read: what a permission
 /// preflight needs `get secrets` for.
@@ -120,7 +107,8 @@ pub async fn resolve(
                     Some(c) => c,
                     None => {
                         if opened.is_none() {
-                            opened = Some(cluster::connect(&target_of(cfg, env)).await?);
+                            opened =
+                                Some(cluster::connect(&super::cluster_target(cfg, env)).await?);
                         }
                         opened.as_ref().ok_or_else(|| ClusterError::Unreachable {
                             server: env.name.clone(),
