@@ -437,8 +437,7 @@ pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
 /// copies from a secret into a ConfigMap or an env literal then shows as changed or
 /// unchanged, never as itself — also when only one version's value is known (the old
 /// value of a rotated secret). List items with a `name` are paired by name, others by index.
-pub fn mask_secret_places(old: &mut serde_json::Value, new: &mut serde_json::Value, r: &Redactor) {
-    use serde_json::Value;
+pub fn mask_secret_places(old: &mut Value, new: &mut Value, r: &Redactor) {
     if r.is_empty() {
         return;
     }
@@ -448,13 +447,12 @@ pub fn mask_secret_places(old: &mut serde_json::Value, new: &mut serde_json::Val
             for (k, nv) in n.iter_mut() {
                 match o.get_mut(k) {
                     Some(ov) => mask_secret_places(ov, nv, r),
-                    None if holds(nv) => *nv = Value::String(MASKED_CHANGED_NEW.into()),
-                    None => {}
+                    None => mask_alone(nv, r, MASKED_CHANGED_NEW),
                 }
             }
             for (k, ov) in o.iter_mut() {
-                if !n.contains_key(k) && holds(ov) {
-                    *ov = Value::String(MASKED_CHANGED_OLD.into());
+                if !n.contains_key(k) {
+                    mask_alone(ov, r, MASKED_CHANGED_OLD);
                 }
             }
         }
@@ -462,17 +460,24 @@ pub fn mask_secret_places(old: &mut serde_json::Value, new: &mut serde_json::Val
             let name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
             let by_name =
                 n.iter().all(|v| name(v).is_some()) && o.iter().all(|v| name(v).is_some());
+            let mut paired = vec![false; o.len()];
             for (i, nv) in n.iter_mut().enumerate() {
-                let partner = if by_name {
+                let j = if by_name {
                     let want = name(nv);
-                    o.iter_mut().find(|ov| name(ov) == want)
+                    o.iter().position(|ov| name(ov) == want)
                 } else {
-                    o.get_mut(i)
+                    (i < o.len()).then_some(i)
                 };
-                match partner {
-                    Some(ov) => mask_secret_places(ov, nv, r),
-                    None => mask_secret_places(&mut Value::Null, nv, r),
+                match j {
+                    Some(j) => {
+                        paired[j] = true;
+                        mask_secret_places(&mut o[j], nv, r);
+                    }
+                    None => mask_alone(nv, r, MASKED_CHANGED_NEW),
                 }
+            }
+            for (ov, _) in o.iter_mut().zip(paired).filter(|(_, p)| !p) {
+                mask_alone(ov, r, MASKED_CHANGED_OLD);
             }
         }
         (ov, nv) => {
@@ -481,24 +486,26 @@ pub fn mask_secret_places(old: &mut serde_json::Value, new: &mut serde_json::Val
                     *ov = Value::String(MASKED_UNCHANGED.into());
                     *nv = Value::String(MASKED_UNCHANGED.into());
                 } else {
-                    if !ov.is_null() {
-                        *ov = Value::String(MASKED_CHANGED_OLD.into());
-                    }
-                    if !nv.is_null() {
-                        *nv = Value::String(MASKED_CHANGED_NEW.into());
-                    }
+                    *ov = Value::String(MASKED_CHANGED_OLD.into());
+                    *nv = Value::String(MASKED_CHANGED_NEW.into());
                 }
-            } else if ov.is_null() {
-                // A new subtree with nothing to pair: mask what it holds.
-                if let Value::Object(_) | Value::Array(_) = nv {
-                    let mut empty = match nv {
-                        Value::Object(_) => Value::Object(Default::default()),
-                        _ => Value::Array(Vec::new()),
-                    };
-                    mask_secret_places(&mut empty, nv, r);
-                }
+            } else {
+                mask_alone(ov, r, MASKED_CHANGED_OLD);
+                mask_alone(nv, r, MASKED_CHANGED_NEW);
             }
         }
+    }
+}
+
+/// Masks every string holding a known secret in a subtree that has no counterpart.
+fn mask_alone(v: &mut Value, r: &Redactor, marker: &str) {
+    match v {
+        Value::String(s) if r.redact(s).as_ref() != s.as_str() => {
+            *v = Value::String(marker.into());
+        }
+        Value::Object(m) => m.values_mut().for_each(|c| mask_alone(c, r, marker)),
+        Value::Array(a) => a.iter_mut().for_each(|c| mask_alone(c, r, marker)),
+        _ => {}
     }
 }
 

@@ -38,14 +38,14 @@ fn masked_pairs(
     mut new: Vec<Object>,
     redactor: &crate::domain::mask::Redactor,
 ) -> (Vec<Object>, Vec<Object>) {
-    let mut null = serde_json::Value::Null;
     for n in &mut new {
         let key = n.key();
-        let partner = old.iter_mut().find(|o| o.key() == key);
-        match partner {
-            Some(o) => crate::domain::mask::mask_secret_places(&mut o.body, &mut n.body, redactor),
-            None => crate::domain::mask::mask_secret_places(&mut null, &mut n.body, redactor),
-        }
+        let mut alone = serde_json::Value::Null;
+        let partner = match old.iter_mut().find(|o| o.key() == key) {
+            Some(o) => &mut o.body,
+            None => &mut alone,
+        };
+        crate::domain::mask::mask_secret_places(partner, &mut n.body, redactor);
     }
     (old, new)
 }
