@@ -20,7 +20,7 @@ impl IndexErrorKind {
     }
 }
 
-/// A malformed `--set` expression. [`SetError::helm_message`] returns Helm's exact message;
+/// A malformed `--set` (or `--set-json`, `--set-file`, `--set-literal`) expression. [`SetError::helm_message`] returns Helm's exact message;
 /// `Display` adds where it went wrong. Each `offset` is a byte offset into `expr`, pointing
 /// at the start of the offending key segment, index, list, or trailing data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +95,21 @@ pub enum SetError {
         expr: String,
         offset: usize,
     },
+    /// A `--set-json` value that is not one JSON document.
+    #[error("{} (at byte {offset} of {expr:?})", self.helm_message())]
+    Json {
+        message: String,
+        expr: String,
+        offset: usize,
+    },
+    /// A `--set-file` value naming a file that cannot be read.
+    #[error("{} (at byte {offset} of {expr:?})", self.helm_message())]
+    File {
+        path: String,
+        message: String,
+        expr: String,
+        offset: usize,
+    },
     /// More than [`MAX_RECURSION_DEPTH`] nested keys/indices (helmdeck's limit, not Helm's).
     #[error("{} (at byte {offset} of {expr:?})", self.helm_message())]
     RecursionLimit {
@@ -135,6 +150,8 @@ impl SetError {
             } => format!(
                 "unable to parse key: interface conversion: interface {{}} is {found}, not {expected}"
             ),
+            SetError::Json { message, .. } => format!("invalid JSON value: {message}"),
+            SetError::File { message, .. } => message.clone(),
             SetError::RecursionLimit { limit, .. } => {
                 format!("expression nests deeper than {limit} keys/indices (helmdeck limit)")
             }
@@ -154,6 +171,8 @@ impl SetError {
             | SetError::UnexpectedDataAfterIndex { offset, .. }
             | SetError::UnterminatedList { offset, .. }
             | SetError::TypeConflict { offset, .. }
+            | SetError::Json { offset, .. }
+            | SetError::File { offset, .. }
             | SetError::RecursionLimit { offset, .. } => *offset,
         }
     }
@@ -171,8 +190,9 @@ impl SetError {
             | SetError::UnexpectedDataAfterIndex { expr, .. }
             | SetError::UnterminatedList { expr, .. }
             | SetError::TypeConflict { expr, .. }
+            | SetError::Json { expr, .. }
+            | SetError::File { expr, .. }
             | SetError::RecursionLimit { expr, .. } => expr,
         }
     }
 }
-

@@ -173,4 +173,3 @@ pub(super) fn go_is_print(c: char) -> bool {
             | '\u{E0020}'..='\u{E007F}'
     )
 }
-

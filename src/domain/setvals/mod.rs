@@ -43,14 +43,38 @@ pub const MAX_NESTED_NAME_LEVEL: usize = 30;
 /// even in debug builds.
 pub const MAX_RECURSION_DEPTH: usize = 128;
 
-/// How values are converted: `--set` (typed) or `--set-string` (always strings).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SetMode {
+/// Reads the file a `--set-file` value names: its text, or why it cannot be read (Go's
+/// `os.ReadFile` message, e.g. `open x: no such file or directory`).
+pub type FileReader<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
+/// How values are read, one mode per Helm flag.
+#[derive(Clone, Copy, Default)]
+pub enum SetMode<'a> {
     /// `--set`: booleans, null and int64 are recognised (Helm's `typedVal`).
     #[default]
     Typed,
     /// `--set-string`: every value stays a string.
     String,
+    /// `--set-json`: every value is one JSON document (`strvals.ParseJSON`); an empty value
+    /// is null.
+    Json,
+    /// `--set-file`: every value (or `{a,b}` item) names a file whose text is the value.
+    File(FileReader<'a>),
+    /// `--set-literal`: one assignment whose value is the rest of the expression, verbatim
+    /// (`strvals.ParseLiteral`: no escapes, no lists, commas included).
+    Literal,
+}
+
+impl std::fmt::Debug for SetMode<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SetMode::Typed => "Typed",
+            SetMode::String => "String",
+            SetMode::Json => "Json",
+            SetMode::File(_) => "File",
+            SetMode::Literal => "Literal",
+        })
+    }
 }
 
 /// Parses one `--set` expression (e.g. `a.b=1,list={x,y},arr[0].name=z,dot\.key=v`) into
@@ -71,7 +95,7 @@ pub enum SetMode {
 pub fn parse_set_into(
     expr: &str,
     target: &mut Map<String, Value>,
-    mode: SetMode,
+    mode: SetMode<'_>,
 ) -> Result<Vec<String>, SetError> {
     let mut parser = Parser {
         src: expr,
@@ -125,7 +149,7 @@ const GO_MAP: &str = "map[string]interface {}";
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
-    mode: SetMode,
+    mode: SetMode<'a>,
     /// Escaped JSON Pointer segments of the container currently being filled.
     path: Vec<String>,
     assigned: Vec<String>,
@@ -149,12 +173,13 @@ impl Parser<'_> {
     /// (`None`). A backslash takes the next character literally; a lone trailing backslash
     /// is dropped and counts as end of input.
     fn until(&mut self, stop: &[char]) -> (String, Option<char>) {
+        let literal = matches!(self.mode, SetMode::Literal);
         let mut out = String::new();
         loop {
             match self.next_char() {
                 None => return (out, None),
                 Some(c) if stop.contains(&c) => return (out, Some(c)),
-                Some('\\') => match self.next_char() {
+                Some('\\') if !literal => match self.next_char() {
                     None => return (out, None),
                     Some(escaped) => out.push(escaped),
                 },
@@ -213,10 +238,19 @@ impl Parser<'_> {
         self.assigned.insert(mark, pointer);
     }
 
-    fn typed(&self, raw: String) -> Value {
+    /// The value of one raw item: Helm's `t.reader` for this mode.
+    fn typed(&self, raw: String, offset: usize) -> Result<Value, Fail> {
         match self.mode {
-            SetMode::String => Value::String(raw),
-            SetMode::Typed => typed_val(raw),
+            SetMode::Typed => Ok(typed_val(raw)),
+            SetMode::File(read) => read(&raw).map(Value::String).or_else(|message| {
+                self.hard(|expr| SetError::File {
+                    path: raw,
+                    message,
+                    expr,
+                    offset,
+                })
+            }),
+            SetMode::String | SetMode::Json | SetMode::Literal => Ok(Value::String(raw)),
         }
     }
 
@@ -236,7 +270,13 @@ impl Parser<'_> {
 
     fn key_body(&mut self, data: &mut Map<String, Value>, level: usize) -> Step {
         let start = self.pos;
-        let (k, last) = self.until(&['=', '[', ',', '.']);
+        // A literal key runs up to `=`, `[` or `.`: a comma is part of it.
+        let stops: &[char] = if matches!(self.mode, SetMode::Literal) {
+            &['=', '[', '.']
+        } else {
+            &['=', '[', ',', '.']
+        };
+        let (k, last) = self.until(stops);
         match last {
             None if k.is_empty() => Err(Fail::Eof),
             None => self.hard(|expr| SetError::NoValue {
@@ -590,8 +630,18 @@ impl Parser<'_> {
         })
     }
 
-    /// Helm's `valList` followed, if the value is not a `{...}` list, by `val`.
+    /// Helm's `valList` followed, if the value is not a `{...}` list, by `val`; for
+    /// `--set-json` one JSON document, for `--set-literal` the rest of the input.
     fn value(&mut self) -> Result<Parsed, Fail> {
+        match self.mode {
+            SetMode::Json => return self.json_value(),
+            SetMode::Literal => {
+                let rest = self.src.get(self.pos..).unwrap_or("").to_string();
+                self.pos = self.src.len();
+                return Ok(Parsed::Scalar(Value::String(rest)));
+            }
+            _ => {}
+        }
         let open = self.pos;
         match self.next_char() {
             None => return Ok(Parsed::Eof),
@@ -599,11 +649,12 @@ impl Parser<'_> {
             Some(c) => {
                 self.unread(c);
                 let (raw, _) = self.until(&[',']);
-                return Ok(Parsed::Scalar(self.typed(raw)));
+                return Ok(Parsed::Scalar(self.typed(raw, open)?));
             }
         }
         let mut items = Vec::new();
         loop {
+            let item = self.pos;
             let (raw, last) = self.until(&[',', '}']);
             match last {
                 None => {
@@ -616,12 +667,52 @@ impl Parser<'_> {
                             self.unread(c);
                         }
                     }
-                    items.push(self.typed(raw));
+                    items.push(self.typed(raw, item)?);
                     return Ok(Parsed::List(items));
                 }
-                Some(_) => items.push(self.typed(raw)),
+                Some(_) => items.push(self.typed(raw, item)?),
             }
         }
+    }
+
+    /// Helm's `emptyVal`: skips white space; true (and consumed) at a `,` or the end.
+    fn empty_value(&mut self) -> bool {
+        loop {
+            match self.next_char() {
+                None | Some(',') => return true,
+                Some(c) if c.is_whitespace() => {}
+                Some(c) => {
+                    self.unread(c);
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// One JSON document (Go's `json.Decoder.Decode` on the rest of the input), then an
+    /// optional `,`. An empty value is null.
+    fn json_value(&mut self) -> Result<Parsed, Fail> {
+        if self.empty_value() {
+            return Ok(Parsed::Scalar(Value::Null));
+        }
+        let start = self.pos;
+        let rest = self.src.get(start..).unwrap_or("");
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+        let value = match stream.next() {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                let message = e.to_string();
+                return self.hard(|expr| SetError::Json {
+                    message,
+                    expr,
+                    offset: start,
+                });
+            }
+            None => Value::Null,
+        };
+        self.pos = start + stream.byte_offset();
+        self.empty_value();
+        Ok(Parsed::Scalar(value))
     }
 }
 

@@ -25,7 +25,7 @@ enum Expect {
 struct Case {
     name: &'static str,
     source: Source,
-    mode: SetMode,
+    mode: SetMode<'static>,
     /// Map to parse into; `None` means empty.
     initial: Option<Value>,
     expr: &'static str,
@@ -452,4 +452,82 @@ fn go_quoting_escapes_like_strconv() {
         "\"a\\\"b\\\\c\\n\\x01\\u00a0é\""
     );
     assert_eq!(go_quote_runes("x'\""), "['x' '\\'' '\"']");
+}
+
+fn parse_mode(expr: &str, mode: SetMode<'_>) -> Result<Value, String> {
+    let mut m = Map::new();
+    parse_set_into(expr, &mut m, mode)
+        .map(|_| Value::Object(m))
+        .map_err(|e| e.helm_message())
+}
+
+/// `--set-json` and `--set-literal`, checked against Helm v4.2.3 (helm_python's
+/// parse_set_json / parse_set_literal); tests/override_flags.rs checks them live.
+#[test]
+fn json_and_literal_modes_match_helm() {
+    let json_cases = [
+        ("a=1", json!({"a": 1})),
+        (
+            r#"a={"b":[1,2]},c=null"#,
+            json!({"a": {"b": [1, 2]}, "c": null}),
+        ),
+        (r#"a=,b= ,c="x""#, json!({"a": null, "b": null, "c": "x"})),
+        ("a[1]=true", json!({"a": [null, true]})),
+        (
+            r#"a.b[0].c=[1,{"d":"e"}]"#,
+            json!({"a": {"b": [{"c": [1, {"d": "e"}]}]}}),
+        ),
+        ("a=1 ,b=2", json!({"a": 1, "b": 2})),
+        (r#"k\.dot="v""#, json!({"k.dot": "v"})),
+    ];
+    for (expr, want) in json_cases {
+        assert_eq!(parse_mode(expr, SetMode::Json), Ok(want), "{expr}");
+    }
+    assert_eq!(
+        parse_mode("a=1.5e3", SetMode::Json).map(|v| v["a"].as_f64()),
+        Ok(Some(1500.0))
+    );
+    for bad in [r#"a="x",b=[1,"#, "a=tru"] {
+        assert!(parse_mode(bad, SetMode::Json).is_err(), "{bad}");
+    }
+    let literal_cases = [
+        ("a=b,c=d", json!({"a": "b,c=d"})),
+        (r"a.b[1]=x\,y", json!({"a": {"b": [null, r"x\,y"]}})),
+        ("a,b=c", json!({"a,b": "c"})),
+        ("a[0].b=x=y{z}", json!({"a": [{"b": "x=y{z}"}]})),
+        ("a=", json!({"a": ""})),
+        (r"a\.b=1", json!({r"a\": {"b": "1"}})),
+        ("[0]=x", json!({})),
+    ];
+    for (expr, want) in literal_cases {
+        assert_eq!(parse_mode(expr, SetMode::Literal), Ok(want), "{expr}");
+    }
+    assert_eq!(
+        parse_mode("a.b", SetMode::Literal),
+        Err("key \"b\" has no value".into())
+    );
+    assert_eq!(
+        parse_mode("a..b=1", SetMode::Literal),
+        Err("key map \"a\" has no value".into())
+    );
+}
+
+#[test]
+fn file_mode_reads_every_value_and_list_item_through_the_reader() {
+    let read = |p: &str| match p {
+        "cert.pem" => Ok("-----BEGIN-----\nabc,def\n".to_string()),
+        other => Err(format!("open {other}: no such file or directory")),
+    };
+    assert_eq!(
+        parse_mode(
+            "tls.crt=cert.pem,all={cert.pem,cert.pem}",
+            SetMode::File(&read)
+        ),
+        Ok(json!({"tls": {"crt": "-----BEGIN-----\nabc,def\n"},
+                  "all": ["-----BEGIN-----\nabc,def\n", "-----BEGIN-----\nabc,def\n"]}))
+    );
+    assert_eq!(
+        parse_mode("a=missing.pem", SetMode::File(&read)),
+        Err("open missing.pem: no such file or directory".into())
+    );
 }
