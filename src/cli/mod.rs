@@ -8,6 +8,7 @@ pub mod render;
 pub mod repo;
 pub mod sim;
 pub mod status;
+pub mod test;
 pub mod values;
 
 use crate::config::ConfigError;
