@@ -115,7 +115,7 @@ fn sops_file(dir: &Path, recipient: &str, api_key: &str) -> Vec<u8> {
     std::fs::write(
         &plain,
         format!(
-            "config:\n  API_KEY: {api_key}\nextraEnv:\n  - name: SIGNING_KEY\n    value: \"{SOPS_SIGNING_KEY}\"\nminReadySeconds: 1\n"
+            "config:\n  API_KEY: {api_key}\nextraEnv:\n  - name: SIGNING_KEY\n    value: \"{SOPS_SIGNING_KEY}\"\nminReadySeconds: 1\nserviceAccount:\n  automount: true\n"
         ),
     )
     .expect("write");
@@ -261,6 +261,10 @@ async fn cluster_command_and_sops_secrets_deploy_and_never_reach_any_output() {
             .any(|l| l.trim().starts_with("API_KEY:") && l.contains("********")),
         "a SOPS value the chart copies into a ConfigMap is masked: {text}"
     );
+    assert!(
+        text.contains("readOnlyRootFilesystem: true"),
+        "a boolean a SOPS file sets is masked in values views, not hunted in text: {text}"
+    );
     assert_eq!(calls(p), 1, "the command runs once per process");
     outputs.push(("render", render));
 
@@ -339,7 +343,7 @@ async fn cluster_command_and_sops_secrets_deploy_and_never_reach_any_output() {
     // The record keeps sources and fingerprints, never values.
     let rec = record_values_part(p, "web", 1).await;
     let recorded = rec["secrets"].as_array().cloned().unwrap_or_default();
-    assert_eq!(recorded.len(), 6, "{rec}");
+    assert_eq!(recorded.len(), 7, "{rec}");
     assert!(recorded
         .iter()
         .all(|f| f["fingerprint"].as_str().is_some_and(|x| x.len() == 64)));

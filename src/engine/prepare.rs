@@ -16,11 +16,38 @@ use crate::sources::{self, FetchedChart, Progress, SourceError};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// One-off overrides given at launch (`-f`, `--set`, `--set-string`), applied last.
+/// One-off overrides given at launch (`-f` and Helm's `--set*` flags), applied last.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub files: Vec<PathBuf>,
     pub sets: Vec<SetOverride>,
+}
+
+impl Overrides {
+    /// The overrides with the text of every file a `--set-file` names (relative paths from
+    /// the current directory, as Helm reads them).
+    fn with_set_files(&self) -> Overrides {
+        let mut out = self.clone();
+        for set in &mut out.sets {
+            for path in set.file_paths() {
+                let read = std::fs::read(&path)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(|e| format!("open {path}: {}", io_reason(&e)));
+                set.files.insert(path, read);
+            }
+        }
+        out
+    }
+}
+
+/// Go's wording of an I/O error (`no such file or directory`, `permission denied`).
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// Everything needed to render a release, and to explain its values.
@@ -71,7 +98,7 @@ impl From<ValuesError> for PrepareError {
         PrepareError::Config(ConfigError::new(
             None,
             e.to_string(),
-            "write --set like Helm: key=value, a.b=c, list={a,b}, arr[0]=x, escaped\\.dot=v",
+            "write overrides like Helm: key=value, a.b=c, list={a,b}, arr[0]=x, escaped\\.dot=v; --set-json key=<JSON>, --set-file key=<path>",
         ))
     }
 }
@@ -366,15 +393,18 @@ fn build(
     mut warnings: Vec<String>,
 ) -> Result<Prepared, PrepareError> {
     let chart_files = chart::load(&fetched.path)?;
-    let effective = merge_for_chart(&chart_files, &user, &overrides.sets)?;
+    let effective = merge_for_chart(&chart_files, &user, &overrides.with_set_files().sets)?;
     warnings.extend(fetched.warnings.iter().cloned());
     warnings.extend(effective.warnings.iter().cloned());
-    // Every secret read, in force or overridden by a later layer, is hunted in output.
+    // Every secret read, in force or overridden by a later layer, is hunted in output. A
+    // boolean is not (a SOPS file makes every key it sets a secret, `enabled: true` included:
+    // blanking every `true` would hide the output and protect nothing).
     let redactor = Redactor::new(
         effective
             .secret_strings()
             .into_iter()
-            .chain(secrets.iter().map(|s| s.value.clone())),
+            .chain(secrets.iter().map(|s| s.value.clone()))
+            .filter(|v| v != "true" && v != "false"),
     );
     Ok(Prepared {
         release,

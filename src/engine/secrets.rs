@@ -155,7 +155,12 @@ pub async fn redactor_for(s: &super::Session) -> Redactor {
                 .await
                 .unwrap_or_default(),
         };
-    Redactor::new(values.into_iter().map(|v| v.value))
+    Redactor::new(
+        values
+            .into_iter()
+            .map(|v| v.value)
+            .filter(|v| v != "true" && v != "false"),
+    )
 }
 
 /// Every configured secret, each read on its own so that one failing source does not hide
