@@ -875,6 +875,12 @@ fn progress_sink(tx: mpsc::Sender<Msg>, gen: u64) -> impl Fn(Progress) + Send + 
                 };
                 (kind, p.gate_line().unwrap_or_default())
             }
+            Progress::Unreachable { .. } => {
+                (EventKind::Warning, p.connection_line().unwrap_or_default())
+            }
+            Progress::Reachable { .. } => {
+                (EventKind::Info, p.connection_line().unwrap_or_default())
+            }
         };
         let _ = tx.try_send(Msg::RunProgress { gen, kind, text });
     }

@@ -274,8 +274,8 @@ impl From<crate::cluster::ClusterError> for Failure {
     fn from(e: crate::cluster::ClusterError) -> Self {
         use crate::cluster::ClusterError as C;
         let exit = match &e {
-            C::Unreachable { .. } | C::Api { .. } => Exit::Unreachable,
-            C::Locked { .. } => Exit::Locked,
+            C::Unreachable { .. } | C::NoAnswer { .. } | C::Api { .. } => Exit::Unreachable,
+            C::Locked { .. } | C::LeaseLost { .. } => Exit::Locked,
             C::Conflict { .. } => Exit::Failed,
             _ => Exit::BadInput,
         };
@@ -324,7 +324,10 @@ pub fn progress_printer(
     use crate::engine::drive::Progress as P;
     let color = color_enabled(false, std::io::stderr().is_terminal());
     let last_wait = std::sync::Mutex::new(String::new());
+    // The drive and the lease keeper both notice an outage: one line for it, one for its end.
+    let away = std::sync::atomic::AtomicBool::new(false);
     move |p| {
+        use std::sync::atomic::Ordering;
         let (c, r) = if color {
             ("\x1b[36m", "\x1b[0m")
         } else {
@@ -362,6 +365,18 @@ pub fn progress_printer(
             }
             P::GateStarted { .. } | P::GateMeasured { .. } | P::GateEnded { .. } => {
                 p.gate_line().unwrap_or_default()
+            }
+            P::Unreachable { .. } => {
+                if away.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                format!("warning: {}", p.connection_line().unwrap_or_default())
+            }
+            P::Reachable { .. } => {
+                if !away.swap(false, Ordering::SeqCst) {
+                    return;
+                }
+                format!("  {}", p.connection_line().unwrap_or_default())
             }
         };
         eprintln!("{}", redactor.redact(&line));

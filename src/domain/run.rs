@@ -239,17 +239,25 @@ pub struct Run {
     /// Set by a `promote` from any terminal; the driver consumes it at the next pause.
     pub promote_requested: bool,
     pub promote_full: bool,
-    /// Set by an `abort` or `rollback` from another terminal of the driving operator.
-    #[serde(default)]
+    /// Set by an `abort` or `rollback` left in the record by helmdeck before requests had
+    /// a place of their own; still honoured when a run recorded so is resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort_requested: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rollback_requested: bool,
+    /// The id of the last operator request (see `cluster::requests`) the driver took.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_request: u64,
     /// Every gate this run ran, with its measurements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateRecord>,
     /// The steps the deploy gave instead of the service's configured ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<StepOverrides>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the strategy needs to build a plan.
@@ -462,6 +470,7 @@ impl Run {
             promote_full: false,
             abort_requested: false,
             rollback_requested: false,
+            last_request: 0,
             gates: Vec::new(),
             overrides: None,
         };

@@ -5,8 +5,9 @@
 
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
+use crate::cluster::requests::{self, Ask};
 use crate::cluster::watch::{NamespaceWatch, PodIndex};
-use crate::cluster::{lease, records, ClusterError};
+use crate::cluster::{records, ClusterError};
 use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::{self, Health};
 use crate::domain::record::ReleaseRecord;
@@ -45,6 +46,15 @@ pub enum Progress {
         reason: String,
     },
     Warning(String),
+    /// The API server stopped answering; the driver retries (its writes wait for the lease
+    /// term to be confirmed) and goes on where it was once it answers again.
+    Unreachable {
+        detail: String,
+    },
+    /// The API server answers again after `after_ms` away.
+    Reachable {
+        after_ms: u64,
+    },
     /// A verification gate starts (or resumes) at step `index`.
     GateStarted {
         index: usize,
@@ -83,6 +93,22 @@ impl Progress {
                 )
             }
             Progress::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(*stage)),
+            _ => return None,
+        })
+    }
+}
+
+impl Progress {
+    /// The line an API server outage (or its end) reads as; None for other progress.
+    pub fn connection_line(&self) -> Option<String> {
+        Some(match self {
+            Progress::Unreachable { detail } => {
+                format!("cluster unreachable, retrying: {detail}")
+            }
+            Progress::Reachable { after_ms } => format!(
+                "cluster reachable again after {} s",
+                after_ms.div_ceil(1000)
+            ),
             _ => return None,
         })
     }
@@ -128,24 +154,35 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
     }
 }
 
-/// Re-reads the record from the cluster and takes the requests other terminals left in it.
+/// Takes the requests other terminals of this operator left for this run (see
+/// `cluster::requests`), marking them taken in the record. An abort or rollback is the event
+/// to apply; a promote is remembered until the run reaches a pause or a paused gate.
 pub(super) async fn pick_up_requests(
     s: &Session,
     rec: &mut ReleaseRecord,
 ) -> Result<Option<Event>, EngineError> {
-    let Some(stored) = records::get(&s.cluster, &rec.release, rec.revision).await? else {
-        return Ok(None);
-    };
-    let r = &stored.run;
-    if r.abort_requested {
+    if rec.run.abort_requested {
         return Ok(Some(Event::Abort));
     }
-    if r.rollback_requested {
+    if rec.run.rollback_requested {
         return Ok(Some(Event::Rollback));
     }
-    if r.promote_requested {
-        rec.run.promote_requested = true;
-        rec.run.promote_full = r.promote_full;
+    let pending =
+        requests::pending(&s.cluster, &rec.release, rec.revision, rec.run.last_request).await?;
+    for r in pending {
+        rec.run.last_request = r.id;
+        match r.ask {
+            Ask::Abort => return Ok(Some(Event::Abort)),
+            Ask::Rollback => return Ok(Some(Event::Rollback)),
+            Ask::Promote { full, past_gate } => {
+                if let Err(e) = super::release::confirm_past_gate(rec, past_gate.as_deref()) {
+                    tracing::warn!(by = %r.by, error = %e, "promote request refused");
+                    continue;
+                }
+                rec.run.promote_requested = true;
+                rec.run.promote_full = full;
+            }
+        }
     }
     Ok(None)
 }
@@ -169,7 +206,7 @@ async fn operator_request(
 /// the workloads, else a second — and the caller looks again (None).
 async fn hold(
     s: &Session,
-    rec: &ReleaseRecord,
+    rec: &mut ReleaseRecord,
     opts: &DriveOptions,
     watch: Option<&mut NamespaceWatch>,
     what: &str,
@@ -193,16 +230,53 @@ async fn hold(
     Ok(None)
 }
 
-/// Drives `rec` until it ends, or until a manual pause when not waiting.
+/// Drives `rec` until it ends, or until a manual pause when not waiting. While the API
+/// server does not answer, the drive waits and goes on from where it was (every step is
+/// idempotent; its writes stay inside the lease term).
 pub async fn drive(
     s: &Session,
     rec: &mut ReleaseRecord,
     opts: DriveOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<DriveEnd, EngineError> {
+    let mut away: Option<std::time::Instant> = None;
+    loop {
+        match drive_once(s, rec, &opts, progress).await {
+            Err(EngineError::Cluster(e)) if e.is_unreachable() => {
+                if away.is_none() {
+                    away = Some(std::time::Instant::now());
+                    progress(Progress::Unreachable {
+                        detail: e.to_string(),
+                    });
+                }
+                // Wait until it answers again (or the caller stops the drive).
+                loop {
+                    tokio::select! {
+                        _ = cancelled(&opts.cancel) => return Ok(DriveEnd::Stopped),
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    if s.cluster.reachable().await {
+                        break;
+                    }
+                }
+                let after = away.take().map(|a| a.elapsed()).unwrap_or_default();
+                progress(Progress::Reachable {
+                    after_ms: after.as_millis() as u64,
+                });
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn drive_once(
+    s: &Session,
+    rec: &mut ReleaseRecord,
+    opts: &DriveOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<DriveEnd, EngineError> {
     let mut watch = NamespaceWatch::start(&s.cluster).await;
     let mut revisions: HashMap<u32, RevisionObjects> = HashMap::new();
-    let mut last_renew = std::time::Instant::now();
     let ctx = reverse_input(s, rec);
     // (cursor, phases) of the step last announced: a step that waits loops here without
     // starting again.
@@ -212,10 +286,6 @@ pub async fn drive(
         if is_cancelled(&opts.cancel) {
             records::put(&s.cluster, rec).await?;
             return Ok(DriveEnd::Stopped);
-        }
-        if last_renew.elapsed() > Duration::from_secs(10) {
-            lease::renew(&s.cluster, &rec.release, &s.operator).await?;
-            last_renew = std::time::Instant::now();
         }
         let Some(step) = rec.run.current().cloned() else {
             return Ok(DriveEnd::Finished(rec.run.status));
@@ -259,7 +329,7 @@ pub async fn drive(
                         }
                         None => {
                             let what = "paused: waiting for a promote";
-                            match hold(s, rec, &opts, Some(&mut watch), what, progress).await? {
+                            match hold(s, rec, opts, Some(&mut watch), what, progress).await? {
                                 Some(end) => return Ok(end),
                                 None => continue,
                             }
@@ -276,7 +346,7 @@ pub async fn drive(
                 } else {
                     let what =
                         "paused at a gate: waiting for a promote past it, a rollback or an abort";
-                    match hold(s, rec, &opts, None, what, progress).await? {
+                    match hold(s, rec, opts, None, what, progress).await? {
                         Some(end) => return Ok(end),
                         None => continue,
                     }

@@ -70,7 +70,12 @@ impl Session {
             context: e.cluster.context.clone(),
             namespace: e.cluster.namespace.clone(),
         };
-        let cluster = cluster::connect(&target).await?;
+        let timeout = e
+            .cluster
+            .timeout
+            .map(|t| t.as_duration())
+            .unwrap_or(cluster::REQUEST_TIMEOUT);
+        let cluster = cluster::connect_with(&target, timeout).await?;
         Ok(Session {
             cfg: cfg.clone(),
             service: svc.clone(),
