@@ -6,6 +6,7 @@
 pub mod events;
 pub mod fence;
 pub mod lease;
+pub mod objwatch;
 pub mod records;
 pub mod requests;
 pub mod store;
@@ -30,6 +31,8 @@ pub struct ClusterTarget {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: String,
+    /// How long one request may go unanswered (None: [`REQUEST_TIMEOUT`]).
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -219,15 +222,23 @@ pub fn watch_config() -> kube::runtime::watcher::Config {
     kube::runtime::watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)
 }
 
-/// Connects through a kubeconfig (the default chain when none is given).
+/// Connects through a kubeconfig (the default chain when none is given). Reading the
+/// kubeconfig and building the client (which runs an exec credential plugin the first time)
+/// block, so they run on the blocking pool, never on the async threads that draw the console.
 pub async fn connect(target: &ClusterTarget) -> Result<Cluster, ClusterError> {
-    connect_with(target, REQUEST_TIMEOUT).await
+    let target = target.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || connect_blocking(&target, &handle))
+        .await
+        .map_err(|e| ClusterError::Kubeconfig {
+            path: "kubeconfig".into(),
+            message: format!("connecting stopped: {e}"),
+        })?
 }
 
-/// Connects with a request timeout of `timeout`.
-pub async fn connect_with(
+fn connect_blocking(
     target: &ClusterTarget,
-    timeout: Duration,
+    handle: &tokio::runtime::Handle,
 ) -> Result<Cluster, ClusterError> {
     let options = kube::config::KubeConfigOptions {
         context: target.context.clone(),
@@ -246,14 +257,15 @@ pub async fn connect_with(
     let mut config = match &target.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
-            kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
+            handle
+                .block_on(kube::Config::from_custom_kubeconfig(kc, &options))
                 .map_err(|e| kerr(&e))?
         }
-        None => kube::Config::from_kubeconfig(&options)
-            .await
+        None => handle
+            .block_on(kube::Config::from_kubeconfig(&options))
             .map_err(|e| kerr(&e))?,
     };
+    let timeout = target.timeout.unwrap_or(REQUEST_TIMEOUT);
     config.connect_timeout = Some(CONNECT_TIMEOUT.min(timeout));
     // helmdeck retries 429/5xx itself, within its own deadlines (kube's layer would retry a
     // write after the lease term that allowed it).

@@ -3,6 +3,7 @@
 //! the run with its phases, who ran it, the outcome — and its encoding: gzipped JSON in the
 //! data of a Secret `helmdeck.v1.<release>.r<N>` of type `helmdeck.io/release.v1`.
 
+use crate::domain::hooks::HookEvent;
 use crate::domain::run::{Run, StrategyKind};
 use crate::domain::strategy::Color;
 use crate::domain::values::LayerSummary;
@@ -43,8 +44,12 @@ pub struct ReleaseRecord {
     pub chart: ChartInfo,
     /// The layers that made the values (never the values of secret layers).
     pub values_layers: Vec<LayerSummary>,
-    /// The objects of this revision as rendered (chart objects, before strategy transforms).
+    /// The objects of this revision as rendered (chart objects, before strategy transforms;
+    /// CRDs among templates included).
     pub manifests: Manifests,
+    /// What Helm's lifecycle needs of this revision: `crds/`, hooks.
+    #[serde(default, skip_serializing_if = "HelmParts::is_empty")]
+    pub helm: HelmParts,
     pub strategy: StrategyKind,
     /// Blue/green: the slot this revision lives in.
     pub slot: Option<Color>,
@@ -69,6 +74,28 @@ pub struct ReleaseRecord {
     /// is a compare-and-swap on it. Not part of the stored record.
     #[serde(skip)]
     pub resource_version: Option<String>,
+}
+
+/// The parts of a revision Helm's lifecycle acts on, apart from its objects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HelmParts {
+    /// The CRDs of the chart's `crds/` folder (applied on first install only, never pruned
+    /// or deleted, unless the environment's `policy.crds` says `upgrade`).
+    #[serde(default, skip_serializing_if = "Manifests::is_empty")]
+    pub crds: Manifests,
+    /// The chart's hooks as rendered (applied only when their events come).
+    #[serde(default, skip_serializing_if = "Manifests::is_empty")]
+    pub hooks: Manifests,
+    /// The events the revision that was live before this run has hooks for (its rollback
+    /// hooks run when this run goes back to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_hooks: Vec<HookEvent>,
+}
+
+impl HelmParts {
+    pub fn is_empty(&self) -> bool {
+        self == &HelmParts::default()
+    }
 }
 
 /// A revision's rendered objects, kept as the JSON text they are stored in and parsed only
@@ -106,6 +133,18 @@ impl Manifests {
     }
 }
 
+impl Default for Manifests {
+    fn default() -> Manifests {
+        Manifests::new(&[])
+    }
+}
+
+impl Manifests {
+    pub fn is_empty(&self) -> bool {
+        self.0.get() == "[]"
+    }
+}
+
 impl PartialEq for Manifests {
     fn eq(&self, other: &Manifests) -> bool {
         self.0.get() == other.0.get()
@@ -125,7 +164,7 @@ pub fn secret_name(release: &str, revision: u32) -> String {
     format!("helmdeck.v1.{release}.r{revision}")
 }
 
-/// How many bytes of the gzipped rendered objects one part Secret holds (its base64 text
+/// How many bytes of the gzipped rendered objects (and CRDs and hooks) one part Secret holds (its base64 text
 /// then stays well under the API server's request limit).
 pub const PART_BYTES: usize = 700 * 1024;
 /// Secret type of the parts that hold a large record's rendered objects.
@@ -140,6 +179,17 @@ pub const ANN_PARTS_DIGEST: &str = "helmdeck.io/manifest-digest";
 /// The Secret name of part `index` (from 1) of a revision's rendered objects.
 pub fn part_name(release: &str, revision: u32, index: usize) -> String {
     format!("{}.m{index}", secret_name(release, revision))
+}
+
+/// What a large record keeps in its parts: everything it holds that a revision never changes
+/// and that grows with the chart (its objects, `crds/`, hooks).
+#[derive(Serialize, Deserialize)]
+struct Bulk {
+    manifests: Manifests,
+    #[serde(default)]
+    crds: Manifests,
+    #[serde(default)]
+    hooks: Manifests,
 }
 
 /// A record as Secrets: the record itself and, when its rendered objects do not fit in one
@@ -271,7 +321,13 @@ impl ReleaseRecord {
                 parts: Vec::new(),
             });
         }
-        let objects = gzip(self.manifests.0.get().as_bytes())?;
+        let blob = serde_json::to_vec(&Bulk {
+            manifests: self.manifests.clone(),
+            crds: self.helm.crds.clone(),
+            hooks: self.helm.hooks.clone(),
+        })
+        .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        let objects = gzip(&blob)?;
         let digest = sha256_hex(&objects);
         let mut parts = Vec::new();
         for (i, chunk) in objects.chunks(PART_BYTES).enumerate() {
@@ -291,7 +347,12 @@ impl ReleaseRecord {
             }));
         }
         let slim = ReleaseRecord {
-            manifests: Manifests::new(&[]),
+            manifests: Manifests::default(),
+            helm: HelmParts {
+                crds: Manifests::default(),
+                hooks: Manifests::default(),
+                ..self.helm.clone()
+            },
             ..self.clone()
         };
         let bytes = slim.encode()?;
@@ -369,10 +430,11 @@ impl ReleaseRecord {
         }
         let text = String::from_utf8(gunzip(&joined, "rendered objects")?)
             .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
-        rec.manifests = Manifests(
-            serde_json::value::RawValue::from_string(text)
-                .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?,
-        );
+        let bulk: Bulk = serde_json::from_str(&text)
+            .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
+        rec.manifests = bulk.manifests;
+        rec.helm.crds = bulk.crds;
+        rec.helm.hooks = bulk.hooks;
         Ok(rec)
     }
 }
@@ -397,6 +459,9 @@ mod tests {
             pre_promotion: vec![],
             post_promotion: vec![],
             verify: vec![],
+            lifecycle: crate::domain::run::Lifecycle::Upgrade,
+            hooks: vec![],
+            install_crds: false,
         });
         ReleaseRecord {
             release: "web".into(),
@@ -415,6 +480,7 @@ mod tests {
             manifests: Manifests::new(&[
                 serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
             ]),
+            helm: HelmParts::default(),
             strategy: StrategyKind::Canary,
             slot: None,
             previous: Some(2),

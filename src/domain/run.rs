@@ -6,6 +6,7 @@
 
 use crate::domain::duration::HumanDuration;
 use crate::domain::gate::{Check, GateRecord, GateStage, Verdict};
+use crate::domain::hooks::{HookEvent, HookRun};
 use crate::domain::strategy::Color;
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +97,11 @@ pub enum Step {
         stage: GateStage,
         checks: Vec<Check>,
     },
+    /// Run the hooks `revision` has for `event`, in Helm's order (`domain::hooks`).
+    Hooks { revision: u32, event: HookEvent },
+    /// Apply the CRDs of the chart's `crds/` folder (first install, or `policy.crds:
+    /// upgrade`) and wait until they are Established.
+    ApplyCrds { revision: u32 },
 }
 
 /// How many canary pods a step asks for.
@@ -176,6 +182,51 @@ impl Step {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Step::Hooks { revision, event } => format!("{event} hooks of r{revision}"),
+            Step::ApplyCrds { revision } => format!("install the CRDs of r{revision} (crds/)"),
+        }
+    }
+
+    /// Whether the step changes what workloads run or where traffic goes (a step that only
+    /// adds new config, runs hooks, waits or verifies does not).
+    pub fn changes_workloads(&self) -> bool {
+        matches!(
+            self,
+            Step::ApplyAll { .. }
+                | Step::ApplyCanary { .. }
+                | Step::ApplySlot { .. }
+                | Step::SwitchServices { .. }
+                | Step::ScaleSlot { .. }
+                | Step::DeleteCanaries
+        )
+    }
+}
+
+/// What a run does to the release, which decides the hooks it runs (Helm's install,
+/// upgrade and rollback).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lifecycle {
+    #[default]
+    Install,
+    Upgrade,
+    Rollback,
+}
+
+impl Lifecycle {
+    pub fn pre(self) -> HookEvent {
+        match self {
+            Lifecycle::Install => HookEvent::PreInstall,
+            Lifecycle::Upgrade => HookEvent::PreUpgrade,
+            Lifecycle::Rollback => HookEvent::PreRollback,
+        }
+    }
+
+    pub fn post(self) -> HookEvent {
+        match self {
+            Lifecycle::Install => HookEvent::PostInstall,
+            Lifecycle::Upgrade => HookEvent::PostUpgrade,
+            Lifecycle::Rollback => HookEvent::PostRollback,
         }
     }
 }
@@ -213,14 +264,102 @@ pub enum Reverse {
     Abort,
 }
 
+impl Reverse {
+    /// As the record spells it: `auto-rollback`, `rollback`, `abort`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reverse::AutoRollback => "auto-rollback",
+            Reverse::Rollback => "rollback",
+            Reverse::Abort => "abort",
+        }
+    }
+}
+
 /// One line of the run's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseEntry {
     pub step: Step,
     pub started_ms: u64,
     pub ended_ms: Option<u64>,
-    /// `done`, `failed: …`, `skipped`, `promoted`, `aborted`.
-    pub outcome: Option<String>,
+    /// How the step ended (None while it runs).
+    pub outcome: Option<Outcome>,
+}
+
+/// How a step of the run ended. Recorded (and printed by `status -o json`) as the words
+/// helmdeck always wrote: `done`, `failed: …`, `inconclusive: …`, `promoted`,
+/// `promoted past the gate by the operator`, `skipped (promote --full)`, `aborted`,
+/// `rolled back`; words it does not know (an older or newer helmdeck's) are kept as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    Inconclusive(String),
+    Promoted,
+    PromotedPastGate,
+    /// Skipped by `promote --full`.
+    Skipped,
+    Aborted,
+    RolledBack,
+    Other(String),
+}
+
+impl Outcome {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Outcome::Done => Cow::Borrowed("done"),
+            Outcome::Failed(r) => Cow::Owned(format!("failed: {r}")),
+            Outcome::Inconclusive(r) => Cow::Owned(format!("inconclusive: {r}")),
+            Outcome::Promoted => Cow::Borrowed("promoted"),
+            Outcome::PromotedPastGate => Cow::Borrowed("promoted past the gate by the operator"),
+            Outcome::Skipped => Cow::Borrowed("skipped (promote --full)"),
+            Outcome::Aborted => Cow::Borrowed("aborted"),
+            Outcome::RolledBack => Cow::Borrowed("rolled back"),
+            Outcome::Other(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// Reads the recorded words back.
+    pub fn parse(s: &str) -> Outcome {
+        if let Some(r) = s.strip_prefix("failed: ") {
+            return Outcome::Failed(r.to_string());
+        }
+        if let Some(r) = s.strip_prefix("inconclusive: ") {
+            return Outcome::Inconclusive(r.to_string());
+        }
+        match s {
+            "done" => Outcome::Done,
+            "promoted" => Outcome::Promoted,
+            "promoted past the gate by the operator" => Outcome::PromotedPastGate,
+            "skipped (promote --full)" => Outcome::Skipped,
+            "aborted" => Outcome::Aborted,
+            "rolled back" => Outcome::RolledBack,
+            other => Outcome::Other(other.to_string()),
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.text())
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Outcome::parse(&s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +393,9 @@ pub struct Run {
     /// The steps the deploy gave instead of the service's configured ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<StepOverrides>,
+    /// Every hook this run ran, with its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -278,6 +420,12 @@ pub struct PlanInput {
     pub post_promotion: Vec<Check>,
     /// Rolling: the gate once healthy.
     pub verify: Vec<Check>,
+    /// Install, upgrade (also a take-over of a release Helm installed) or rollback.
+    pub lifecycle: Lifecycle,
+    /// The events the revision has hooks for.
+    pub hooks: Vec<HookEvent>,
+    /// Apply the chart's `crds/` first.
+    pub install_crds: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,8 +435,65 @@ pub enum PlannedCanaryStep {
     Verify(Vec<Check>),
 }
 
-/// Builds the forward plan of a run.
+/// Builds the forward plan of a run: the strategy's steps, with the chart's `crds/` first
+/// when they are installed, and the lifecycle's hooks where DESIGN.md "Helm lifecycle"
+/// puts them — pre-hooks before anything changes (after the revision's new config, which
+/// they may read), post-hooks once the release is healthy (after a promotion or a switch).
 pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
+    let (mut steps, mut promotion) = strategy_plan(input);
+    let r = input.revision;
+    let has = |e: HookEvent| input.hooks.contains(&e);
+    let post = input.lifecycle.post();
+    if has(post) {
+        let from = promotion.unwrap_or(0);
+        let healthy = steps.iter().enumerate().skip(from).find_map(|(i, st)| {
+            matches!(
+                st,
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                }
+            )
+            .then_some(i)
+        });
+        let at = healthy.map(|i| i + 1).unwrap_or(steps.len());
+        steps.insert(
+            at,
+            Step::Hooks {
+                revision: r,
+                event: post,
+            },
+        );
+    }
+    let mut prefix = Vec::new();
+    if input.install_crds {
+        prefix.push(Step::ApplyCrds { revision: r });
+    }
+    let pre = input.lifecycle.pre();
+    if has(pre) {
+        if steps.first() == Some(&Step::ApplyConfig { revision: r }) {
+            steps.insert(
+                1,
+                Step::Hooks {
+                    revision: r,
+                    event: pre,
+                },
+            );
+            promotion = promotion.map(|p| p + 1);
+        } else {
+            prefix.push(Step::ApplyConfig { revision: r });
+            prefix.push(Step::Hooks {
+                revision: r,
+                event: pre,
+            });
+        }
+    }
+    let shift = prefix.len();
+    prefix.extend(steps);
+    (prefix, promotion.map(|p| p + shift))
+}
+
+/// The strategy's own steps.
+fn strategy_plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
     use StrategyKind as S;
     let r = input.revision;
     let first = input.previous.is_none();
@@ -357,6 +562,11 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                         target: Target::Slot { color },
                     },
                     Step::SwitchServices { revision: r, color },
+                    // The chart's other workloads (StatefulSets, DaemonSets, Jobs …) roll
+                    // with the switch.
+                    Step::WaitHealthy {
+                        target: Target::Primaries,
+                    },
                 ],
                 Some(0),
             )
@@ -387,6 +597,9 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             steps.push(Step::SwitchServices {
                 revision: r,
                 color: idle,
+            });
+            steps.push(Step::WaitHealthy {
+                target: Target::Primaries,
             });
             if !input.post_promotion.is_empty() {
                 steps.push(Step::Verify {
@@ -441,6 +654,9 @@ pub struct ReverseInput {
     pub auto_rollback: bool,
     /// Blue/green: the slot that was live before this run.
     pub live_before: Option<Color>,
+    /// The events the revision a rollback returns to has hooks for (its pre/post-rollback
+    /// hooks run, as Helm's rollback runs the target's).
+    pub previous_hooks: Vec<HookEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -473,6 +689,7 @@ impl Run {
             last_request: 0,
             gates: Vec::new(),
             overrides: None,
+            hooks: Vec::new(),
         };
         run.enter(now_ms);
         run
@@ -548,10 +765,10 @@ impl Run {
         }
     }
 
-    fn close(&mut self, now_ms: u64, outcome: &str) {
+    fn close(&mut self, now_ms: u64, outcome: Outcome) {
         if let Some(p) = self.phases.last_mut().filter(|p| p.ended_ms.is_none()) {
             p.ended_ms = Some(now_ms);
-            p.outcome = Some(outcome.to_string());
+            p.outcome = Some(outcome);
         }
     }
 
@@ -574,8 +791,30 @@ impl Run {
     /// The steps that undo this run from where it stands.
     pub fn reverse_plan(&self, ctx: &ReverseInput) -> Vec<Step> {
         use StrategyKind as S;
+        if self.reverse.is_none() && !self.touched() {
+            // Only new config applied and hooks run (a failed pre-hook): nothing to undo.
+            return Vec::new();
+        }
         let promoted =
             self.promotion_index.is_some_and(|p| self.cursor > p) && self.reverse.is_none();
+        let rollback_hooks = |prev: u32, core: Vec<Step>| -> Vec<Step> {
+            let mut steps = Vec::new();
+            let has = |e: HookEvent| ctx.previous_hooks.contains(&e);
+            if has(HookEvent::PreRollback) {
+                steps.push(Step::Hooks {
+                    revision: prev,
+                    event: HookEvent::PreRollback,
+                });
+            }
+            steps.extend(core);
+            if has(HookEvent::PostRollback) {
+                steps.push(Step::Hooks {
+                    revision: prev,
+                    event: HookEvent::PostRollback,
+                });
+            }
+            steps
+        };
         match ctx.strategy {
             S::Canary if !promoted && self.promotion_index.is_some_and(|p| p > 0) => {
                 vec![Step::DeleteCanaries]
@@ -586,19 +825,26 @@ impl Run {
                 let mut steps = Vec::new();
                 if promoted {
                     // Instant: traffic back to the old slot, which is still up.
-                    steps.push(Step::ScaleSlot {
-                        color: live,
-                        replicas: None,
-                    });
-                    steps.push(Step::WaitHealthy {
-                        target: Target::Slot { color: live },
-                    });
+                    let mut back = vec![
+                        Step::ScaleSlot {
+                            color: live,
+                            replicas: None,
+                        },
+                        Step::WaitHealthy {
+                            target: Target::Slot { color: live },
+                        },
+                    ];
                     if let Some(prev) = ctx.previous {
-                        steps.push(Step::SwitchServices {
+                        back.push(Step::SwitchServices {
                             revision: prev,
                             color: live,
                         });
+                        back.push(Step::WaitHealthy {
+                            target: Target::Primaries,
+                        });
+                        back = rollback_hooks(prev, back);
                     }
+                    steps.extend(back);
                 }
                 steps.push(Step::ScaleSlot {
                     color: idle,
@@ -608,12 +854,15 @@ impl Run {
             }
             _ => match ctx.previous {
                 Some(prev) => {
-                    let mut steps = vec![
-                        Step::ApplyAll { revision: prev },
-                        Step::WaitHealthy {
-                            target: Target::Primaries,
-                        },
-                    ];
+                    let mut steps = rollback_hooks(
+                        prev,
+                        vec![
+                            Step::ApplyAll { revision: prev },
+                            Step::WaitHealthy {
+                                target: Target::Primaries,
+                            },
+                        ],
+                    );
                     if matches!(ctx.strategy, S::Canary) {
                         steps.push(Step::DeleteCanaries);
                     }
@@ -622,6 +871,13 @@ impl Run {
                 None => Vec::new(),
             },
         }
+    }
+
+    /// Whether any step so far (the one under the cursor included, which may have run in
+    /// part) changed workloads or traffic.
+    pub fn touched(&self) -> bool {
+        let end = (self.cursor + 1).min(self.plan.len());
+        self.plan[..end].iter().any(Step::changes_workloads)
     }
 
     /// Applies an event. `ctx` decides how to go back when needed.
@@ -643,12 +899,12 @@ impl Run {
         }
         match event {
             Event::StepDone => {
-                self.close(now_ms, "done");
+                self.close(now_ms, Outcome::Done);
                 self.cursor += 1;
                 self.enter(now_ms);
             }
             Event::StepFailed { reason } => {
-                self.close(now_ms, &format!("failed: {reason}"));
+                self.close(now_ms, Outcome::Failed(reason.clone()));
                 if self.reverse.is_some() {
                     // Failing while going back: stop and say so; nothing more is safe to do.
                     self.reason = Some(format!(
@@ -659,7 +915,10 @@ impl Run {
                     return Ok(());
                 }
                 let back = self.reverse_plan(ctx);
-                if ctx.auto_rollback && !back.is_empty() {
+                if !self.touched() {
+                    // Nothing changed (a pre-hook failed): the release stays as it was.
+                    self.go_back(Reverse::AutoRollback, Vec::new(), Some(reason), now_ms);
+                } else if ctx.auto_rollback && !back.is_empty() {
                     self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
                 } else {
                     self.reason = Some(reason);
@@ -678,7 +937,7 @@ impl Run {
                     matches!(ctx.strategy, StrategyKind::Canary | StrategyKind::Bluegreen)
                         && !self.promoted();
                 if (ctx.auto_rollback || before_promotion) && !back.is_empty() {
-                    self.close(now_ms, &format!("failed: {reason}"));
+                    self.close(now_ms, Outcome::Failed(reason.clone()));
                     self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
                 } else {
                     // Without auto-rollback (or nothing to go back to) the operator decides:
@@ -702,12 +961,12 @@ impl Run {
                 // run stands.
                 let skip_to = self.promotion_index.filter(|p| full && *p > self.cursor);
                 let outcome = match self.plan.get(self.cursor) {
-                    Some(Step::Pause { .. }) => "promoted",
+                    Some(Step::Pause { .. }) => Outcome::Promoted,
                     Some(Step::Verify { .. }) if self.status == Status::Paused => {
                         self.reason = None;
-                        "promoted past the gate by the operator"
+                        Outcome::PromotedPastGate
                     }
-                    Some(_) if skip_to.is_some() => "skipped (promote --full)",
+                    Some(_) if skip_to.is_some() => Outcome::Skipped,
                     Some(other) => {
                         return Err(RunError::NotPaused {
                             at: other.describe(),
@@ -738,9 +997,9 @@ impl Run {
                 self.close(
                     now_ms,
                     if why == Reverse::Abort {
-                        "aborted"
+                        Outcome::Aborted
                     } else {
-                        "rolled back"
+                        Outcome::RolledBack
                     },
                 );
                 let back = self.reverse_plan(ctx);
@@ -777,6 +1036,13 @@ mod tests {
             pre_promotion: vec![],
             post_promotion: vec![],
             verify: vec![],
+            lifecycle: if previous.is_some() {
+                Lifecycle::Upgrade
+            } else {
+                Lifecycle::Install
+            },
+            hooks: vec![],
+            install_crds: false,
         }
     }
 
@@ -786,6 +1052,7 @@ mod tests {
             previous,
             auto_rollback: true,
             live_before: Some(Color::Blue),
+            previous_hooks: vec![],
         }
     }
 
@@ -841,10 +1108,7 @@ mod tests {
             .expect("full promote skips the rest");
         assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
         assert!(!r.promote_requested, "the request is used up");
-        assert_eq!(
-            r.phases[r.phases.len() - 2].outcome.as_deref(),
-            Some("skipped (promote --full)")
-        );
+        assert_eq!(r.phases[r.phases.len() - 2].outcome, Some(Outcome::Skipped));
         assert_eq!(
             r.apply(Event::Promote { full: false }, &c, 3),
             Err(RunError::NotPaused {
@@ -945,6 +1209,8 @@ mod tests {
             .expect("promote");
         r.apply(Event::StepDone, &c, 3).expect("switched");
         assert!(r.promoted());
+        r.apply(Event::StepDone, &c, 3)
+            .expect("the other workloads healthy");
         assert!(matches!(
             r.current(),
             Some(Step::Pause {
@@ -1054,8 +1320,15 @@ mod tests {
         let (p, promo) = plan(&i);
         let promo = promo.expect("promotion");
         assert!(matches!(p[promo], Step::SwitchServices { .. }));
-        assert!(matches!(
+        assert_eq!(
             p[promo + 1],
+            Step::WaitHealthy {
+                target: Target::Primaries
+            },
+            "the other workloads roll with the switch"
+        );
+        assert!(matches!(
+            p[promo + 2],
             Step::Verify {
                 stage: GateStage::PostPromotion,
                 ..
@@ -1159,8 +1432,8 @@ mod tests {
         assert_eq!(r.status, Status::Healthy);
         assert_eq!(r.reason, None);
         assert_eq!(
-            r.phases.last().and_then(|p| p.outcome.as_deref()),
-            Some("promoted past the gate by the operator")
+            r.phases.last().and_then(|p| p.outcome.clone()),
+            Some(Outcome::PromotedPastGate)
         );
     }
 
@@ -1202,5 +1475,141 @@ mod tests {
         assert_eq!(r.plan, vec![Step::DeleteCanaries]);
         r.apply(Event::StepDone, &c, 3).expect("deleted");
         assert_eq!(r.status, Status::RolledBack);
+    }
+
+    fn hooked(strategy: S, previous: Option<u32>, events: &[HookEvent]) -> PlanInput {
+        let mut i = input(strategy, previous);
+        i.hooks = events.to_vec();
+        i
+    }
+
+    fn hook(event: HookEvent) -> Step {
+        Step::Hooks { revision: 2, event }
+    }
+
+    #[test]
+    fn hooks_sit_where_design_puts_them_in_every_strategy() {
+        use HookEvent as H;
+        let both = [H::PreUpgrade, H::PostUpgrade, H::PreInstall, H::PostInstall];
+        // Rolling: pre before the apply (after the new config), post once healthy.
+        let (p, promo) = plan(&hooked(S::Rolling, Some(1), &both));
+        assert_eq!(
+            p,
+            vec![
+                Step::ApplyConfig { revision: 2 },
+                hook(H::PreUpgrade),
+                Step::ApplyAll { revision: 2 },
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                },
+                hook(H::PostUpgrade),
+            ]
+        );
+        assert_eq!(promo, Some(2));
+        // Canary: pre before the first canary, post after the primaries are healthy.
+        let (p, promo) = plan(&hooked(S::Canary, Some(1), &both));
+        assert_eq!(p[1], hook(H::PreUpgrade));
+        assert!(matches!(p[2], Step::ApplyCanary { .. }));
+        let promo = promo.expect("promotion");
+        assert_eq!(p[promo], Step::ApplyAll { revision: 2 });
+        assert_eq!(p[promo + 2], hook(H::PostUpgrade));
+        assert_eq!(p[promo + 3], Step::DeleteCanaries);
+        // Blue/green: pre before the idle slot, post after the switch.
+        let (p, promo) = plan(&hooked(S::Bluegreen, Some(1), &both));
+        assert_eq!(p[1], hook(H::PreUpgrade));
+        assert!(matches!(p[2], Step::ApplySlot { .. }));
+        let promo = promo.expect("promotion");
+        assert!(matches!(p[promo], Step::SwitchServices { .. }));
+        assert_eq!(p[promo + 2], hook(H::PostUpgrade));
+        // A first deploy runs the install hooks, after the chart's crds/.
+        let mut first = hooked(S::Bluegreen, None, &both);
+        first.install_crds = true;
+        let (p, promo) = plan(&first);
+        assert_eq!(p[0], Step::ApplyCrds { revision: 2 });
+        assert_eq!(p[2], hook(H::PreInstall));
+        assert_eq!(promo, Some(3));
+        assert_eq!(p.last(), Some(&hook(H::PostInstall)));
+        // No hooks of the lifecycle's events: the strategy's plan alone.
+        assert_eq!(
+            plan(&hooked(S::Rolling, Some(1), &[H::PreInstall, H::Test]))
+                .0
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_failed_pre_hook_leaves_everything_as_it_was() {
+        use HookEvent as H;
+        for strategy in [S::Rolling, S::Canary, S::Bluegreen] {
+            let (p, promo) = plan(&hooked(strategy, Some(1), &[H::PreUpgrade]));
+            let mut r = Run::new(p, promo, 0);
+            let c = ctx(strategy, Some(1));
+            r.apply(Event::StepDone, &c, 1).expect("config applied");
+            r.apply(
+                Event::StepFailed {
+                    reason: "pre-upgrade hook Job/migrate failed".into(),
+                },
+                &c,
+                2,
+            )
+            .expect("fail");
+            assert_eq!(r.status, Status::RolledBack, "{strategy:?}");
+            assert!(r.plan.is_empty(), "nothing to undo: {:?}", r.plan);
+            assert!(r
+                .reason
+                .as_deref()
+                .is_some_and(|t| t.contains("Job/migrate")));
+        }
+    }
+
+    #[test]
+    fn a_failed_post_hook_goes_back_with_the_previous_revisions_rollback_hooks() {
+        use HookEvent as H;
+        let (p, promo) = plan(&hooked(S::Rolling, Some(1), &[H::PostUpgrade]));
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Rolling, Some(1));
+        c.previous_hooks = vec![H::PreRollback, H::PostRollback];
+        r.apply(Event::StepDone, &c, 1).expect("applied");
+        r.apply(Event::StepDone, &c, 2).expect("healthy");
+        r.apply(Event::StepFailed { reason: "x".into() }, &c, 3)
+            .expect("post hook failed");
+        assert_eq!(r.reverse, Some(Reverse::AutoRollback));
+        let rb = |event| Step::Hooks { revision: 1, event };
+        assert_eq!(
+            r.plan,
+            vec![
+                rb(H::PreRollback),
+                Step::ApplyAll { revision: 1 },
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                },
+                rb(H::PostRollback),
+            ]
+        );
+        // Aborting a canary before promotion runs no hooks.
+        let (p, promo) = plan(&input(S::Canary, Some(1)));
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Canary, Some(1));
+        c.previous_hooks = vec![H::PreRollback];
+        r.apply(Event::StepDone, &c, 1).expect("config");
+        r.apply(Event::StepDone, &c, 2).expect("canary");
+        r.apply(Event::Abort, &c, 3).expect("abort");
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+    }
+
+    #[test]
+    fn a_rollback_runs_the_target_revisions_rollback_hooks() {
+        use HookEvent as H;
+        let mut i = hooked(
+            S::Rolling,
+            Some(1),
+            &[H::PreRollback, H::PostRollback, H::PreUpgrade],
+        );
+        i.lifecycle = Lifecycle::Rollback;
+        let (p, _) = plan(&i);
+        assert_eq!(p[1], hook(H::PreRollback));
+        assert_eq!(p.last(), Some(&hook(H::PostRollback)));
+        assert!(!p.contains(&hook(H::PreUpgrade)));
     }
 }

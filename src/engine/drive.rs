@@ -1,118 +1,23 @@
 //! Drives a run: executes the step under the cursor, turns what happened into an event for
-//! the run's state machine, persists the record after every transition, and keeps the lease
-//! renewed. Waits are driven by watches, not polling. Requests written into the record by
-//! other terminals (promote, abort, rollback) are picked up between and during steps.
+//! the run's state machine, and persists the record after every transition (its lease is
+//! kept by the keeper task of `cluster::lease`; every write goes through its fence). Waits
+//! are driven by watches, not polling. Requests other terminals leave for the run
+//! (`cluster::requests`: promote, abort, rollback) are picked up between and during steps.
 
+use super::health::{Judge, Watched};
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::requests::{self, Ask};
-use crate::cluster::watch::{NamespaceWatch, PodIndex};
+use crate::cluster::watch::NamespaceWatch;
 use crate::cluster::{records, ClusterError};
-use crate::domain::gate::{GateStage, Measurement, Verdict};
-use crate::domain::health::{self, Health};
+use crate::domain::health::Health;
 use crate::domain::record::ReleaseRecord;
-use crate::domain::run::{Event, ReverseInput, Status, Step};
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use crate::domain::run::{Event, Outcome, ReverseInput, Status, Step};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// What a driver reports as it goes (the CLI prints it; the TUI shows it).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    /// Sent once each time a step starts (or a resumed drive finds it under way).
-    StepStarted {
-        index: usize,
-        step: Step,
-    },
-    StepEnded {
-        step: Step,
-        outcome: String,
-    },
-    Waiting {
-        what: String,
-    },
-    /// A timed pause counting down, about once a second.
-    PauseTick {
-        index: usize,
-        elapsed_ms: u64,
-        total_ms: u64,
-    },
-    Health {
-        workload: String,
-        health: Health,
-    },
-    Reversing {
-        reason: String,
-    },
-    Warning(String),
-    /// The API server stopped answering; the driver retries (its writes wait for the lease
-    /// term to be confirmed) and goes on where it was once it answers again.
-    Unreachable {
-        detail: String,
-    },
-    /// The API server answers again after `after_ms` away.
-    Reachable {
-        after_ms: u64,
-    },
-    /// A verification gate starts (or resumes) at step `index`.
-    GateStarted {
-        index: usize,
-        stage: GateStage,
-        checks: Vec<String>,
-    },
-    /// One measurement of one check (detail bounded and redacted).
-    GateMeasured {
-        index: usize,
-        check: String,
-        measurement: Measurement,
-    },
-    GateEnded {
-        index: usize,
-        stage: GateStage,
-        verdict: Verdict,
-    },
-}
-
-impl Progress {
-    /// The line a gate's progress reads as (the CLI prints it, the console lists it); None
-    /// for progress that is not a gate's.
-    pub fn gate_line(&self) -> Option<String> {
-        Some(match self {
-            Progress::GateStarted { stage, checks, .. } => {
-                format!("  gate ({}): {}", stage.as_str(), checks.join(", "))
-            }
-            Progress::GateMeasured {
-                check, measurement, ..
-            } => {
-                let first = measurement.detail.lines().next().unwrap_or_default();
-                format!(
-                    "    {} {check} {} {first}",
-                    measurement.outcome.mark(),
-                    measurement.value.as_deref().unwrap_or("")
-                )
-            }
-            Progress::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(*stage)),
-            _ => return None,
-        })
-    }
-}
-
-impl Progress {
-    /// The line an API server outage (or its end) reads as; None for other progress.
-    pub fn connection_line(&self) -> Option<String> {
-        Some(match self {
-            Progress::Unreachable { detail } => {
-                format!("cluster unreachable, retrying: {detail}")
-            }
-            Progress::Reachable { after_ms } => format!(
-                "cluster reachable again after {} s",
-                after_ms.div_ceil(1000)
-            ),
-            _ => return None,
-        })
-    }
-}
+pub use crate::domain::progress::Progress;
 
 /// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +56,7 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
         previous: rec.previous,
         auto_rollback: s.env.policy.auto_rollback,
         live_before: rec.live_before,
+        previous_hooks: rec.helm.previous_hooks.clone(),
     }
 }
 
@@ -375,9 +281,26 @@ async fn drive_once(
                     None => continue,
                 }
             }
+            Step::Hooks { revision, event } => {
+                match super::hooks::run_step(
+                    s,
+                    rec,
+                    &mut revisions,
+                    &mut watch,
+                    *revision,
+                    *event,
+                    progress,
+                    &opts.cancel,
+                )
+                .await?
+                {
+                    Some(ev) => ev,
+                    None => continue,
+                }
+            }
             Step::WaitHealthy { target } => {
-                let names = objects::target_deployments(s, rec, target, &mut revisions).await?;
-                match wait_healthy(s, rec, &mut watch, &names, progress, &opts.cancel).await? {
+                let targets = objects::target_objects(s, rec, target, &mut revisions).await?;
+                match wait_healthy(s, rec, &mut watch, &targets, progress, &opts.cancel).await? {
                     Some(ev) => ev,
                     None => continue,
                 }
@@ -396,14 +319,14 @@ async fn drive_once(
             },
         };
         let outcome = match &event {
-            Event::StepDone => "done".to_string(),
+            Event::StepDone => Outcome::Done,
             Event::StepFailed { reason } | Event::GateFailed { reason } => {
-                format!("failed: {reason}")
+                Outcome::Failed(reason.clone())
             }
-            Event::GateInconclusive { reason } => format!("inconclusive: {reason}"),
-            Event::Promote { .. } => "promoted".into(),
-            Event::Abort => "aborted".into(),
-            Event::Rollback => "rolled back".into(),
+            Event::GateInconclusive { reason } => Outcome::Inconclusive(reason.clone()),
+            Event::Promote { .. } => Outcome::Promoted,
+            Event::Abort => Outcome::Aborted,
+            Event::Rollback => Outcome::RolledBack,
         };
         let was_reversing = rec.run.reverse.is_some();
         let open_phase = rec.run.phases.len().checked_sub(1);
@@ -456,78 +379,25 @@ async fn watched_workloads(
     Ok(names)
 }
 
-/// The pods of a Deployment's current template: matching its selector and running the
-/// template's images (old-revision pods and other tracks do not count against it).
-fn new_pods(pods: &PodIndex, dep: &Value) -> Vec<Value> {
-    let selector: BTreeMap<String, String> = dep
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    if selector.is_empty() {
-        return Vec::new();
-    }
-    let images = |v: &Value, ptr: &str| -> Vec<String> {
-        v.pointer(ptr)
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let want = images(dep, "/spec/template/spec/containers");
-    let template_labels = dep
-        .pointer("/spec/template/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    pods.matching(&selector)
-        .into_iter()
-        .map(|p| p.to_value())
-        .filter(|p| images(p, "/spec/containers") == want)
-        .filter(|p| {
-            // A canary's pods carry a track label the primary's template lacks (and back).
-            let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
-            ["helmdeck.io/track", "helmdeck.io/slot"]
-                .iter()
-                .all(|k| labels.and_then(|l| l.get(*k)) == template_labels.get(*k))
-        })
-        .collect()
-}
-
 async fn wait_healthy(
     s: &Session,
     rec: &mut ReleaseRecord,
     watch: &mut NamespaceWatch,
-    names: &[String],
+    targets: &[Watched],
     progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: &Option<CancellationToken>,
 ) -> Result<Option<Event>, EngineError> {
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
     let mut last_check = std::time::Instant::now();
-    let floors = NamespaceWatch::generation_floors(&s.cluster).await?;
+    let mut judge = Judge::start(s, targets).await?;
     loop {
         let mut all = true;
         let index = watch.pod_index();
-        for name in names {
-            let h = match watch.deployment_at_least(name, floors.get(name).copied()) {
-                None => Health::InProgress {
-                    reason: "waiting for the Deployment's current spec".into(),
-                },
-                Some(dep) => {
-                    let pods = new_pods(&index, &dep);
-                    let refs: Vec<&Value> = pods.iter().collect();
-                    health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
-                }
-            };
-            if last.get(name) != Some(&h) {
+        for t in targets {
+            let name = t.label();
+            let h = judge.health(watch, &index, t);
+            if last.get(&name) != Some(&h) {
                 progress(Progress::Health {
                     workload: name.clone(),
                     health: h.clone(),
@@ -566,7 +436,7 @@ async fn wait_healthy(
         }
         tokio::select! {
             _ = cancelled(cancel) => return Ok(None),
-            _ = watch.changed(Duration::from_millis(250)) => {}
+            _ = judge.changed(watch, Duration::from_millis(250)) => {}
         }
     }
 }
@@ -576,11 +446,9 @@ async fn wait_healthy(
 pub(super) fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
     let index = watch.pod_index();
     for name in names {
-        if let Some(dep) = watch.deployment(name) {
-            let pods = new_pods(&index, &dep);
-            let refs: Vec<&Value> = pods.iter().collect();
+        if watch.deployment(name).is_some() {
             if let Health::Failed { reason, pod } =
-                health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
+                super::health::deployment(watch, &index, name, None)
             {
                 let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
                 return Some(format!("{name}: {reason}{at}"));

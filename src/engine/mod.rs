@@ -5,10 +5,14 @@
 pub mod audit;
 pub mod drive;
 pub mod gates;
+pub mod health;
+pub mod hooks;
 pub mod inspect;
+pub mod lifecycle;
 pub mod objects;
 pub mod prepare;
 pub mod release;
+pub mod sessions;
 
 use crate::cluster::lease::Operator;
 use crate::cluster::{self, Cluster, ClusterError, ClusterTarget};
@@ -53,7 +57,7 @@ impl EngineError {
 /// A service in an environment, with its cluster connected.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub cfg: Config,
+    pub cfg: std::sync::Arc<Config>,
     pub service: Service,
     pub env: Environment,
     pub env_index: usize,
@@ -62,32 +66,50 @@ pub struct Session {
 }
 
 impl Session {
+    /// Connects to the environment's cluster (a client of its own; the console shares one
+    /// per environment through [`sessions::Sessions`]).
     pub async fn open(cfg: &Config, service: &str, env: &str) -> Result<Session, EngineError> {
+        // Names are checked before connecting.
+        cfg.service(service)?;
+        let (_, e) = cfg.environment(env)?;
+        let cluster = cluster::connect(&cluster_target(cfg, e)).await?;
+        let cfg = std::sync::Arc::new(cfg.clone());
+        Session::on(cfg, service, env, cluster, Operator::current())
+    }
+
+    /// A session on a cluster already connected.
+    pub fn on(
+        cfg: std::sync::Arc<Config>,
+        service: &str,
+        env: &str,
+        cluster: Cluster,
+        operator: Operator,
+    ) -> Result<Session, EngineError> {
         let (_, svc) = cfg.service(service)?;
         let (ei, e) = cfg.environment(env)?;
-        let target = ClusterTarget {
-            kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
-            context: e.cluster.context.clone(),
-            namespace: e.cluster.namespace.clone(),
-        };
-        let timeout = e
-            .cluster
-            .timeout
-            .map(|t| t.as_duration())
-            .unwrap_or(cluster::REQUEST_TIMEOUT);
-        let cluster = cluster::connect_with(&target, timeout).await?;
+        let (service, env) = (svc.clone(), e.clone());
         Ok(Session {
-            cfg: cfg.clone(),
-            service: svc.clone(),
-            env: e.clone(),
+            cfg,
+            service,
+            env,
             env_index: ei,
             cluster,
-            operator: Operator::current(),
+            operator,
         })
     }
 
     pub fn release(&self) -> &str {
         self.service.release_name()
+    }
+}
+
+/// Where an environment's cluster is, from its configuration.
+pub fn cluster_target(cfg: &Config, e: &Environment) -> ClusterTarget {
+    ClusterTarget {
+        kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
+        context: e.cluster.context.clone(),
+        namespace: e.cluster.namespace.clone(),
+        timeout: e.cluster.timeout.map(|t| t.as_duration()),
     }
 }
 
@@ -102,4 +124,30 @@ pub fn now_ms() -> u64 {
 /// RFC 3339 time for records.
 pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// A redactor for every secret value of the session's environment: those from variables
+/// and files, and those read from cluster Secrets.
+pub async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redactor, String> {
+    use base64::Engine as _;
+    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
+        .map_err(|e| e.to_string())?;
+    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
+    for c in in_cluster {
+        let secret = s
+            .cluster
+            .get("v1", "Secret", None, &c.name)
+            .await
+            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
+        if let Some(v) = secret
+            .as_ref()
+            .and_then(|x| x.pointer(&crate::domain::yaml::child_pointer("/data", &c.key)))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            values.push(v);
+        }
+    }
+    Ok(crate::domain::mask::Redactor::new(values))
 }
