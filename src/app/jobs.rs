@@ -155,16 +155,14 @@ pub async fn changes(
     Ok(d.counts)
 }
 
-/// The launch dialog's `--set` expressions as the engine takes them (Helm's `--set`, typed).
+/// The launch dialog's override expressions (`a=1`, `--set-json b=[1]`) as the engine
+/// takes them.
 fn set_overrides(sets: Vec<String>) -> Overrides {
     Overrides {
         files: Vec::new(),
         sets: sets
             .into_iter()
-            .map(|expr| SetOverride {
-                expr,
-                string: false,
-            })
+            .map(|word| SetOverride::from_word(&word))
             .collect(),
     }
 }
