@@ -4,7 +4,7 @@
 //! records can read it too — the fingerprints keep values from people who see a record
 //! elsewhere (a backup, a support ticket), not from the namespace's own readers.
 
-use super::{with_retry, Cluster, ClusterError};
+use super::{Cluster, ClusterError};
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
@@ -20,7 +20,7 @@ fn decode(s: &Secret) -> Option<Vec<u8>> {
 /// The namespace's key, if it has one.
 pub async fn read(c: &Cluster) -> Result<Option<Vec<u8>>, ClusterError> {
     let api: Api<Secret> = Api::namespaced(c.client.clone(), &c.namespace);
-    let got = with_retry(&c.server, SECRET_NAME, || api.get_opt(SECRET_NAME)).await?;
+    let got = c.call(SECRET_NAME, || api.get_opt(SECRET_NAME)).await?;
     Ok(got.as_ref().and_then(decode))
 }
 
@@ -45,11 +45,12 @@ pub async fn read_or_create(c: &Cluster) -> Result<Vec<u8>, ClusterError> {
     }))
     .map_err(|e| ClusterError::Record(e.to_string()))?;
     let api: Api<Secret> = Api::namespaced(c.client.clone(), &c.namespace);
-    match api.create(&PostParams::default(), &secret).await {
+    let pp = PostParams::default();
+    match c.write(SECRET_NAME, || api.create(&pp, &secret)).await {
         Ok(_) => Ok(key),
-        Err(kube::Error::Api(s)) if s.code == 409 => read(c)
+        Err(ClusterError::Conflict { .. }) => read(c)
             .await?
             .ok_or_else(|| ClusterError::Record(format!("{SECRET_NAME} exists but holds no key"))),
-        Err(e) => Err(super::classify(&c.server, SECRET_NAME, e)),
+        Err(e) => Err(e),
     }
 }
