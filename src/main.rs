@@ -48,6 +48,8 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Serve a simulated Kubernetes cluster on loopback (for demos and tests)
     Sim(cli::sim::SimArgs),
+    /// Write a commented starter helmdeck.yaml from the charts, kubeconfig contexts and Helm releases found
+    Init(cli::init::InitArgs),
     /// A simulated cluster with the demo charts deployed, and the console on it
     Demo,
 }
@@ -94,6 +96,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Some(Command::Test(args)) => cli::test::run(config, &args).await,
         Some(Command::Sim(args)) => cli::sim::run(&args).await,
+        Some(Command::Init(args)) => cli::init::run(config, &args).await,
         Some(Command::Demo) => helmdeck::demo::run().await,
         None => helmdeck::app::console(config).await,
     }

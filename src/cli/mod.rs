@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod init;
 pub mod promote;
 pub mod render;
 pub mod repo;

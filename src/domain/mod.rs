@@ -2,6 +2,7 @@
 //! manifest model, diff and masking, chart version constraints, YAML in and out.
 
 pub mod chartver;
+pub mod deps;
 pub mod diff;
 pub mod duration;
 pub mod gate;

@@ -182,10 +182,14 @@ pub async fn deploy(
         let next_revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
         drop(recs);
         req.is_upgrade = live_revision_no.is_some();
-        let rendered = renderer
+        let mut rendered = renderer
             .render(&req)
             .await
             .map_err(prepare::PrepareError::from)?;
+        crate::domain::strategy::keep_lookup_names(
+            &mut rendered.manifests.objects,
+            &prepared.lookup_templates,
+        );
         let (hooks, skipped) = crate::domain::hooks::parse(&rendered.manifests.hooks);
         for h in &skipped {
             progress(Progress::Warning(h.to_string()));
@@ -258,6 +262,7 @@ pub async fn deploy(
                 version: prepared.chart.version.clone(),
                 digest: prepared.chart.digest.clone(),
                 revision: prepared.chart.revision.clone(),
+                dependencies: prepared.chart.dependencies.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
             manifests: {
