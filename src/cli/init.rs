@@ -239,6 +239,7 @@ async fn find_releases(found: &mut Found) {
             kubeconfig: Some(path.clone()),
             context: Some(c.name.clone()),
             namespace: c.namespace.clone(),
+            timeout: Some(CLUSTER_WAIT),
         };
         let listed = tokio::time::timeout(CLUSTER_WAIT, async {
             let cluster = crate::cluster::connect(&target).await?;
