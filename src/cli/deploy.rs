@@ -2,11 +2,10 @@
 //! one) and drives it until it ends, or reaches a manual pause (exit 10) unless `--wait`.
 
 use super::{
-    audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat,
-    ReleaseArgs,
+    exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat, ReleaseArgs,
 };
-use crate::domain::run::Status;
-use crate::engine::release::{self, DeployOptions};
+use crate::domain::act::{Act, Deploy, Overrides};
+use crate::engine::release::{self, ActOptions, ActionResult};
 use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -79,46 +78,37 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
     if s.env.policy.protected && !args.yes && !args.resume {
         confirm(&s.env.name)?;
     }
-    let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
-    let renderer = crate::render::Renderer::new(helm);
-    let overrides = crate::engine::prepare::Overrides {
-        files: args.values_files.clone(),
-        sets: args
-            .sets
-            .iter()
-            .map(|e| crate::domain::values::SetOverride {
-                expr: e.clone(),
-                string: false,
-            })
-            .collect(),
-    };
-    let opts = DeployOptions {
+    let act = Act::Deploy(Deploy {
         strategy: args.strategy.map(Into::into),
-        overrides,
-        wait: args.wait,
+        overrides: Overrides {
+            files: args.values_files.clone(),
+            sets: args
+                .sets
+                .iter()
+                .map(|e| crate::domain::values::SetOverride {
+                    expr: e.clone(),
+                    string: false,
+                })
+                .collect(),
+        },
         resume: args.resume,
+        ..Default::default()
+    });
+    let opts = ActOptions {
+        wait: args.wait,
         ..Default::default()
     };
     let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let result = release::deploy(&s, &renderer, &opts, &printer).await;
-    let (rec, end) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            audit(&s, "deploy", None, format!("error: {e}"));
-            return Err(e.into());
+    let intended = act.intended();
+    match release::act(&s, act, &opts, &printer).await? {
+        ActionResult::Drove(rec, end) => {
+            super::status::print_outcome(&rec, end, args.output);
+            Ok(exit_for(end, intended))
         }
-    };
-    audit(
-        &s,
-        if args.resume {
-            "deploy --resume"
-        } else {
-            "deploy"
-        },
-        Some(rec.revision),
-        format!("{:?}", rec.run.status),
-    );
-    let exit = exit_for(end, &[Status::Healthy]);
-    super::status::print_outcome(&rec, end, args.output);
-    Ok(if exit == Exit::Done { Exit::Done } else { exit })
+        // A deploy always drives (or fails): nothing to leave for another process.
+        ActionResult::Requested { holder, revision } => {
+            println!("deploy requested: {holder} is driving revision {revision}");
+            Ok(Exit::Done)
+        }
+    }
 }

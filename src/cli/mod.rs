@@ -209,14 +209,7 @@ pub async fn prepare_target(
         crate::engine::prepare::prepare(&cfg, &service, &env, &overrides, &progress).await;
     bar.finish();
     let prepared = prepared?;
-    let configured = cfg.file.helm.binary.as_deref().map(|b| {
-        if b.contains('/') {
-            cfg.resolve_path(b).display().to_string()
-        } else {
-            b.to_string()
-        }
-    });
-    let helm = crate::render::Helm::locate(configured.as_deref())?;
+    let helm = crate::engine::locate_helm(&cfg)?;
     Ok((prepared, helm))
 }
 
@@ -361,19 +354,4 @@ pub fn exit_for(
         DriveEnd::Finished(Status::Healthy) => Exit::Done,
         DriveEnd::Finished(_) => Exit::Failed,
     }
-}
-
-/// Appends the audit line of an action.
-pub fn audit(s: &crate::engine::Session, action: &str, revision: Option<u32>, outcome: String) {
-    crate::engine::audit::append(&crate::engine::audit::AuditEntry {
-        time: crate::engine::now_rfc3339(),
-        operator: &s.operator.user_host,
-        action,
-        service: &s.service.name,
-        environment: &s.env.name,
-        release: s.release(),
-        namespace: &s.cluster.namespace,
-        revision,
-        outcome,
-    });
 }

@@ -12,14 +12,9 @@ use crate::render::{RenderError, RenderRequest};
 use crate::sources::chart::{self, ChartFiles};
 use crate::sources::{self, FetchedChart, Progress, SourceError};
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One-off overrides given at launch (`-f`, `--set`, `--set-string`), applied last.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub files: Vec<PathBuf>,
-    pub sets: Vec<SetOverride>,
-}
+pub use crate::domain::act::Overrides;
 
 /// Everything needed to render a release, and to explain its values.
 #[derive(Debug, Clone)]
