@@ -1,11 +1,8 @@
 //! `helmdeck deploy`: starts a run of a service in an environment (or resumes the active
 //! one) and drives it until it ends, or reaches a manual pause (exit 10) unless `--wait`.
 
-use super::{
-    exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat, ReleaseArgs,
-};
-use crate::domain::act::{Act, Deploy, Overrides};
-use crate::engine::release::{self, ActOptions, ActionResult};
+use super::{open_session, CmdResult, Failure, OutputFormat, ReleaseArgs};
+use crate::domain::act::{Act, Deploy};
 use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -15,12 +12,9 @@ pub struct DeployArgs {
     /// rolling, canary or bluegreen (default: the service's)
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// Helm-style override for this deploy only (repeatable)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Values file for this deploy only (repeatable)
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
-    pub values_files: Vec<std::path::PathBuf>,
+    /// One-off overrides for this deploy only
+    #[command(flatten)]
+    pub overrides: super::OverrideArgs,
     /// Confirm a deploy to a protected environment without a prompt
     #[arg(long)]
     pub yes: bool,
@@ -80,35 +74,9 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
     }
     let act = Act::Deploy(Deploy {
         strategy: args.strategy.map(Into::into),
-        overrides: Overrides {
-            files: args.values_files.clone(),
-            sets: args
-                .sets
-                .iter()
-                .map(|e| crate::domain::values::SetOverride {
-                    expr: e.clone(),
-                    string: false,
-                })
-                .collect(),
-        },
+        overrides: args.overrides.overrides(),
         resume: args.resume,
         ..Default::default()
     });
-    let opts = ActOptions {
-        wait: args.wait,
-        ..Default::default()
-    };
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let intended = act.intended();
-    match release::act(&s, act, &opts, &printer).await? {
-        ActionResult::Drove(rec, end) => {
-            super::status::print_outcome(&rec, end, args.output);
-            Ok(exit_for(end, intended))
-        }
-        // A deploy always drives (or fails): nothing to leave for another process.
-        ActionResult::Requested { holder, revision } => {
-            println!("deploy requested: {holder} is driving revision {revision}");
-            Ok(Exit::Done)
-        }
-    }
+    super::act(&s, act, args.wait, args.output).await
 }

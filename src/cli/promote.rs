@@ -2,9 +2,8 @@
 //! `--to N`, re-apply a past revision). When another terminal of the same operator drives
 //! the run, the request is left in the release record for it.
 
-use super::{exit_for, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs};
+use super::{open_session, CmdResult, OutputFormat, ReleaseArgs};
 use crate::domain::act::Act;
-use crate::engine::release::{self, ActionResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActArgs {
@@ -47,23 +46,5 @@ pub async fn rollback(config: Option<&std::path::Path>, args: &ActArgs) -> CmdRe
 
 async fn run(config: Option<&std::path::Path>, args: &ActArgs, act: Act) -> CmdResult {
     let s = open_session(config, &args.release).await?;
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let opts = release::ActOptions {
-        wait: args.wait,
-        ..Default::default()
-    };
-    let intended = act.intended();
-    let command = act.command();
-    match release::act(&s, act, &opts, &printer).await? {
-        ActionResult::Requested { holder, revision } => {
-            println!(
-                "{command} requested: {holder} is driving revision {revision} and will act on it"
-            );
-            Ok(Exit::Done)
-        }
-        ActionResult::Drove(rec, end) => {
-            super::status::print_outcome(&rec, end, args.output);
-            Ok(exit_for(end, intended))
-        }
-    }
+    super::act(&s, act, args.wait, args.output).await
 }

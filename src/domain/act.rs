@@ -6,7 +6,7 @@ use crate::domain::run::{Status, StepOverrides, StrategyKind};
 use crate::domain::values::SetOverride;
 use std::path::PathBuf;
 
-/// One-off overrides given at launch (`-f`, `--set`, `--set-string`), applied last.
+/// One-off overrides given at launch (`-f` and Helm's `--set*` flags), applied last.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub files: Vec<PathBuf>,
@@ -14,16 +14,14 @@ pub struct Overrides {
 }
 
 impl Overrides {
-    /// `--set` expressions (Helm's syntax, typed values), as the launch dialog takes them.
-    pub fn sets(exprs: impl IntoIterator<Item = String>) -> Overrides {
+    /// Override expressions as the launch dialog takes them: `a=1` (Helm's `--set`) or
+    /// `FLAG EXPR` (`--set-json b=[1]`, `--set-string c=007`, …).
+    pub fn sets(words: impl IntoIterator<Item = String>) -> Overrides {
         Overrides {
             files: Vec::new(),
-            sets: exprs
+            sets: words
                 .into_iter()
-                .map(|expr| SetOverride {
-                    expr,
-                    string: false,
-                })
+                .map(|w| SetOverride::from_word(&w))
                 .collect(),
         }
     }
@@ -58,6 +56,8 @@ pub enum Act {
     },
     /// The active run stopped: the new version out, the old one untouched.
     Abort,
+    /// The live revision's `test` hooks run (`helm test`).
+    Test,
 }
 
 impl Act {
@@ -76,6 +76,7 @@ impl Act {
             Act::Promote { .. } => "promote",
             Act::Rollback { .. } => "roll back",
             Act::Abort => "abort",
+            Act::Test => "test",
         }
     }
 
@@ -86,6 +87,7 @@ impl Act {
             Act::Promote { .. } => "promoted",
             Act::Rollback { .. } => "rolled back",
             Act::Abort => "aborted",
+            Act::Test => "tested",
         }
     }
 
@@ -108,6 +110,7 @@ impl Act {
             Act::Rollback { to: Some(n) } => format!("rollback --to {n}"),
             Act::Rollback { to: None } => "rollback".into(),
             Act::Abort => "abort".into(),
+            Act::Test => "test".into(),
         }
     }
 
@@ -126,6 +129,8 @@ impl Act {
             Act::Deploy(_) | Act::Promote { .. } => &[Status::Healthy],
             Act::Rollback { .. } => &[Status::RolledBack, Status::Healthy],
             Act::Abort => &[Status::Aborted],
+            // A test changes no run: whatever it finds is what it meant to find.
+            Act::Test => &[],
         }
     }
 }

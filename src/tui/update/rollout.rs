@@ -140,6 +140,9 @@ fn consequence(
                 .into(),
         ),
         (Act::Deploy(_), _) => Ok(format!("a new run of {r}'s service starts.")),
+        (Act::Test, _) => Ok(
+            "the live revision's test hooks run (helm test); nothing else changes.".into(),
+        ),
     }
 }
 
