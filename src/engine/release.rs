@@ -595,7 +595,7 @@ async fn on_run(
     let ask = match &event {
         Event::Promote { full } => Some(Ask::Promote {
             full: *full,
-            past_gate: opts.past_gate.clone(),
+            past_gate: past_gate.map(str::to_string),
         }),
         Event::Abort => Some(Ask::Abort),
         Event::Rollback => Some(Ask::Rollback),
