@@ -12,14 +12,9 @@ use crate::render::{Capabilities, LookupTarget, RenderError, RenderRequest};
 use crate::sources::chart::{self, ChartFiles};
 use crate::sources::{self, FetchedChart, Progress, SourceError};
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One-off overrides given at launch (`-f` and Helm's `--set*` flags), applied last.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub files: Vec<PathBuf>,
-    pub sets: Vec<SetOverride>,
-}
+pub use crate::domain::act::Overrides;
 
 impl Overrides {
     /// The overrides with the text of every file a `--set-file` names (relative paths from
