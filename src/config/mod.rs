@@ -2,6 +2,7 @@
 //! problem is reported as `file:line:column: what is wrong — what to do`. No network.
 
 pub mod schema;
+pub mod starter;
 mod validate;
 
 pub use schema::*;
