@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 const SCENARIO: &str = "speed: 20\nseed: 11\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
 
 struct Console {
+    /// The console reads HELMDECK_HELM/HELMDECK_DATA_DIR and the demo secret from the
+    /// process environment, which `start` sets: held for the console's life.
+    _env: support::EnvGuard,
     _sim: sim::SimHandle,
     _dir: tempfile::TempDir,
     cfg: Config,
@@ -26,6 +29,7 @@ struct Console {
 impl Console {
     /// A simulated cluster with `services` deployed to staging, and the console on it.
     async fn start(services: &[&str]) -> Console {
+        let env = support::env_lock().await;
         let dir = tempfile::tempdir().expect("tempdir");
         std::env::set_var("HELMDECK_HELM", support::helm());
         std::env::set_var(
@@ -56,6 +60,7 @@ impl Console {
             exec.run(e);
         }
         Console {
+            _env: env,
             _sim: handle,
             _dir: dir,
             cfg,

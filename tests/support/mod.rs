@@ -68,6 +68,43 @@ pub fn helmdeck(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
     out
 }
 
+/// The one lock of every test that changes the process environment (`set_var`,
+/// `remove_var`): `cargo test` runs a binary's tests on threads of one process, where a
+/// variable one test sets is what another reads (and libc's getenv races a concurrent
+/// setenv). Take it first and keep the guard until the test ends; a helper that changes
+/// the environment takes an `&EnvGuard` to show its caller holds it. (nextest runs each
+/// test in its own process; the lock keeps `cargo test` honest too.)
+static ENV_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub type EnvGuard = tokio::sync::MutexGuard<'static, ()>;
+
+pub async fn env_lock() -> EnvGuard {
+    ENV_LOCK.lock().await
+}
+
+/// [`env_lock`] for tests that are not async.
+pub fn env_lock_blocking() -> EnvGuard {
+    ENV_LOCK.blocking_lock()
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
