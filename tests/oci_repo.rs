@@ -149,7 +149,7 @@ async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_off
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
-    let env = support::env_lock().await;
+    let _env = support::env_lock().await;
     let server = oci::registry(true);
     publish(&server).await;
     let cache = tempfile::tempdir().expect("tempdir");
