@@ -41,6 +41,35 @@ pub fn helm() -> PathBuf {
     local
 }
 
+/// A program the tests need, from PATH or from where scripts/provision-tests.sh unpacks it
+/// without root (`.helmdeck-tools/bin`). Missing, the test fails saying how to install it:
+/// a test that needs a program never passes without it.
+pub fn program(name: &str, package: &str) -> PathBuf {
+    if let Some(paths) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&paths) {
+            let c = d.join(name);
+            if c.is_file() {
+                return c;
+            }
+        }
+    }
+    let local = root().join(".helmdeck-tools/bin").join(name);
+    assert!(
+        local.is_file(),
+        "{name} is not installed: run `source scripts/provision-tests.sh` (it installs Debian's \
+         {package}, or unpacks it into .helmdeck-tools without root), as scripts/test does"
+    );
+    local
+}
+
+pub fn kubectl_bin() -> PathBuf {
+    program("kubectl", "kubernetes-client")
+}
+
+pub fn tmux_bin() -> PathBuf {
+    program("tmux", "tmux")
+}
+
 /// The binary under test; `$HELMDECK_TEST_BIN` wins (a private copy, when several
 /// worktrees share one target directory and overwrite each other's `helmdeck`).
 pub fn bin() -> PathBuf {
@@ -192,7 +221,7 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let kc = kubeconfig.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new("kubectl")
+        let out = Command::new(kubectl_bin())
             .args(&args)
             .env("KUBECONFIG", &kc)
             .output()
@@ -251,7 +280,7 @@ pub async fn start_sim(dir: &Path, scenario: &str) -> (sim::SimHandle, PathBuf) 
 
 /// Runs kubectl against `kubeconfig` on this thread and asserts that it succeeded.
 pub fn kubectl_ok(kubeconfig: &Path, args: &[&str]) {
-    let out = Command::new("kubectl")
+    let out = Command::new(kubectl_bin())
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .output()
