@@ -44,7 +44,13 @@ impl Console {
             .iter()
             .map(|s| (s.to_string(), "staging".to_string()))
             .collect();
-        let failures = app::demo_deploys(&cfg, &targets, &tx).await;
+        // Every wait in this file has a deadline: a hang fails with what it waited for.
+        let failures = tokio::time::timeout(
+            Duration::from_secs(180),
+            app::demo_deploys(&cfg, &targets, &tx),
+        )
+        .await
+        .expect("the first deploys finish within 180 s");
         let mut rx = rx;
         if failures > 0 {
             let mut notes = Vec::new();
@@ -80,23 +86,41 @@ impl Console {
         }
     }
 
+    /// Presses `key` until `cond` holds, at most `max` times (then fails with the screen).
+    fn press_until(&mut self, key: Key, max: usize, what: &str, cond: impl Fn(&State) -> bool) {
+        for _ in 0..max {
+            if cond(&self.state) {
+                return;
+            }
+            self.key(key.clone());
+        }
+        assert!(
+            cond(&self.state),
+            "{what}: not reached after {max} key presses:\n{}",
+            self.screen()
+        );
+    }
+
     /// Moves the rollout's pod selection down to a canary pod.
     fn select_canary_pod(&mut self) {
-        while self
+        let pods = self
             .state
             .rollout
             .as_ref()
-            .and_then(|r| r.snapshot.pods.get(r.pod_selected))
-            .is_none_or(|p| p.track != "canary")
-        {
-            self.key(Key::char('j'));
-        }
+            .map_or(0, |r| r.snapshot.pods.len());
+        self.press_until(Key::char('j'), pods + 1, "a canary pod selected", |s| {
+            s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+                .is_some_and(|p| p.track == "canary")
+        });
     }
 
     fn select(&mut self, service: &str) {
-        while self.state.selected_service().map(|s| s.name.as_str()) != Some(service) {
-            self.key(Key::char('j'));
-        }
+        let services = self.cfg.file.services.len();
+        self.press_until(Key::char('j'), services + 1, service, |s| {
+            s.selected_service().map(|s| s.name.as_str()) == Some(service)
+        });
     }
 
     /// Feeds messages to `update` until `cond` holds; panics with the events after `secs`.
@@ -131,10 +155,18 @@ impl Console {
     }
 
     async fn service_slot(&self, name: &str) -> Option<String> {
-        let s = helmdeck::engine::Session::open(&self.cfg, name, "staging")
+        let limit = Duration::from_secs(30);
+        let s = tokio::time::timeout(
+            limit,
+            helmdeck::engine::Session::open(&self.cfg, name, "staging"),
+        )
+        .await
+        .expect("a session within 30 s")
+        .ok()?;
+        let svc = tokio::time::timeout(limit, s.cluster.get("v1", "Service", None, name))
             .await
-            .ok()?;
-        let svc = s.cluster.get("v1", "Service", None, name).await.ok()??;
+            .expect("the Service within 30 s")
+            .ok()??;
         svc.pointer("/spec/selector/helmdeck.io~1slot")
             .and_then(|v| v.as_str())
             .map(str::to_string)
@@ -447,9 +479,9 @@ async fn the_launch_dialog_counts_what_its_set_overrides_would_change() {
     let none = (0, 0, 0);
     assert_eq!(c.changes().await, none, "deployed as configured");
     assert!(c.screen().contains("nothing differs from the live cluster"));
-    while c.launch_dialog().field != helmdeck::tui::state::LaunchField::Sets {
-        c.key(Key::plain(KeyCode::Tab));
-    }
+    c.press_until(Key::plain(KeyCode::Tab), 20, "the --set field", |s| {
+        matches!(&s.popup, Some(Popup::Launch(d)) if d.field == helmdeck::tui::state::LaunchField::Sets)
+    });
     c.chars("image.tag=1.4.2");
     assert!(c.screen().contains("comparing with the live cluster…"));
     let (changed, added, removed) = c.changes_after_typing().await;
