@@ -23,6 +23,12 @@ _local_install() { # NAME PACKAGE [LIBRARY-PACKAGE…]: unpack without root, lin
         "$_tools" "$_tools" "$_tools" "$name" >"$_tools/bin/$name"
     chmod +x "$_tools/bin/$name"
 }
+_tools_on_path() {
+    if [ -d "$_tools/bin" ]; then
+        case ":$PATH:" in *":$_tools/bin:"*) ;; *) export PATH="$_tools/bin:$PATH" ;; esac
+    fi
+}
+_tools_on_path
 _need_program() { # NAME WHY PACKAGE [LIBRARY-PACKAGE…]
     local name="$1" why="$2"
     shift 2
@@ -31,29 +37,21 @@ _need_program() { # NAME WHY PACKAGE [LIBRARY-PACKAGE…]
         echo "provision: installing $name (Debian $1) for $why" >&2
         apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
     elif _local_install "$name" "$@"; then
+        _tools_on_path
         echo "provision: $name unpacked from Debian's $1 into $_tools (no root)" >&2
     else
         echo "provision: $name is missing and cannot be installed without root here; install it (Debian: $1) — $why fail without it" >&2
     fi
 }
-[ -d "$_tools/bin" ] && case ":$PATH:" in *":$_tools/bin:"*) ;; *) export PATH="$_tools/bin:$PATH" ;; esac
 
 # kubectl: the tests drive the simulated cluster with a real kubectl too. Machines of this
 # project ship one; elsewhere Debian's kubernetes-client provides it.
 _need_program kubectl "the kubectl tests (sim_kubectl, engine_e2e, …)" kubernetes-client
 # tmux: the console's end-to-end tests run the real binary in tmux.
 _need_program tmux "the tmux tests (tui_tmux)" tmux libevent-core-2.1-7 libutempter0 libtinfo6
-[ -d "$_tools/bin" ] && case ":$PATH:" in *":$_tools/bin:"*) ;; *) export PATH="$_tools/bin:$PATH" ;; esac
 
 # Prometheus: the verification-gate tests run a real one on loopback (Debian's package).
-if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "provision: installing prometheus (Debian package)" >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-    else
-        echo "provision: prometheus is missing; install it (Debian: prometheus) to run the gate tests" >&2
-    fi
-fi
+_need_program prometheus "the Prometheus gate tests (gates_prometheus)" prometheus
 
 # Servers for the OCI, S3 and GCS source tests.
 source "$_root/scripts/provision-servers.sh"
