@@ -92,7 +92,7 @@ impl Console {
             if cond(&self.state) {
                 return;
             }
-            self.key(key.clone());
+            self.key(key);
         }
         assert!(
             cond(&self.state),
