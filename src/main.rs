@@ -91,49 +91,9 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             cli::promote::run(config, &args, cli::promote::Action::Rollback).await
         }
         Some(Command::Sim(args)) => cli::sim::run(&args).await,
-        Some(Command::Demo) => demo().await,
+        Some(Command::Demo) => helmdeck::demo::run().await,
         None => helmdeck::app::console(config).await,
     }
-}
-
-/// The demo's simulated cluster: 10 simulated seconds per second, pods ready in 1–3 s, and
-/// images tagged `*-crash` crash-looping.
-const DEMO_SCENARIO: &str = "speed: 10\npod_start: { min: 1s, max: 3s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 2s\n";
-
-/// `helmdeck demo`: starts the simulated cluster in-process (a free port, its kubeconfig in
-/// a temporary folder removed on exit) and opens the console on the demo configuration.
-async fn demo() -> Result<Exit, Failure> {
-    use helmdeck::sim::{self, Scenario, SimOptions};
-    let dir = std::env::temp_dir().join(format!("helmdeck-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Failure::new(
-            Exit::Failed,
-            format!("cannot create {}: {e}", dir.display()),
-            "check the temporary directory ($TMPDIR)",
-        )
-    })?;
-    let kubeconfig = dir.join("kubeconfig");
-    let scenario = Scenario::from_yaml(DEMO_SCENARIO)
-        .map_err(|e| Failure::new(Exit::Failed, format!("demo scenario: {e}"), ""))?;
-    let handle = sim::start(SimOptions {
-        speed: 10.0,
-        scenario: Some(scenario),
-        kubeconfig_path: Some(kubeconfig.clone()),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| {
-        let _ = std::fs::remove_dir_all(&dir);
-        Failure::new(
-            Exit::Unreachable,
-            format!("cannot start the simulated cluster: {e}"),
-            "check that loopback networking works",
-        )
-    })?;
-    let result = helmdeck::app::demo(helmdeck::app::DemoSetup { kubeconfig }).await;
-    handle.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
 }
 
 fn main() {

@@ -260,9 +260,106 @@ fn io_rooms_never_import_the_tui() {
 #[test]
 fn production_code_never_imports_the_simulated_cluster() {
     let bad = violations("no production module imports sim", |room, path| {
-        !["sim", "main", "lib", "cli"].contains(&room) && crate_room(path) == Some("sim")
+        !["sim", "main", "lib", "cli", "demo"].contains(&room) && crate_room(path) == Some("sim")
     });
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// What doing I/O looks like in a line of Rust: runtime, network, files, processes, the
+/// environment, the terminal, and the rooms of the crate that do I/O.
+const IO: [&str; 17] = [
+    "tokio::",
+    "kube::",
+    "reqwest::",
+    "axum::",
+    "crossterm::",
+    "std::fs",
+    "std::process",
+    "std::net",
+    "std::env",
+    "crate::cluster",
+    "crate::engine",
+    "crate::sources",
+    "crate::render",
+    "crate::app",
+    "crate::sim",
+    "crate::cli",
+    "crate::demo",
+];
+
+/// Lines of `text` outside test modules and comments: (line number, trimmed text).
+fn code_lines(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with("#[cfg(test)]") {
+            break;
+        }
+        if t.is_empty() || t.starts_with("//") {
+            continue;
+        }
+        out.push((i + 1, t));
+    }
+    out
+}
+
+#[test]
+fn every_console_room_is_pure_and_every_domain_file_too() {
+    // The console (state, messages, rows, keymap, steps, theme, update, ui) and the domain
+    // neither do I/O nor await: files are read, terminals opened and tasks spawned by
+    // `app` (and the engine) only.
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut bad = Vec::new();
+    for f in files {
+        let r = room(&f);
+        if !(r == "domain" || r == "tui" || r.starts_with("tui/")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        for (n, t) in code_lines(&text) {
+            let io = IO.iter().find(|p| t.contains(*p));
+            if let Some(p) = io {
+                bad.push(format!(
+                    "{}:{n}: {r} must stay pure ({p}): {t}",
+                    f.display()
+                ));
+            }
+            if t.contains(".await") || t.contains("async fn") {
+                bad.push(format!("{}:{n}: {r} never awaits: {t}", f.display()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[test]
+fn no_source_file_is_over_a_thousand_lines_of_code() {
+    // Tests may live beside the code (a `#[cfg(test)]` module or file); comments and blank
+    // lines do not count.
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut big: Vec<String> = files
+        .iter()
+        .filter(|f| !f.ends_with("tests.rs"))
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            let n = code_lines(&text).len();
+            (n > 1000).then(|| format!("{}: {n} lines of code", f.display()))
+        })
+        .collect();
+    big.sort();
+    assert!(
+        big.is_empty(),
+        "split these into rooms:\n{}",
+        big.join("\n")
+    );
 }
 
 #[test]
@@ -310,6 +407,9 @@ fn tui_ui_draws_without_io_and_update_never_awaits() {
 
 #[test]
 fn the_checker_sees_violations() {
+    // Code lines stop at the tests and skip comments.
+    let lines = code_lines("// c\nfn a() {}\n\n#[cfg(test)]\nmod tests { fn b() {} }\n");
+    assert_eq!(lines, vec![(2, "fn a() {}")]);
     // The rules above must be able to fail: a domain file importing tokio is caught.
     let refs = references("use tokio::sync::mpsc;\nfn f() { crate::tui::x(); }\n");
     assert!(refs.iter().any(|(_, p)| p == "tokio::sync::mpsc"));

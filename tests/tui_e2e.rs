@@ -36,18 +36,19 @@ impl Console {
             "HELMDECK_DATA_DIR",
             std::env::temp_dir().join("helmdeck-tui-e2e"),
         );
-        app::demo_secret_env();
+        helmdeck::demo::secret_env();
         let (handle, kubeconfig) = support::start_sim(dir.path(), SCENARIO).await;
-        let cfg = app::demo_config(&kubeconfig).expect("demo config");
+        let cfg = helmdeck::demo::config(&kubeconfig).expect("demo config");
         let (tx, rx) = mpsc::channel(app::CHANNEL);
         let targets: Vec<(String, String)> = services
             .iter()
             .map(|s| (s.to_string(), "staging".to_string()))
             .collect();
         // Every wait in this file has a deadline: a hang fails with what it waited for.
+        let sessions = helmdeck::engine::sessions::Sessions::new(cfg.clone());
         let failures = tokio::time::timeout(
             Duration::from_secs(180),
-            app::demo_deploys(&cfg, &targets, &tx),
+            helmdeck::demo::deploy_all(&sessions, &targets, &tx),
         )
         .await
         .expect("the first deploys finish within 180 s");
@@ -60,8 +61,8 @@ impl Console {
             panic!("first deploys failed: {notes:#?}");
         }
         while rx.try_recv().is_ok() {}
-        let mut state = app::state_from_config(&cfg);
-        let mut exec = Executor::new(cfg.clone(), tx);
+        let mut state = helmdeck::tui::rows::console_state(&cfg);
+        let mut exec = Executor::with_sessions(sessions, tx);
         for e in update::init(&mut state) {
             exec.run(e);
         }
@@ -112,7 +113,7 @@ impl Console {
             s.rollout
                 .as_ref()
                 .and_then(|r| r.snapshot.pods.get(r.pod_selected))
-                .is_some_and(|p| p.track == "canary")
+                .is_some_and(|p| p.track == helmdeck::domain::strategy::Track::Canary)
         });
     }
 
@@ -131,7 +132,7 @@ impl Console {
                 Ok(Some(m)) => app::dispatch(&mut self.state, &mut self.exec, m),
                 _ => panic!(
                     "timed out waiting for {what}; status {:?}; events:\n{}",
-                    self.state.status,
+                    self.state.shell.status,
                     self.events().join("\n")
                 ),
             }
@@ -189,13 +190,15 @@ fn idle_at(s: &State, status: Status) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
     let mut c = Console::start(&["web"]).await;
-    c.until(30, "the release list", |s| s.releases.value().is_some())
-        .await;
+    c.until(30, "the release list", |s| {
+        s.browse.releases.value().is_some()
+    })
+    .await;
     c.select("web");
     c.key(Key::char('d'));
     assert!(matches!(c.state.popup, Some(Popup::Launch(_))));
     c.key(Key::plain(KeyCode::Enter));
-    assert!(c.state.show_rollout);
+    assert!(c.state.showing_rollout());
     c.until(90, "the manual pause", |s| idle_at(s, Status::Paused))
         .await;
     let screen = c.screen();
@@ -230,7 +233,7 @@ async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
     assert!(
         matches!(c.state.popup, Some(Popup::Confirm(_))),
         "{:?}",
-        c.state.status
+        c.state.shell.status
     );
     c.key(Key::char('y'));
     c.until(25, "Healthy", |s| idle_at(s, Status::Healthy))
@@ -239,11 +242,12 @@ async fn launch_canary_reach_the_pause_promote_and_see_healthy() {
     assert!(screen.contains("Healthy"), "{screen}");
     assert!(
         c.state
+            .shell
             .status
             .as_ref()
             .is_some_and(|l| l.text.contains("Healthy")),
         "{:?}",
-        c.state.status
+        c.state.shell.status
     );
 }
 
@@ -260,7 +264,10 @@ async fn a_crash_looping_canary_is_rolled_back_and_the_reason_shown() {
         .await;
     let r = c.state.rollout.as_ref().expect("rollout");
     let run = r.snapshot.run.as_ref().expect("run");
-    assert_eq!(run.reverse.as_deref(), Some("auto-rollback"));
+    assert_eq!(
+        run.reverse,
+        Some(helmdeck::domain::run::Reverse::AutoRollback)
+    );
     assert!(
         run.reason
             .as_deref()
@@ -347,7 +354,7 @@ async fn quitting_during_a_timed_pause_leaves_the_run_in_its_phase_and_frees_the
     .await;
     assert!(c.state.rollout.as_ref().is_some_and(|r| r.driving));
     c.key(Key::char('q'));
-    assert!(c.state.quit);
+    assert!(c.state.shell.quit);
     let lines = c.exec.shutdown(Duration::from_secs(20)).await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     let line = &lines[0];
@@ -387,10 +394,9 @@ async fn a_pods_log_line_carrying_a_secret_is_redacted() {
     c.key(Key::plain(KeyCode::Enter));
     c.until(90, "a running canary pod", |s| {
         s.rollout.as_ref().is_some_and(|r| {
-            r.snapshot
-                .pods
-                .iter()
-                .any(|p| p.track == "canary" && p.phase == "Running")
+            r.snapshot.pods.iter().any(|p| {
+                p.track == helmdeck::domain::strategy::Track::Canary && p.phase == "Running"
+            })
         })
     })
     .await;
@@ -425,7 +431,7 @@ async fn a_pods_log_line_carrying_a_secret_is_redacted() {
 impl Console {
     /// The clock as the loop would tick it, `ms` after the state's.
     fn tick_after(&mut self, ms: u64) {
-        let now_ms = self.state.now_ms + ms;
+        let now_ms = self.state.shell.now_ms + ms;
         app::dispatch(
             &mut self.state,
             &mut self.exec,
@@ -472,8 +478,10 @@ impl Console {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_launch_dialog_counts_what_its_set_overrides_would_change() {
     let mut c = Console::start(&["web"]).await;
-    c.until(30, "the release list", |s| s.releases.value().is_some())
-        .await;
+    c.until(30, "the release list", |s| {
+        s.browse.releases.value().is_some()
+    })
+    .await;
     c.select("web");
     c.key(Key::char('d'));
     let none = (0, 0, 0);

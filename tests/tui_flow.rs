@@ -5,7 +5,9 @@ mod tui_fixtures;
 
 use helmdeck::domain::run::{Status, StrategyKind};
 use helmdeck::tui::msg::RunEnd;
-use helmdeck::tui::state::{EventKind, Focus, Loadable, Popup, Section, Tab};
+use helmdeck::tui::state::{
+    Connection, EventKind, Focus, Loadable, Popup, Problem, ProblemKind, Section, Tab,
+};
 use helmdeck::tui::update::{init, update};
 use helmdeck::tui::{Effect, Key, KeyCode, Msg, State};
 use tui_fixtures as fx;
@@ -53,16 +55,16 @@ fn opening_loads_the_preview_and_the_releases() {
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::LoadReleases { env, .. } if env == "staging")));
-    assert!(s.preview.is_loading());
+    assert!(s.browse.preview.is_loading());
 }
 
 #[test]
 fn moving_down_the_services_previews_the_next_one_and_drops_stale_results() {
     let mut s = fresh();
     init(&mut s);
-    let stale = s.preview.gen().expect("loading");
+    let stale = s.browse.preview.gen().expect("loading");
     let fx = ch(&mut s, 'j');
-    assert_eq!(s.service, 1);
+    assert_eq!(s.browse.service, 1);
     let Some(Effect::LoadPreview { gen, service, .. }) = fx.first().cloned() else {
         panic!("{fx:?}");
     };
@@ -75,7 +77,7 @@ fn moving_down_the_services_previews_the_next_one_and_drops_stale_results() {
             result: Ok(fx::preview()),
         },
     );
-    assert!(s.preview.is_loading());
+    assert!(s.browse.preview.is_loading());
     update(
         &mut s,
         Msg::PreviewLoaded {
@@ -83,18 +85,18 @@ fn moving_down_the_services_previews_the_next_one_and_drops_stale_results() {
             result: Ok(fx::preview()),
         },
     );
-    assert!(s.preview.value().is_some());
+    assert!(s.browse.preview.value().is_some());
 }
 
 #[test]
 fn tabs_load_their_data_once() {
     let mut s = fx::browse();
-    s.diff = Loadable::Idle;
+    s.browse.diff = Loadable::Idle;
     let fx = ch(&mut s, '3');
-    assert_eq!(s.tab, Tab::Diff);
+    assert_eq!(s.browse.tab, Tab::Diff);
     assert!(matches!(fx.as_slice(), [Effect::LoadDiff { .. }]));
     let again = key(&mut s, Key::plain(KeyCode::Right));
-    assert_eq!(s.tab, Tab::History);
+    assert_eq!(s.browse.tab, Tab::History);
     assert!(again.is_empty(), "history already loaded: {again:?}");
 }
 
@@ -102,7 +104,7 @@ fn tabs_load_their_data_once() {
 fn v_compares_with_the_last_revision_instead_of_the_cluster() {
     let mut s = fx::browse();
     let fx = ch(&mut s, 'v');
-    assert_eq!(s.tab, Tab::Diff);
+    assert_eq!(s.browse.tab, Tab::Diff);
     assert!(
         matches!(
             fx.as_slice(),
@@ -125,65 +127,66 @@ fn tab_cycles_panes_and_enter_on_a_release_opens_its_rollout() {
     let mut s = fx::browse();
     key(&mut s, Key::plain(KeyCode::Tab));
     key(&mut s, Key::plain(KeyCode::Tab));
-    assert_eq!(s.focus, Focus::Nav(Section::Releases));
+    assert_eq!(s.browse.focus, Focus::Nav(Section::Releases));
     ch(&mut s, 'j');
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     assert_eq!(
         s.selected_service().map(|x| x.name.as_str()),
         Some("checkout")
     );
-    assert!(s.show_rollout);
+    assert!(s.showing_rollout());
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::WatchRelease { service, .. } if service == "checkout")));
     key(&mut s, Key::plain(KeyCode::Esc));
-    assert!(!s.show_rollout);
+    assert!(!s.showing_rollout());
 }
 
 #[test]
 fn filter_narrows_the_objects_fuzzily_and_esc_clears_it() {
     let mut s = fx::browse();
-    s.focus = Focus::Main;
+    s.browse.focus = Focus::Main;
     ch(&mut s, '/');
     typed(&mut s, "hpa");
-    assert_eq!(s.filter, "hpa");
+    assert_eq!(s.browse.filter, "hpa");
     let names: Vec<String> = s
+        .browse
         .visible_objects()
         .iter()
         .map(|i| fx::preview().objects[*i].kind.clone())
         .collect();
     assert_eq!(names, vec!["HorizontalPodAutoscaler"]);
     key(&mut s, Key::plain(KeyCode::Esc));
-    assert!(s.filter.is_empty() && s.filtering.is_none());
-    assert_eq!(s.visible_objects().len(), 7);
+    assert!(s.browse.filter.is_empty() && s.browse.filtering.is_none());
+    assert_eq!(s.browse.visible_objects().len(), 7);
 }
 
 #[test]
 fn enter_on_a_kind_folds_its_objects() {
     use helmdeck::tui::state::ManifestRow;
     let mut s = fx::browse();
-    s.focus = Focus::Main;
-    s.object = 0;
-    assert_eq!(s.manifest_rows().len(), 14);
+    s.browse.focus = Focus::Main;
+    s.browse.object = 0;
+    assert_eq!(s.browse.manifest_rows().len(), 14);
     assert!(
-        matches!(&s.manifest_rows()[0], ManifestRow::Kind { kind, .. } if kind == "ServiceAccount")
+        matches!(&s.browse.manifest_rows()[0], ManifestRow::Kind { kind, .. } if kind == "ServiceAccount")
     );
     key(&mut s, Key::plain(KeyCode::Enter));
-    assert_eq!(s.manifest_rows().len(), 13);
+    assert_eq!(s.browse.manifest_rows().len(), 13);
     assert!(matches!(
-        &s.manifest_rows()[0],
+        &s.browse.manifest_rows()[0],
         ManifestRow::Kind { folded: true, .. }
     ));
     assert_eq!(
-        s.selected_object(),
+        s.browse.selected_object(),
         Some(0),
         "a folded kind still previews its first object"
     );
     ch(&mut s, 'j');
     ch(&mut s, 'j');
-    assert_eq!(s.selected_object(), Some(1));
+    assert_eq!(s.browse.selected_object(), Some(1));
     key(&mut s, Key::plain(KeyCode::Enter)); // on an object: nothing to fold
-    assert_eq!(s.manifest_rows().len(), 13);
+    assert_eq!(s.browse.manifest_rows().len(), 13);
 }
 
 #[test]
@@ -201,11 +204,15 @@ fn filtering_in_the_navigation_narrows_the_services_and_selects_the_first_match(
     assert!(fx
         .iter()
         .any(|e| matches!(e, Effect::LoadPreview { service, .. } if service == "checkout")));
-    s.preview = Loadable::Ready {
+    s.browse.preview = Loadable::Ready {
         gen: 1,
         value: fx::preview(),
     };
-    assert_eq!(s.visible_objects().len(), 7, "the objects are not filtered");
+    assert_eq!(
+        s.browse.visible_objects().len(),
+        7,
+        "the objects are not filtered"
+    );
 }
 
 #[test]
@@ -236,7 +243,7 @@ fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
         sets,
         &vec!["image.tag=1.3.0-crash".to_string(), "replicaCount=3".into()]
     );
-    assert!(s.popup.is_none() && s.show_rollout);
+    assert!(s.popup.is_none() && s.showing_rollout());
     assert!(s.rollout.as_ref().is_some_and(|r| r.driving));
 }
 
@@ -410,6 +417,7 @@ fn promote_waits_for_a_pause_but_can_cut_a_timed_pause_short() {
     ch(&mut s, 'P');
     assert!(s.popup.is_none());
     assert!(s
+        .shell
         .status
         .as_ref()
         .is_some_and(|l| l.text.contains("still moving")));
@@ -445,7 +453,7 @@ fn r_in_the_history_tab_rolls_back_to_the_revision_under_the_cursor() {
     let mut s = fx::browse();
     ch(&mut s, '4');
     key(&mut s, Key::plain(KeyCode::BackTab)); // from services back to the main pane
-    assert_eq!(s.focus, Focus::Main);
+    assert_eq!(s.browse.focus, Focus::Main);
     ch(&mut s, 'j'); // newest first: r2, then r1
     ch(&mut s, 'R');
     let Some(Popup::Confirm(c)) = &s.popup else {
@@ -470,13 +478,14 @@ fn r_in_the_history_tab_rolls_back_to_the_revision_under_the_cursor() {
 fn promote_without_an_active_run_says_so() {
     let mut s = fx::browse();
     ch(&mut s, 'j'); // checkout: RolledBack
-    s.releases = Loadable::Ready {
+    s.browse.releases = Loadable::Ready {
         gen: 99,
         value: fx::releases(),
     };
     assert!(ch(&mut s, 'P').is_empty());
     assert!(s.popup.is_none());
     assert!(s
+        .shell
         .status
         .as_ref()
         .is_some_and(|l| l.error && l.text.contains("no active run")));
@@ -490,6 +499,7 @@ fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
     assert!(fx.iter().any(|e| matches!(e, Effect::LoadReleases { .. })));
     assert!(!s.rollout.as_ref().expect("rollout").driving);
     assert!(s
+        .shell
         .status
         .as_ref()
         .is_some_and(|l| l.text.contains("P promotes")));
@@ -498,7 +508,7 @@ fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
         &mut s,
         Msg::RunEnded {
             gen: 3,
-            result: Err("boom".into()),
+            result: Err(Problem::new(ProblemKind::Failed, "boom", "")),
         },
     );
     assert!(fx.is_empty());
@@ -508,25 +518,66 @@ fn run_end_at_a_pause_tells_what_to_do_and_reloads_the_releases() {
 fn errors_land_on_the_status_line() {
     let mut s = fresh();
     init(&mut s);
-    let gen = s.preview.gen().expect("loading");
+    let gen = s.browse.preview.gen().expect("loading");
     update(
         &mut s,
         Msg::PreviewLoaded {
             gen,
-            result: Err("no Helm found — set $HELMDECK_HELM".into()),
+            result: Err(Problem::new(
+                ProblemKind::Input,
+                "no Helm found",
+                "set $HELMDECK_HELM",
+            )),
         },
     );
     assert!(s
+        .shell
         .status
         .as_ref()
         .is_some_and(|l| l.error && l.text.contains("HELMDECK_HELM")));
 }
 
 #[test]
+fn only_an_unreachable_cluster_changes_the_connection_indicator() {
+    let mut s = fresh();
+    init(&mut s);
+    let gen = s.browse.releases.gen().expect("loading");
+    // A configuration problem says nothing about the cluster.
+    update(
+        &mut s,
+        Msg::ReleasesLoaded {
+            gen,
+            result: Err(Problem::new(
+                ProblemKind::Input,
+                "environment staging: no such context",
+                "fix helmdeck.yaml",
+            )),
+        },
+    );
+    assert_eq!(s.shell.connection, Connection::Unknown);
+    let fx = update(&mut s, Msg::Reload);
+    let Some(Effect::LoadReleases { gen, .. }) = fx.first().cloned() else {
+        panic!("{fx:?}");
+    };
+    update(
+        &mut s,
+        Msg::ReleasesLoaded {
+            gen,
+            result: Err(Problem::new(
+                ProblemKind::Unreachable,
+                "the cluster at https://127.0.0.1:1 is unreachable",
+                "check that the cluster is up",
+            )),
+        },
+    );
+    assert!(matches!(s.shell.connection, Connection::Failing(_)));
+}
+
+#[test]
 fn q_and_ctrl_c_quit_from_anywhere() {
     let mut s = fx::browse();
     assert_eq!(ch(&mut s, 'q'), vec![Effect::Quit]);
-    assert!(s.quit);
+    assert!(s.shell.quit);
     let mut s = fx::browse();
     ch(&mut s, 'd');
     assert_eq!(key(&mut s, Key::ctrl('c')), vec![Effect::Quit]);
@@ -553,12 +604,13 @@ fn the_palette_switches_environment_and_asks_before_rolling_back() {
     };
     assert_eq!(c.to, Some(3));
     ch(&mut s, ':'); // keys go to the confirmation, not a new palette
-    assert!(s.palette.is_none());
+    assert!(s.shell.palette.is_none());
     key(&mut s, Key::plain(KeyCode::Esc));
     ch(&mut s, ':');
     typed(&mut s, "frobnicate");
     key(&mut s, Key::plain(KeyCode::Enter));
     assert!(s
+        .shell
         .status
         .as_ref()
         .is_some_and(|l| l.error && l.text.contains("unknown command")));
@@ -586,7 +638,7 @@ fn footer_and_help_come_from_the_keymap() {
 
 #[test]
 fn a_users_keymap_file_changes_a_binding_footer_and_help() {
-    use helmdeck::tui::keymap::{Keymap, Mode};
+    use helmdeck::tui::keymap::Mode;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("keymap.yaml");
     std::fs::write(
@@ -594,27 +646,26 @@ fn a_users_keymap_file_changes_a_binding_footer_and_help() {
         "rollout:\n  - { key: p, action: promote, help: promote the canary, footer: promote }\n  - { key: P, action: none }\n",
     )
     .expect("writes");
-    let km = Keymap::load(Some(&file)).expect("loads");
+    let km = helmdeck::app::load_keymap(Some(&file)).expect("loads");
     assert_eq!(km.lookup(Mode::Rollout, Key::char('P')), None);
     assert!(km
         .footer(Mode::Rollout)
         .iter()
         .any(|(k, h)| k == "p" && h == "promote"));
     let mut s = fx::rollout_paused();
-    s.keymap = std::sync::Arc::new(km);
+    s.shell.keymap = std::sync::Arc::new(km);
     assert!(ch(&mut s, 'P').is_empty() && s.popup.is_none());
     ch(&mut s, 'p');
     assert!(matches!(s.popup, Some(Popup::Confirm(_))));
     // Other modes keep their defaults.
     assert_eq!(
-        s.keymap.lookup(Mode::Browse, Key::char('P')),
+        s.shell.keymap.lookup(Mode::Browse, Key::char('P')),
         Some(helmdeck::tui::Action::Promote)
     );
 }
 
 #[test]
 fn a_bad_keymap_file_names_the_file_line_and_what_to_do() {
-    use helmdeck::tui::keymap::Keymap;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("keymap.yaml");
     let cases = [
@@ -637,7 +688,9 @@ fn a_bad_keymap_file_names_the_file_line_and_what_to_do() {
     ];
     for (text, line, says) in cases {
         std::fs::write(&file, text).expect("writes");
-        let e = Keymap::load(Some(&file)).expect_err("refused").to_string();
+        let e = helmdeck::app::load_keymap(Some(&file))
+            .expect_err("refused")
+            .to_string();
         let at = format!("{}:{line}:", file.display());
         assert!(e.starts_with(&at) && e.contains(says), "{e}");
     }
@@ -743,7 +796,10 @@ fn promote_right_after_the_drive_pauses_trusts_the_drive_over_an_older_record() 
     update(&mut s, paused_drive_end(fx::NOW - 1_000));
     ch(&mut s, 'P');
     let Some(Popup::Confirm(c)) = &s.popup else {
-        panic!("asks to promote r2, not `no active run`: {:?}", s.status);
+        panic!(
+            "asks to promote r2, not `no active run`: {:?}",
+            s.shell.status
+        );
     };
     assert!(c.consequence.starts_with("r2 "), "{}", c.consequence);
 }
@@ -773,14 +829,18 @@ fn promote_in_a_timed_pause_known_from_the_drives_ticks() {
         },
     );
     ch(&mut s, 'P');
-    assert!(matches!(s.popup, Some(Popup::Confirm(_))), "{:?}", s.status);
+    assert!(
+        matches!(s.popup, Some(Popup::Confirm(_))),
+        "{:?}",
+        s.shell.status
+    );
 }
 
 #[test]
 fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
     let mut s = fresh();
     init(&mut s);
-    let first = s.preview.gen().expect("loading");
+    let first = s.browse.preview.gen().expect("loading");
     update(
         &mut s,
         Msg::SourceProgress {
@@ -790,7 +850,7 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
         },
     );
     assert_eq!(
-        s.fetching_text().as_deref(),
+        s.browse.fetching_text().as_deref(),
         Some("fetching 512 KiB of 1.0 MiB (50%)")
     );
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("t");
@@ -805,7 +865,7 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
     );
     // Another service is picked: the old download's reports are dropped.
     ch(&mut s, 'j');
-    assert_eq!(s.fetching_text(), None);
+    assert_eq!(s.browse.fetching_text(), None);
     update(
         &mut s,
         Msg::SourceProgress {
@@ -814,8 +874,8 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
             total: Some(1024 * 1024),
         },
     );
-    assert_eq!(s.fetching_text(), None);
-    let now = s.preview.gen().expect("loading");
+    assert_eq!(s.browse.fetching_text(), None);
+    let now = s.browse.preview.gen().expect("loading");
     update(
         &mut s,
         Msg::SourceProgress {
@@ -824,7 +884,7 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
             total: None,
         },
     );
-    assert_eq!(s.fetching_text().as_deref(), Some("fetching 3 KiB"));
+    assert_eq!(s.browse.fetching_text().as_deref(), Some("fetching 3 KiB"));
     update(
         &mut s,
         Msg::PreviewLoaded {
@@ -832,8 +892,8 @@ fn a_chart_download_shows_its_progress_until_the_preview_arrives() {
             result: Ok(fx::preview()),
         },
     );
-    assert_eq!(s.fetching_text(), None);
-    assert_eq!(s.fetching, None);
+    assert_eq!(s.browse.fetching_text(), None);
+    assert_eq!(s.browse.fetching, None);
 }
 
 fn tick(s: &mut State, now_ms: u64) -> Vec<Effect> {
@@ -902,7 +962,7 @@ fn dialog_on_sets() -> State {
 #[test]
 fn the_dialog_compares_its_own_overrides_once_typing_rests() {
     let mut s = dialog_on_sets();
-    let t0 = s.now_ms;
+    let t0 = s.shell.now_ms;
     for c in "image.tag=1.3.0".chars() {
         assert!(ch(&mut s, c).is_empty(), "no work per key");
     }
@@ -955,7 +1015,7 @@ fn the_dialog_compares_its_own_overrides_once_typing_rests() {
 #[test]
 fn a_count_for_older_overrides_is_dropped() {
     let mut s = dialog_on_sets();
-    let t0 = s.now_ms;
+    let t0 = s.shell.now_ms;
     typed(&mut s, "image.tag=1.3.0");
     tick(&mut s, t0);
     let [(old, _)] = changes_effects(&tick(&mut s, t0 + 300))
@@ -1012,7 +1072,7 @@ fn a_count_for_older_overrides_is_dropped() {
 #[test]
 fn a_bad_set_expression_or_a_failed_render_shows_why_instead_of_a_count() {
     let mut s = dialog_on_sets();
-    let t0 = s.now_ms;
+    let t0 = s.shell.now_ms;
     typed(&mut s, "image.tag");
     tick(&mut s, t0);
     assert!(tick(&mut s, t0 + 300).is_empty(), "nothing to render");
@@ -1030,7 +1090,11 @@ fn a_bad_set_expression_or_a_failed_render_shows_why_instead_of_a_count() {
         &mut s,
         Msg::ChangesLoaded {
             gen,
-            result: Err("chart web: template error".into()),
+            result: Err(Problem::new(
+                ProblemKind::Input,
+                "chart web: template error",
+                "",
+            )),
         },
     );
     assert_eq!(changes_line(&s), "chart web: template error");

@@ -1,9 +1,10 @@
 //! The pure row functions of the console's executor: a pod's JSON as a table row, a run's
 //! record as a timeline.
 
-use helmdeck::app::{pod_row, run_view};
 use helmdeck::domain::record::{ChartInfo, ReleaseRecord};
 use helmdeck::domain::run::{CanaryAmount, Run, Status, Step, StrategyKind, Target};
+use helmdeck::domain::strategy::Track;
+use helmdeck::tui::rows::{pod_row, run_view};
 use helmdeck::tui::state::StepState;
 use serde_json::json;
 
@@ -27,7 +28,7 @@ fn a_crash_looping_canary_pod_shows_its_reason_track_and_restarts() {
     });
     let row = pod_row(&pod);
     assert_eq!(row.name, "web-canary-7c9-abcde");
-    assert_eq!(row.track, "canary");
+    assert_eq!(row.track, Track::Canary);
     assert_eq!(row.phase, "Running");
     assert_eq!(row.ready, (1, 2));
     assert_eq!(row.restarts, 5);
@@ -47,7 +48,7 @@ fn a_pod_being_deleted_is_terminating_and_a_slot_is_its_track() {
     });
     let row = pod_row(&pod);
     assert_eq!(row.phase, "Terminating");
-    assert_eq!(row.track, "green");
+    assert_eq!(row.track, Track::Green);
     assert_eq!(row.reason, None);
 }
 

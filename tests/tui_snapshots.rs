@@ -4,7 +4,8 @@
 mod tui_fixtures;
 
 use helmdeck::tui::state::{
-    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, RunAction, State, Tab,
+    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, Problem, ProblemKind,
+    RunAction, State, Tab,
 };
 use helmdeck::tui::ui::draw;
 use helmdeck::tui::Theme;
@@ -42,42 +43,46 @@ fn browse_manifests() {
 #[test]
 fn browse_values_with_provenance_and_masked_secrets() {
     let mut s = fx::browse();
-    s.tab = Tab::Values;
-    s.focus = Focus::Main;
+    s.browse.tab = Tab::Values;
+    s.browse.focus = Focus::Main;
     both_sizes!("browse_values", s);
 }
 
 #[test]
 fn browse_diff_against_live() {
     let mut s = fx::browse();
-    s.tab = Tab::Diff;
+    s.browse.tab = Tab::Diff;
     both_sizes!("browse_diff", s);
 }
 
 #[test]
 fn browse_history() {
     let mut s = fx::browse();
-    s.tab = Tab::History;
+    s.browse.tab = Tab::History;
     both_sizes!("browse_history", s);
 }
 
 #[test]
 fn browse_loading_and_error() {
     let mut s = fx::browse();
-    s.preview = Loadable::Loading { gen: 11 };
-    s.releases = Loadable::Failed {
+    s.browse.preview = Loadable::Loading { gen: 11 };
+    s.browse.releases = Loadable::Failed {
         gen: 12,
-        error: "cannot reach https://127.0.0.1:6443 — check the kubeconfig".into(),
+        error: Problem::new(
+            ProblemKind::Unreachable,
+            "cannot reach https://127.0.0.1:6443",
+            "check the kubeconfig",
+        ),
     };
-    s.connection = helmdeck::tui::state::Connection::Failing("refused".into());
+    s.shell.connection = helmdeck::tui::state::Connection::Failing("refused".into());
     both_sizes!("browse_loading", s);
 }
 
 #[test]
 fn browse_filtered() {
     let mut s = fx::browse();
-    s.filter = "dep".into();
-    s.object = 1;
+    s.browse.filter = "dep".into();
+    s.browse.object = 1;
     both_sizes!("browse_filtered", s);
 }
 
@@ -117,7 +122,11 @@ fn launch_bad_set() -> State {
         d.changes_sets.clear();
         d.changes = Loadable::Failed {
             gen: 21,
-            error: d.parsed_sets().expect_err("not key=value"),
+            error: Problem::new(
+                ProblemKind::Input,
+                d.parsed_sets().expect_err("not key=value"),
+                "",
+            ),
         };
     }
     s
@@ -273,7 +282,7 @@ fn tiny_terminal_does_not_panic() {
     for (w, h) in [(1, 1), (10, 5), (40, 10), (80, 24)] {
         for mut s in [fx::browse(), fx::rollout_paused(), launch(true)] {
             for tab in Tab::ALL {
-                s.tab = tab;
+                s.browse.tab = tab;
                 let _ = screen(&s, w, h);
             }
         }
@@ -287,7 +296,7 @@ fn palette() {
     for c in "rollback 1".chars() {
         input.handle(tui_input::InputRequest::InsertChar(c));
     }
-    s.palette = Some(input);
+    s.shell.palette = Some(input);
     insta::assert_snapshot!("palette_80x24", screen(&s, 80, 24));
 }
 
@@ -329,10 +338,10 @@ fn screenshots() {
         .map_or_else(|| scratch.path().to_path_buf(), std::path::PathBuf::from);
     std::fs::create_dir_all(&dir).expect("screenshot folder");
     let mut values = fx::browse();
-    values.tab = Tab::Values;
-    values.focus = Focus::Main;
+    values.browse.tab = Tab::Values;
+    values.browse.focus = Focus::Main;
     let mut diff = fx::browse();
-    diff.tab = Tab::Diff;
+    diff.browse.tab = Tab::Diff;
     for (name, state) in [
         ("preview", fx::browse()),
         ("values", values),

@@ -317,7 +317,8 @@ pub async fn open_session(
     Ok(crate::engine::Session::open(&cfg, &r.service, &r.env).await?)
 }
 
-/// Prints the run's progress to stderr, one line per event, redacting secrets.
+/// Prints the run's progress to stderr, one line per event (the lines of
+/// [`Progress::line`](crate::engine::drive::Progress::line)), redacting secrets.
 pub fn progress_printer(
     redactor: crate::domain::mask::Redactor,
 ) -> impl Fn(crate::engine::drive::Progress) + Send + Sync {
@@ -325,45 +326,24 @@ pub fn progress_printer(
     let color = color_enabled(false, std::io::stderr().is_terminal());
     let last_wait = std::sync::Mutex::new(String::new());
     move |p| {
-        let (c, r) = if color {
-            ("\x1b[36m", "\x1b[0m")
-        } else {
-            ("", "")
-        };
-        let line = match p {
-            P::StepStarted { index, step } => {
-                format!("{c}▸{r} [{}] {}", index + 1, step.describe())
-            }
-            P::StepEnded { step, outcome } => format!("  {} — {outcome}", step.describe()),
+        match &p {
             P::Waiting { what } => {
                 let mut lw = last_wait.lock().unwrap_or_else(|e| e.into_inner());
-                if *lw == what {
+                if *lw == *what {
                     return;
                 }
-                *lw = what.clone();
-                format!("  … {what}")
+                what.clone_into(&mut lw);
             }
-            P::Health { workload, health } => format!("  {workload}: {}", health.summary()),
-            P::Reversing { reason } => format!("{c}↩{r} going back: {reason}"),
-            P::Warning(w) => format!("warning: {w}"),
-            P::PauseTick {
-                elapsed_ms,
-                total_ms,
-                ..
-            } => {
-                // One line when the pause starts; the countdown is for the console.
-                if elapsed_ms > 1000 {
-                    return;
-                }
-                format!(
-                    "  … pause: {}s left",
-                    total_ms.saturating_sub(elapsed_ms).div_ceil(1000)
-                )
-            }
-            P::GateStarted { .. } | P::GateMeasured { .. } | P::GateEnded { .. } => {
-                p.gate_line().unwrap_or_default()
-            }
-        };
+            // One line when the pause starts; the countdown is for the console.
+            P::PauseTick { elapsed_ms, .. } if *elapsed_ms > 1000 => return,
+            _ => {}
+        }
+        let mut line = p.line();
+        // The step and going-back marks in colour.
+        if color && (line.starts_with('▸') || line.starts_with('↩')) {
+            let mark = line.remove(0);
+            line = format!("\x1b[36m{mark}\x1b[0m{line}");
+        }
         eprintln!("{}", redactor.redact(&line));
     }
 }

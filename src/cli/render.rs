@@ -3,9 +3,8 @@
 
 use super::{prepare_target, warn_all, CmdResult, Exit, OutputFormat, TargetArgs};
 use crate::domain::manifest::Object;
-use crate::domain::mask::MASK;
+use crate::domain::mask::masked;
 use crate::render::Renderer;
-use serde_json::Value;
 use std::io::Write;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -15,29 +14,6 @@ pub struct RenderArgs {
     /// Output format: yaml (default; Helm's stream with `# Source:` lines) or json (a v1 List)
     #[arg(long, short = 'o', value_enum, default_value = "yaml")]
     pub output: OutputFormat,
-}
-
-/// A copy of an object safe to show: Secret `data`/`stringData` values replaced by `********`.
-pub fn masked(obj: &Object) -> Value {
-    let mut body = obj.body.clone();
-    if obj.kind == "Secret" && obj.group().is_empty() {
-        for field in ["data", "stringData"] {
-            if let Some(Value::Object(m)) = body.get_mut(field) {
-                for v in m.values_mut() {
-                    *v = Value::String(MASK.into());
-                }
-            }
-        }
-        if let Some(Value::Object(a)) = body.pointer_mut("/metadata/annotations") {
-            if a.contains_key("kubectl.kubernetes.io/last-applied-configuration") {
-                a.insert(
-                    "kubectl.kubernetes.io/last-applied-configuration".into(),
-                    Value::String(MASK.into()),
-                );
-            }
-        }
-    }
-    body
 }
 
 pub async fn run(config: Option<&std::path::Path>, args: &RenderArgs) -> CmdResult {

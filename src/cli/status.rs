@@ -143,9 +143,9 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
                 t.push_str(&format!("at: {c}\n"));
             }
             for p in &report.phases {
-                let mark = match p.outcome.as_deref() {
+                let mark = match &p.outcome {
                     None => "▸",
-                    Some(o) if o.starts_with("failed") => "✗",
+                    Some(o) if o.is_failure() => "✗",
                     Some(_) => "✓",
                 };
                 t.push_str(&format!(

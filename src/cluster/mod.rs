@@ -157,8 +157,24 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-/// Connects through a kubeconfig (the default chain when none is given).
+/// Connects through a kubeconfig (the default chain when none is given). Reading the
+/// kubeconfig and building the client (which runs an exec credential plugin the first time)
+/// block, so they run on the blocking pool, never on the async threads that draw the console.
 pub async fn connect(target: &ClusterTarget) -> Result<Cluster, ClusterError> {
+    let target = target.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || connect_blocking(&target, &handle))
+        .await
+        .map_err(|e| ClusterError::Kubeconfig {
+            path: "kubeconfig".into(),
+            message: format!("connecting stopped: {e}"),
+        })?
+}
+
+fn connect_blocking(
+    target: &ClusterTarget,
+    handle: &tokio::runtime::Handle,
+) -> Result<Cluster, ClusterError> {
     let options = kube::config::KubeConfigOptions {
         context: target.context.clone(),
         cluster: None,
@@ -176,12 +192,12 @@ pub async fn connect(target: &ClusterTarget) -> Result<Cluster, ClusterError> {
     let config = match &target.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
-            kube::Config::from_custom_kubeconfig(kc, &options)
-                .await
+            handle
+                .block_on(kube::Config::from_custom_kubeconfig(kc, &options))
                 .map_err(|e| kerr(&e))?
         }
-        None => kube::Config::from_kubeconfig(&options)
-            .await
+        None => handle
+            .block_on(kube::Config::from_kubeconfig(&options))
             .map_err(|e| kerr(&e))?,
     };
     let server = config.cluster_url.to_string();

@@ -8,6 +8,7 @@ pub mod gate;
 pub mod health;
 pub mod manifest;
 pub mod mask;
+pub mod progress;
 pub mod record;
 pub mod repo_url;
 pub mod run;

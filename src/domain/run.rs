@@ -213,14 +213,102 @@ pub enum Reverse {
     Abort,
 }
 
+impl Reverse {
+    /// As the record spells it: `auto-rollback`, `rollback`, `abort`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reverse::AutoRollback => "auto-rollback",
+            Reverse::Rollback => "rollback",
+            Reverse::Abort => "abort",
+        }
+    }
+}
+
 /// One line of the run's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseEntry {
     pub step: Step,
     pub started_ms: u64,
     pub ended_ms: Option<u64>,
-    /// `done`, `failed: …`, `skipped`, `promoted`, `aborted`.
-    pub outcome: Option<String>,
+    /// How the step ended (None while it runs).
+    pub outcome: Option<Outcome>,
+}
+
+/// How a step of the run ended. Recorded (and printed by `status -o json`) as the words
+/// helmdeck always wrote: `done`, `failed: …`, `inconclusive: …`, `promoted`,
+/// `promoted past the gate by the operator`, `skipped (promote --full)`, `aborted`,
+/// `rolled back`; words it does not know (an older or newer helmdeck's) are kept as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed(String),
+    Inconclusive(String),
+    Promoted,
+    PromotedPastGate,
+    /// Skipped by `promote --full`.
+    Skipped,
+    Aborted,
+    RolledBack,
+    Other(String),
+}
+
+impl Outcome {
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Outcome::Done => Cow::Borrowed("done"),
+            Outcome::Failed(r) => Cow::Owned(format!("failed: {r}")),
+            Outcome::Inconclusive(r) => Cow::Owned(format!("inconclusive: {r}")),
+            Outcome::Promoted => Cow::Borrowed("promoted"),
+            Outcome::PromotedPastGate => Cow::Borrowed("promoted past the gate by the operator"),
+            Outcome::Skipped => Cow::Borrowed("skipped (promote --full)"),
+            Outcome::Aborted => Cow::Borrowed("aborted"),
+            Outcome::RolledBack => Cow::Borrowed("rolled back"),
+            Outcome::Other(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// Reads the recorded words back.
+    pub fn parse(s: &str) -> Outcome {
+        if let Some(r) = s.strip_prefix("failed: ") {
+            return Outcome::Failed(r.to_string());
+        }
+        if let Some(r) = s.strip_prefix("inconclusive: ") {
+            return Outcome::Inconclusive(r.to_string());
+        }
+        match s {
+            "done" => Outcome::Done,
+            "promoted" => Outcome::Promoted,
+            "promoted past the gate by the operator" => Outcome::PromotedPastGate,
+            "skipped (promote --full)" => Outcome::Skipped,
+            "aborted" => Outcome::Aborted,
+            "rolled back" => Outcome::RolledBack,
+            other => Outcome::Other(other.to_string()),
+        }
+    }
+
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.text())
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Outcome::parse(&s))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -539,10 +627,10 @@ impl Run {
         }
     }
 
-    fn close(&mut self, now_ms: u64, outcome: &str) {
+    fn close(&mut self, now_ms: u64, outcome: Outcome) {
         if let Some(p) = self.phases.last_mut().filter(|p| p.ended_ms.is_none()) {
             p.ended_ms = Some(now_ms);
-            p.outcome = Some(outcome.to_string());
+            p.outcome = Some(outcome);
         }
     }
 
@@ -634,12 +722,12 @@ impl Run {
         }
         match event {
             Event::StepDone => {
-                self.close(now_ms, "done");
+                self.close(now_ms, Outcome::Done);
                 self.cursor += 1;
                 self.enter(now_ms);
             }
             Event::StepFailed { reason } => {
-                self.close(now_ms, &format!("failed: {reason}"));
+                self.close(now_ms, Outcome::Failed(reason.clone()));
                 if self.reverse.is_some() {
                     // Failing while going back: stop and say so; nothing more is safe to do.
                     self.reason = Some(format!(
@@ -669,7 +757,7 @@ impl Run {
                     matches!(ctx.strategy, StrategyKind::Canary | StrategyKind::Bluegreen)
                         && !self.promoted();
                 if (ctx.auto_rollback || before_promotion) && !back.is_empty() {
-                    self.close(now_ms, &format!("failed: {reason}"));
+                    self.close(now_ms, Outcome::Failed(reason.clone()));
                     self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
                 } else {
                     // Without auto-rollback (or nothing to go back to) the operator decides:
@@ -693,12 +781,12 @@ impl Run {
                 // run stands.
                 let skip_to = self.promotion_index.filter(|p| full && *p > self.cursor);
                 let outcome = match self.plan.get(self.cursor) {
-                    Some(Step::Pause { .. }) => "promoted",
+                    Some(Step::Pause { .. }) => Outcome::Promoted,
                     Some(Step::Verify { .. }) if self.status == Status::Paused => {
                         self.reason = None;
-                        "promoted past the gate by the operator"
+                        Outcome::PromotedPastGate
                     }
-                    Some(_) if skip_to.is_some() => "skipped (promote --full)",
+                    Some(_) if skip_to.is_some() => Outcome::Skipped,
                     Some(other) => {
                         return Err(RunError::NotPaused {
                             at: other.describe(),
@@ -729,9 +817,9 @@ impl Run {
                 self.close(
                     now_ms,
                     if why == Reverse::Abort {
-                        "aborted"
+                        Outcome::Aborted
                     } else {
-                        "rolled back"
+                        Outcome::RolledBack
                     },
                 );
                 let back = self.reverse_plan(ctx);
@@ -832,10 +920,7 @@ mod tests {
             .expect("full promote skips the rest");
         assert_eq!(r.current(), Some(&Step::ApplyAll { revision: 2 }));
         assert!(!r.promote_requested, "the request is used up");
-        assert_eq!(
-            r.phases[r.phases.len() - 2].outcome.as_deref(),
-            Some("skipped (promote --full)")
-        );
+        assert_eq!(r.phases[r.phases.len() - 2].outcome, Some(Outcome::Skipped));
         assert_eq!(
             r.apply(Event::Promote { full: false }, &c, 3),
             Err(RunError::NotPaused {
@@ -1150,8 +1235,8 @@ mod tests {
         assert_eq!(r.status, Status::Healthy);
         assert_eq!(r.reason, None);
         assert_eq!(
-            r.phases.last().and_then(|p| p.outcome.as_deref()),
-            Some("promoted past the gate by the operator")
+            r.phases.last().and_then(|p| p.outcome.clone()),
+            Some(Outcome::PromotedPastGate)
         );
     }
 

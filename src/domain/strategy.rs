@@ -47,6 +47,80 @@ impl std::fmt::Display for Color {
     }
 }
 
+/// Which part of a release a pod or workload belongs to, read from helmdeck's labels:
+/// `helmdeck.io/track` (`stable`, `canary`, `hook`), else `helmdeck.io/slot` (`blue`,
+/// `green`), else the name's suffix; a workload none of these mark is the chart's own
+/// (`primary`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Track {
+    Stable,
+    Primary,
+    Canary,
+    Blue,
+    Green,
+    /// A Helm hook's pod.
+    Hook,
+}
+
+impl Track {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Track::Stable => "stable",
+            Track::Primary => "primary",
+            Track::Canary => "canary",
+            Track::Blue => "blue",
+            Track::Green => "green",
+            Track::Hook => "hook",
+        }
+    }
+
+    fn from_word(w: &str) -> Option<Track> {
+        Some(match w {
+            "stable" => Track::Stable,
+            "primary" => Track::Primary,
+            "canary" => Track::Canary,
+            "blue" => Track::Blue,
+            "green" => Track::Green,
+            "hook" => Track::Hook,
+            _ => return None,
+        })
+    }
+
+    /// The track of an object with these labels (`label(key)`) and this name.
+    pub fn of<'a>(label: impl Fn(&str) -> Option<&'a str>, name: &str) -> Track {
+        if let Some(t) = label(LABEL_TRACK).and_then(Track::from_word) {
+            return t;
+        }
+        if let Some(t) = label(LABEL_SLOT).and_then(Track::from_word) {
+            return t;
+        }
+        for t in [Track::Canary, Track::Blue, Track::Green] {
+            if name.ends_with(&format!("-{}", t.as_str())) {
+                return t;
+            }
+        }
+        Track::Primary
+    }
+
+    /// Order in tables: what serves first, then what is new, then hooks.
+    pub fn rank(self) -> u8 {
+        match self {
+            Track::Stable | Track::Primary => 0,
+            Track::Canary => 1,
+            Track::Blue => 2,
+            Track::Green => 3,
+            Track::Hook => 4,
+        }
+    }
+}
+
+impl std::fmt::Display for Track {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Objects ready to apply, and the config names that were versioned (old → new).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transformed {

@@ -7,86 +7,15 @@ use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::watch::{NamespaceWatch, PodIndex};
 use crate::cluster::{lease, records, ClusterError};
-use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::{self, Health};
 use crate::domain::record::ReleaseRecord;
-use crate::domain::run::{Event, ReverseInput, Status, Step};
+use crate::domain::run::{Event, Outcome, ReverseInput, Status, Step};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// What a driver reports as it goes (the CLI prints it; the TUI shows it).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    /// Sent once each time a step starts (or a resumed drive finds it under way).
-    StepStarted {
-        index: usize,
-        step: Step,
-    },
-    StepEnded {
-        step: Step,
-        outcome: String,
-    },
-    Waiting {
-        what: String,
-    },
-    /// A timed pause counting down, about once a second.
-    PauseTick {
-        index: usize,
-        elapsed_ms: u64,
-        total_ms: u64,
-    },
-    Health {
-        workload: String,
-        health: Health,
-    },
-    Reversing {
-        reason: String,
-    },
-    Warning(String),
-    /// A verification gate starts (or resumes) at step `index`.
-    GateStarted {
-        index: usize,
-        stage: GateStage,
-        checks: Vec<String>,
-    },
-    /// One measurement of one check (detail bounded and redacted).
-    GateMeasured {
-        index: usize,
-        check: String,
-        measurement: Measurement,
-    },
-    GateEnded {
-        index: usize,
-        stage: GateStage,
-        verdict: Verdict,
-    },
-}
-
-impl Progress {
-    /// The line a gate's progress reads as (the CLI prints it, the console lists it); None
-    /// for progress that is not a gate's.
-    pub fn gate_line(&self) -> Option<String> {
-        Some(match self {
-            Progress::GateStarted { stage, checks, .. } => {
-                format!("  gate ({}): {}", stage.as_str(), checks.join(", "))
-            }
-            Progress::GateMeasured {
-                check, measurement, ..
-            } => {
-                let first = measurement.detail.lines().next().unwrap_or_default();
-                format!(
-                    "    {} {check} {} {first}",
-                    measurement.outcome.mark(),
-                    measurement.value.as_deref().unwrap_or("")
-                )
-            }
-            Progress::GateEnded { stage, verdict, .. } => format!("  {}", verdict.describe(*stage)),
-            _ => return None,
-        })
-    }
-}
+pub use crate::domain::progress::Progress;
 
 /// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,14 +255,14 @@ pub async fn drive(
             },
         };
         let outcome = match &event {
-            Event::StepDone => "done".to_string(),
+            Event::StepDone => Outcome::Done,
             Event::StepFailed { reason } | Event::GateFailed { reason } => {
-                format!("failed: {reason}")
+                Outcome::Failed(reason.clone())
             }
-            Event::GateInconclusive { reason } => format!("inconclusive: {reason}"),
-            Event::Promote { .. } => "promoted".into(),
-            Event::Abort => "aborted".into(),
-            Event::Rollback => "rolled back".into(),
+            Event::GateInconclusive { reason } => Outcome::Inconclusive(reason.clone()),
+            Event::Promote { .. } => Outcome::Promoted,
+            Event::Abort => Outcome::Aborted,
+            Event::Rollback => Outcome::RolledBack,
         };
         let was_reversing = rec.run.reverse.is_some();
         let open_phase = rec.run.phases.len().checked_sub(1);

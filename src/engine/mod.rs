@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod objects;
 pub mod prepare;
 pub mod release;
+pub mod sessions;
 
 use crate::cluster::lease::Operator;
 use crate::cluster::{self, Cluster, ClusterError, ClusterTarget};
@@ -53,7 +54,7 @@ impl EngineError {
 /// A service in an environment, with its cluster connected.
 #[derive(Debug, Clone)]
 pub struct Session {
-    pub cfg: Config,
+    pub cfg: std::sync::Arc<Config>,
     pub service: Service,
     pub env: Environment,
     pub env_index: usize,
@@ -62,27 +63,49 @@ pub struct Session {
 }
 
 impl Session {
+    /// Connects to the environment's cluster (a client of its own; the console shares one
+    /// per environment through [`sessions::Sessions`]).
     pub async fn open(cfg: &Config, service: &str, env: &str) -> Result<Session, EngineError> {
+        // Names are checked before connecting.
+        cfg.service(service)?;
+        let (_, e) = cfg.environment(env)?;
+        let cluster = cluster::connect(&cluster_target(cfg, e)).await?;
+        let cfg = std::sync::Arc::new(cfg.clone());
+        Session::on(cfg, service, env, cluster, Operator::current())
+    }
+
+    /// A session on a cluster already connected.
+    pub fn on(
+        cfg: std::sync::Arc<Config>,
+        service: &str,
+        env: &str,
+        cluster: Cluster,
+        operator: Operator,
+    ) -> Result<Session, EngineError> {
         let (_, svc) = cfg.service(service)?;
         let (ei, e) = cfg.environment(env)?;
-        let target = ClusterTarget {
-            kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
-            context: e.cluster.context.clone(),
-            namespace: e.cluster.namespace.clone(),
-        };
-        let cluster = cluster::connect(&target).await?;
+        let (service, env) = (svc.clone(), e.clone());
         Ok(Session {
-            cfg: cfg.clone(),
-            service: svc.clone(),
-            env: e.clone(),
+            cfg,
+            service,
+            env,
             env_index: ei,
             cluster,
-            operator: Operator::current(),
+            operator,
         })
     }
 
     pub fn release(&self) -> &str {
         self.service.release_name()
+    }
+}
+
+/// Where an environment's cluster is, from its configuration.
+pub fn cluster_target(cfg: &Config, e: &Environment) -> ClusterTarget {
+    ClusterTarget {
+        kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
+        context: e.cluster.context.clone(),
+        namespace: e.cluster.namespace.clone(),
     }
 }
 

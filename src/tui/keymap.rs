@@ -256,21 +256,6 @@ impl Keymap {
         DEFAULTS.clone()
     }
 
-    /// The defaults with the user's file on top, when it exists.
-    pub fn load(user_file: Option<&std::path::Path>) -> Result<Keymap, KeymapError> {
-        let mut k = Keymap::defaults();
-        if let Some(p) = user_file.filter(|p| p.exists()) {
-            let text = std::fs::read_to_string(p).map_err(|e| KeymapError {
-                file: p.display().to_string(),
-                line: 0,
-                message: format!("cannot read it: {e}"),
-                hint: "fix its permissions or remove it to use the default keys".into(),
-            })?;
-            k = Keymap::parse(&text, &p.display().to_string(), Some(k))?;
-        }
-        Ok(k)
-    }
-
     /// Parses a keymap file; with `base`, its bindings replace those of the same mode and key.
     pub fn parse(text: &str, file: &str, base: Option<Keymap>) -> Result<Keymap, KeymapError> {
         let err = |line: usize, message: String, hint: &str| KeymapError {

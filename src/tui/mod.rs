@@ -3,9 +3,9 @@
 //! No I/O here: `crate::app` turns effects into tasks and their results into messages.
 
 pub mod action;
-pub mod input;
 pub mod keymap;
 pub mod msg;
+pub mod rows;
 pub mod state;
 pub mod steps;
 pub mod theme;

@@ -3,7 +3,8 @@
 
 use super::keymap::Key;
 use super::state::{
-    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, ReleaseRow, RolloutSnapshot,
+    Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, Problem, ReleaseRow,
+    RolloutSnapshot,
 };
 use crate::domain::run::{Status, StepOverrides, StrategyKind};
 
@@ -19,7 +20,7 @@ pub enum Msg {
     Connection(Connection),
     PreviewLoaded {
         gen: u64,
-        result: Result<Preview, String>,
+        result: Result<Preview, Problem>,
     },
     /// Bytes of a chart or values download for the preview of generation `gen` (sources
     /// report through this while they fetch; the preview's result ends it).
@@ -30,20 +31,20 @@ pub enum Msg {
     },
     DiffLoaded {
         gen: u64,
-        result: Result<DiffView, String>,
+        result: Result<DiffView, Problem>,
     },
     /// The launch dialog's Changes line (see `Effect::LoadChanges`).
     ChangesLoaded {
         gen: u64,
-        result: Result<crate::domain::diff::DiffCounts, String>,
+        result: Result<crate::domain::diff::DiffCounts, Problem>,
     },
     HistoryLoaded {
         gen: u64,
-        result: Result<Vec<HistoryEntry>, String>,
+        result: Result<Vec<HistoryEntry>, Problem>,
     },
     ReleasesLoaded {
         gen: u64,
-        result: Result<Vec<ReleaseRow>, String>,
+        result: Result<Vec<ReleaseRow>, Problem>,
     },
     /// A line of a drive's progress (already redacted).
     RunProgress {
@@ -61,7 +62,7 @@ pub enum Msg {
     /// A drive stopped: finished, at a manual pause, or with an error.
     RunEnded {
         gen: u64,
-        result: Result<RunEnd, String>,
+        result: Result<RunEnd, Problem>,
     },
     /// New lines of the followed pod's log (or why it stopped).
     LogLines {

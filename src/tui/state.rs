@@ -3,8 +3,10 @@
 
 use crate::domain::diff::{DiffCounts, LineTag};
 use crate::domain::gate::GateRecord;
-use crate::domain::run::{CanaryStep, Status, StrategyKind};
+use crate::domain::run::{CanaryStep, Outcome, Reverse, Status, StrategyKind};
+use crate::domain::strategy::Track;
 use crate::domain::values::LayerKind;
+use crate::tui::keymap::Mode;
 use tui_input::Input;
 
 /// A configured service, as the navigation lists it.
@@ -107,13 +109,66 @@ impl Tab {
     }
 }
 
+/// Why a request of the console failed: what happened, what to do, and what kind of
+/// failure it is (the kind decides whether the connection indicator changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub message: String,
+    pub hint: String,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// Configuration, values, chart, arguments: the operator fixes the input.
+    Input,
+    /// The cluster (or a chart repository) cannot be reached.
+    Unreachable,
+    /// Another operator holds the release.
+    Locked,
+    /// Anything else that failed (a rollout, an API answer).
+    Failed,
+}
+
+impl ProblemKind {
+    /// Whether this problem says the cluster is out of reach.
+    pub fn is_connection(self) -> bool {
+        self == ProblemKind::Unreachable
+    }
+}
+
+impl Problem {
+    pub fn new(kind: ProblemKind, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            hint: hint.into(),
+            kind,
+        }
+    }
+
+    /// One line: what happened — what to do.
+    pub fn text(&self) -> String {
+        if self.hint.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} — {}", self.message, self.hint)
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
 /// Something loaded in the background: its request generation and where it stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loadable<T> {
     Idle,
     Loading { gen: u64 },
     Ready { gen: u64, value: T },
-    Failed { gen: u64, error: String },
+    Failed { gen: u64, error: Problem },
 }
 
 impl<T> Loadable<T> {
@@ -138,7 +193,7 @@ impl<T> Loadable<T> {
     }
 
     /// Takes a result if it answers the request in flight; a stale one is dropped.
-    pub fn settle(&mut self, gen: u64, result: Result<T, String>) -> bool {
+    pub fn settle(&mut self, gen: u64, result: Result<T, Problem>) -> bool {
         if self.gen() != Some(gen) {
             return false;
         }
@@ -377,7 +432,7 @@ pub enum StepState {
 pub struct StepRow {
     pub text: String,
     pub state: StepState,
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
 }
 
 /// The run as read from its record.
@@ -388,8 +443,8 @@ pub struct RunView {
     pub status: Status,
     pub steps: Vec<StepRow>,
     pub reason: Option<String>,
-    /// `auto-rollback`, `rollback`, `abort` when the run goes backwards.
-    pub reverse: Option<String>,
+    /// Why the run goes backwards, when it does.
+    pub reverse: Option<Reverse>,
     pub started_ms: u64,
     /// End of the timed pause in progress.
     pub pause_until_ms: Option<u64>,
@@ -404,8 +459,7 @@ pub struct RunView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadBar {
     pub name: String,
-    /// `primary`, `canary`, `blue`, `green`.
-    pub track: String,
+    pub track: Track,
     pub ready: u32,
     pub desired: u32,
     pub updated: u32,
@@ -415,7 +469,7 @@ pub struct WorkloadBar {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodRow {
     pub name: String,
-    pub track: String,
+    pub track: Track,
     pub phase: String,
     pub ready: (u32, u32),
     pub restarts: u32,
@@ -529,15 +583,77 @@ pub struct StatusLine {
     pub error: bool,
 }
 
-/// Everything the console shows.
+/// Which screen is up (popups draw over it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// Navigation and the preview tabs.
+    #[default]
+    Browse,
+    /// The rollout view of `State::rollout` (which may exist behind the browse screen).
+    Rollout,
+}
+
+/// What the whole console shares, whatever the screen: the configuration's services,
+/// environments and repositories, the connection, the status line, the clock, the keymap.
 #[derive(Debug, Clone)]
-pub struct State {
+pub struct Shell {
     pub services: Vec<ServiceInfo>,
     pub environments: Vec<EnvInfo>,
     pub repositories: Vec<RepoInfo>,
+    pub connection: Connection,
+    pub status: Option<StatusLine>,
+    pub now_ms: u64,
+    pub clock: String,
+    pub spinner: usize,
+    pub next_gen: u64,
+    pub quit: bool,
+    pub color: bool,
+    /// The command palette (`:`) is being typed.
+    pub palette: Option<Input>,
+    /// Mode + key → action (defaults and the user's file); the footer and help read it.
+    pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
+}
+
+impl Shell {
+    /// A new generation number for a request.
+    pub fn gen(&mut self) -> u64 {
+        self.next_gen += 1;
+        self.next_gen
+    }
+
+    /// Puts a line on the status bar.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    /// Puts an error on the status bar.
+    pub fn complain(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// A problem of a request (what: `preview`, `diff`…) on the status bar; the connection
+    /// indicator changes only when the problem is the cluster's reachability.
+    pub fn report(&mut self, what: &str, p: &Problem) {
+        if p.kind.is_connection() {
+            self.connection = Connection::Failing(p.message.clone());
+        }
+        self.complain(format!("{what}: {}", p.text()));
+    }
+}
+
+/// The browse screen: the selection in the navigation and the preview tabs' data.
+#[derive(Debug, Clone)]
+pub struct Browse {
     pub releases: Loadable<Vec<ReleaseRow>>,
     /// Cursor per navigation section.
     pub cursor: [usize; 4],
+    /// Index of the selected service and environment in `Shell`'s lists.
     pub service: usize,
     pub env: usize,
     pub focus: Focus,
@@ -559,36 +675,13 @@ pub struct State {
     pub filter_services: bool,
     /// The filter line is being typed.
     pub filtering: Option<Input>,
-    /// The command palette (`:`) is being typed.
-    pub palette: Option<Input>,
-    pub popup: Option<Popup>,
-    pub rollout: Option<Rollout>,
-    /// The rollout view is on screen (it may exist behind the browse screen).
-    pub show_rollout: bool,
-    pub connection: Connection,
-    pub status: Option<StatusLine>,
-    pub now_ms: u64,
-    pub clock: String,
-    pub spinner: usize,
     /// A download the preview waits on: (generation, bytes done, bytes expected).
     pub fetching: Option<(u64, u64, Option<u64>)>,
-    pub next_gen: u64,
-    pub quit: bool,
-    pub color: bool,
-    /// Mode + key → action (defaults and the user's file); the footer and help read it.
-    pub keymap: std::sync::Arc<crate::tui::keymap::Keymap>,
 }
 
-impl State {
-    pub fn new(
-        services: Vec<ServiceInfo>,
-        environments: Vec<EnvInfo>,
-        repositories: Vec<RepoInfo>,
-    ) -> State {
-        State {
-            services,
-            environments,
-            repositories,
+impl Default for Browse {
+    fn default() -> Self {
+        Browse {
             releases: Loadable::Idle,
             cursor: [0; 4],
             service: 0,
@@ -605,34 +698,84 @@ impl State {
             filter: String::new(),
             filter_services: false,
             filtering: None,
-            palette: None,
-            popup: None,
-            rollout: None,
-            show_rollout: false,
-            connection: Connection::Unknown,
-            status: None,
-            now_ms: 0,
-            clock: String::new(),
-            spinner: 0,
             fetching: None,
-            next_gen: 1,
-            quit: false,
-            color: true,
-            keymap: std::sync::Arc::new(crate::tui::keymap::Keymap::defaults()),
+        }
+    }
+}
+
+/// Everything the console shows: what all screens share, each screen's own part, and the
+/// popup over them.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub shell: Shell,
+    pub browse: Browse,
+    pub rollout: Option<Rollout>,
+    pub screen: Screen,
+    pub popup: Option<Popup>,
+}
+
+impl State {
+    pub fn new(
+        services: Vec<ServiceInfo>,
+        environments: Vec<EnvInfo>,
+        repositories: Vec<RepoInfo>,
+    ) -> State {
+        State {
+            shell: Shell {
+                services,
+                environments,
+                repositories,
+                connection: Connection::Unknown,
+                status: None,
+                now_ms: 0,
+                clock: String::new(),
+                spinner: 0,
+                next_gen: 1,
+                quit: false,
+                color: true,
+                palette: None,
+                keymap: std::sync::Arc::new(crate::tui::keymap::Keymap::defaults()),
+            },
+            browse: Browse::default(),
+            rollout: None,
+            screen: Screen::Browse,
+            popup: None,
         }
     }
 
     pub fn gen(&mut self) -> u64 {
-        self.next_gen += 1;
-        self.next_gen
+        self.shell.gen()
+    }
+
+    /// The keymap mode in force: a popup's, else the screen's.
+    pub fn mode(&self) -> Mode {
+        match &self.popup {
+            Some(Popup::Confirm(_)) => Mode::Confirm,
+            Some(Popup::Help) => Mode::Help,
+            _ if self.showing_rollout() => Mode::Rollout,
+            _ => Mode::Browse,
+        }
+    }
+
+    /// The rollout view is on screen.
+    pub fn showing_rollout(&self) -> bool {
+        self.screen == Screen::Rollout && self.rollout.is_some()
     }
 
     pub fn selected_service(&self) -> Option<&ServiceInfo> {
-        self.services.get(self.service)
+        self.shell.services.get(self.browse.service)
     }
 
     pub fn selected_env(&self) -> Option<&EnvInfo> {
-        self.environments.get(self.env)
+        self.shell.environments.get(self.browse.env)
+    }
+
+    /// The selected service and environment, by name.
+    pub fn target(&self) -> Option<(String, String)> {
+        Some((
+            self.selected_service()?.name.clone(),
+            self.selected_env()?.name.clone(),
+        ))
     }
 
     /// The rollout view's release when it is the selected service in the selected
@@ -646,12 +789,44 @@ impl State {
 
     /// Indices of the services that pass the filter.
     pub fn visible_services(&self) -> Vec<usize> {
+        self.browse.visible_services(&self.shell.services)
+    }
+
+    /// Work in flight, for the spinner.
+    pub fn pending(&self) -> usize {
+        let b = &self.browse;
+        [
+            b.preview.is_loading(),
+            b.diff.is_loading(),
+            b.history.is_loading(),
+            b.releases.is_loading(),
+            self.rollout.as_ref().is_some_and(|r| r.driving),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count()
+    }
+
+    /// The release row of the selected service, if loaded.
+    pub fn selected_release(&self) -> Option<&ReleaseRow> {
+        let svc = self.selected_service()?;
+        self.browse
+            .releases
+            .value()?
+            .iter()
+            .find(|r| r.service == svc.name)
+    }
+}
+
+impl Browse {
+    /// Indices of the services that pass the filter.
+    pub fn visible_services(&self, services: &[ServiceInfo]) -> Vec<usize> {
         let pattern = if self.filter_services {
             self.filter.as_str()
         } else {
             ""
         };
-        filtered(pattern, self.services.iter().map(|s| s.name.as_str()))
+        filtered(pattern, services.iter().map(|s| s.name.as_str()))
     }
 
     /// Indices of the objects that pass the filter.
@@ -731,27 +906,21 @@ impl State {
         }
     }
 
-    /// Work in flight, for the spinner.
-    pub fn pending(&self) -> usize {
-        [
-            self.preview.is_loading(),
-            self.diff.is_loading(),
-            self.history.is_loading(),
-            self.releases.is_loading(),
-            self.rollout.as_ref().is_some_and(|r| r.driving),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count()
-    }
-
-    /// The release row of the selected service, if loaded.
-    pub fn selected_release(&self) -> Option<&ReleaseRow> {
-        let svc = self.selected_service()?;
-        self.releases
-            .value()?
-            .iter()
-            .find(|r| r.service == svc.name)
+    /// What the status line says while the preview waits on a download.
+    pub fn fetching_text(&self) -> Option<String> {
+        let (gen, done, total) = self.fetching?;
+        if self.preview.gen() != Some(gen) || !self.preview.is_loading() {
+            return None;
+        }
+        Some(match total {
+            Some(t) if t > 0 => format!(
+                "fetching {} of {} ({}%)",
+                human_bytes(done),
+                human_bytes(t),
+                done.saturating_mul(100) / t
+            ),
+            _ => format!("fetching {}", human_bytes(done)),
+        })
     }
 }
 
@@ -783,24 +952,5 @@ pub fn human_bytes(n: u64) -> String {
         format!("{:.0} KiB", f / KIB)
     } else {
         format!("{:.1} MiB", f / (KIB * KIB))
-    }
-}
-
-impl State {
-    /// What the status line says while the preview waits on a download.
-    pub fn fetching_text(&self) -> Option<String> {
-        let (gen, done, total) = self.fetching?;
-        if self.preview.gen() != Some(gen) || !self.preview.is_loading() {
-            return None;
-        }
-        Some(match total {
-            Some(t) if t > 0 => format!(
-                "fetching {} of {} ({}%)",
-                human_bytes(done),
-                human_bytes(t),
-                done.saturating_mul(100) / t
-            ),
-            _ => format!("fetching {}", human_bytes(done)),
-        })
     }
 }

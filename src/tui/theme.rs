@@ -9,10 +9,9 @@ pub struct Theme {
 }
 
 impl Theme {
-    pub fn from_env() -> Theme {
-        Theme {
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+    /// Colours when `color`, else monochrome (the edge decides, from `NO_COLOR`).
+    pub fn with_color(color: bool) -> Theme {
+        Theme { color }
     }
 
     pub fn monochrome() -> Theme {

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use helmdeck::domain::diff::LineTag;
-use helmdeck::domain::run::{Status, StrategyKind};
+use helmdeck::domain::run::{Outcome, Reverse, Status, StrategyKind};
+use helmdeck::domain::strategy::Track;
 use helmdeck::domain::values::LayerKind;
 use helmdeck::tui::state::*;
 use helmdeck::tui::State;
@@ -174,28 +175,36 @@ pub fn browse() -> State {
             location: "../charts".into(),
         }],
     );
-    s.releases = Loadable::Ready {
+    s.browse.releases = Loadable::Ready {
         gen: 1,
         value: releases(),
     };
-    s.preview = Loadable::Ready {
+    s.browse.preview = Loadable::Ready {
         gen: 2,
         value: preview(),
     };
-    s.diff = Loadable::Ready {
+    s.browse.diff = Loadable::Ready {
         gen: 3,
         value: diff(),
     };
-    s.history = Loadable::Ready {
+    s.browse.history = Loadable::Ready {
         gen: 4,
         value: history(),
     };
-    s.object = 7;
-    s.connection = Connection::Connected;
-    s.clock = "08:15:00".into();
-    s.now_ms = NOW;
-    s.next_gen = 10;
+    s.browse.object = 7;
+    s.shell.connection = Connection::Connected;
+    s.shell.clock = "08:15:00".into();
+    s.shell.now_ms = NOW;
+    s.shell.next_gen = 10;
     s
+}
+
+/// A track by its word (`stable`, `canary`, `primary`…).
+pub fn track_of(word: &str) -> Track {
+    Track::of(
+        |k| (k == helmdeck::domain::strategy::LABEL_TRACK).then_some(word),
+        "",
+    )
 }
 
 fn pod(
@@ -209,7 +218,7 @@ fn pod(
 ) -> PodRow {
     PodRow {
         name: name.into(),
-        track: track.into(),
+        track: track_of(track),
         phase: phase.into(),
         ready,
         restarts,
@@ -230,7 +239,7 @@ fn steps(done: usize, plan: &[&str]) -> Vec<StepRow> {
             } else {
                 StepState::Pending
             },
-            outcome: if i < done { Some("done".into()) } else { None },
+            outcome: if i < done { Some(Outcome::Done) } else { None },
         })
         .collect()
 }
@@ -251,7 +260,7 @@ const CANARY_PLAN: [&str; 10] = [
 /// web r2 paused after its first canary pod.
 pub fn rollout_paused() -> State {
     let mut s = browse();
-    s.show_rollout = true;
+    s.screen = helmdeck::tui::state::Screen::Rollout;
     s.rollout = Some(Rollout {
         service: "web".into(),
         env: "staging".into(),
@@ -316,21 +325,21 @@ pub fn rollout_paused() -> State {
             workloads: vec![
                 WorkloadBar {
                     name: "web".into(),
-                    track: "stable".into(),
+                    track: track_of("stable"),
                     ready: 4,
                     desired: 4,
                     updated: 4,
                 },
                 WorkloadBar {
                     name: "web-canary".into(),
-                    track: "canary".into(),
+                    track: track_of("canary"),
                     ready: 1,
                     desired: 1,
                     updated: 1,
                 },
                 WorkloadBar {
                     name: "web-redis".into(),
-                    track: "primary".into(),
+                    track: track_of("primary"),
                     ready: 1,
                     desired: 1,
                     updated: 1,
@@ -389,7 +398,7 @@ pub fn rollout_paused() -> State {
         pause: None,
         show_gate: false,
     });
-    s.status = Some(StatusLine {
+    s.shell.status = Some(StatusLine {
         text: "web r2 paused in staging: P promotes, R rolls back, A aborts".into(),
         error: false,
     });
@@ -399,14 +408,14 @@ pub fn rollout_paused() -> State {
 /// checkout r2 rolled back automatically: its canary crash-looped.
 pub fn rollout_auto_rollback() -> State {
     let mut s = browse();
-    s.service = 1;
-    s.cursor[0] = 1;
-    s.show_rollout = true;
+    s.browse.service = 1;
+    s.browse.cursor[0] = 1;
+    s.screen = helmdeck::tui::state::Screen::Rollout;
     let reason =
         "checkout-canary: CrashLoopBackOff in container web (pod checkout-canary-74d5d8458d-85766)";
     let mut st = steps(2, &CANARY_PLAN[..3]);
     st[2].state = StepState::Failed;
-    st[2].outcome = Some(format!("failed: {reason}"));
+    st[2].outcome = Some(Outcome::Failed(reason.to_string()));
     st.push(StepRow {
         text: "delete canaries".into(),
         state: StepState::Current,
@@ -467,14 +476,14 @@ pub fn rollout_auto_rollback() -> State {
             workloads: vec![
                 WorkloadBar {
                     name: "checkout".into(),
-                    track: "stable".into(),
+                    track: track_of("stable"),
                     ready: 4,
                     desired: 4,
                     updated: 4,
                 },
                 WorkloadBar {
                     name: "checkout-canary".into(),
-                    track: "canary".into(),
+                    track: track_of("canary"),
                     ready: 0,
                     desired: 1,
                     updated: 1,
@@ -486,7 +495,7 @@ pub fn rollout_auto_rollback() -> State {
                 status: Status::Progressing,
                 steps: st,
                 reason: Some(reason.into()),
-                reverse: Some("auto-rollback".into()),
+                reverse: Some(Reverse::AutoRollback),
                 started_ms: NOW - 38_000,
                 pause_until_ms: None,
                 operator: "alice@deck".into(),

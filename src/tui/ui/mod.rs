@@ -7,7 +7,6 @@ pub mod widgets;
 
 use super::state::{Connection, State};
 use super::theme::Theme;
-use super::update;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -25,7 +24,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
     ])
     .areas(frame.area());
     top_bar(state, theme, frame, top);
-    if state.show_rollout && state.rollout.is_some() {
+    if state.showing_rollout() {
         screens::rollout::draw(state, theme, frame, body);
     } else {
         screens::browse::draw(state, theme, frame, body);
@@ -37,7 +36,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame) {
 
 fn top_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let env = state.selected_env();
-    let (conn, conn_style) = match &state.connection {
+    let (conn, conn_style) = match &state.shell.connection {
         Connection::Unknown => ("○ connecting", theme.warn()),
         Connection::Connected => ("● connected", theme.ok()),
         Connection::Failing(_) => ("✗ unreachable", theme.error()),
@@ -67,7 +66,7 @@ fn top_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ),
         Span::styled(format!(" {conn} "), bar.patch(conn_style)),
     ];
-    let clock = format!(" {} ", state.clock);
+    let clock = format!(" {} ", state.shell.clock);
     let used: usize = spans.iter().map(|s| s.width()).sum();
     // The lease holder gives way first on a narrow terminal; the clock stays.
     let room = (area.width as usize).saturating_sub(used + clock.chars().count());
@@ -80,14 +79,14 @@ fn top_bar(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn status_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let line = if let Some(input) = &state.palette {
+    let line = if let Some(input) = &state.shell.palette {
         let x = area.x + 1 + input.visual_cursor() as u16;
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
         Line::from(vec![Span::styled(
             format!(":{}", input.value()),
             theme.key(),
         )])
-    } else if let Some(input) = &state.filtering {
+    } else if let Some(input) = &state.browse.filtering {
         let text = format!("/{}", input.value());
         let x = area.x + 1 + input.visual_cursor() as u16;
         frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
@@ -97,17 +96,20 @@ fn status_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         let pending = state.pending();
         if pending > 0 {
             spans.push(Span::styled(
-                format!("{} ", SPINNER[state.spinner % SPINNER.len()]),
+                format!("{} ", SPINNER[state.shell.spinner % SPINNER.len()]),
                 theme.warn(),
             ));
         }
-        if let Some(text) = state.fetching_text() {
+        if let Some(text) = state.browse.fetching_text() {
             spans.push(Span::styled(format!("{text} "), theme.warn()));
         }
-        if !state.filter.is_empty() {
-            spans.push(Span::styled(format!("[/{}] ", state.filter), theme.key()));
+        if !state.browse.filter.is_empty() {
+            spans.push(Span::styled(
+                format!("[/{}] ", state.browse.filter),
+                theme.key(),
+            ));
         }
-        if let Some(s) = &state.status {
+        if let Some(s) = &state.shell.status {
             let style = if s.error { theme.error() } else { theme.base() };
             spans.push(Span::styled(s.text.clone(), style));
         }
@@ -117,9 +119,9 @@ fn status_line(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mode = update::mode(state);
+    let mode = state.mode();
     let keymap_footer;
-    let pairs: Vec<(String, &str)> = if state.palette.is_some() {
+    let pairs: Vec<(String, &str)> = if state.shell.palette.is_some() {
         vec![
             ("enter".into(), "run"),
             ("esc".into(), "cancel"),
@@ -128,7 +130,7 @@ fn footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 "",
             ),
         ]
-    } else if state.filtering.is_some() {
+    } else if state.browse.filtering.is_some() {
         vec![
             ("enter".into(), "keep filter"),
             ("esc".into(), "clear filter"),
@@ -141,7 +143,7 @@ fn footer(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             ("esc".into(), "cancel"),
         ]
     } else {
-        keymap_footer = state.keymap.footer(mode);
+        keymap_footer = state.shell.keymap.footer(mode);
         keymap_footer
             .iter()
             .map(|(k, h)| (k.clone(), h.as_str()))

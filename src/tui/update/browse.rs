@@ -15,7 +15,7 @@ pub fn reload(state: &mut State) -> Vec<Effect> {
     let mut out = reload_selection(state);
     if let Some(env) = state.selected_env().map(|e| e.name.clone()) {
         let gen = state.gen();
-        state.releases = Loadable::Loading { gen };
+        state.browse.releases = Loadable::Loading { gen };
         out.push(Effect::LoadReleases { gen, env });
     }
     out
@@ -27,9 +27,9 @@ pub fn reload_releases(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let gen = state.gen();
-    if state.releases.value().is_none() {
-        state.releases = Loadable::Loading { gen };
-    } else if let Loadable::Ready { gen: g, .. } = &mut state.releases {
+    if state.browse.releases.value().is_none() {
+        state.browse.releases = Loadable::Loading { gen };
+    } else if let Loadable::Ready { gen: g, .. } = &mut state.browse.releases {
         *g = gen;
     }
     vec![Effect::LoadReleases { gen, env }]
@@ -37,11 +37,11 @@ pub fn reload_releases(state: &mut State) -> Vec<Effect> {
 
 /// The selected service or environment changed: forget its previews and load anew.
 pub(super) fn reload_selection(state: &mut State) -> Vec<Effect> {
-    state.preview = Loadable::Idle;
-    state.diff = Loadable::Idle;
-    state.history = Loadable::Idle;
-    state.object = 0;
-    state.scroll = 0;
+    state.browse.preview = Loadable::Idle;
+    state.browse.diff = Loadable::Idle;
+    state.browse.history = Loadable::Idle;
+    state.browse.object = 0;
+    state.browse.scroll = 0;
     let mut out = load_preview(state);
     out.extend(load_tab(state));
     out
@@ -59,7 +59,7 @@ fn load_preview(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let gen = state.gen();
-    state.preview = Loadable::Loading { gen };
+    state.browse.preview = Loadable::Loading { gen };
     vec![Effect::LoadPreview { gen, service, env }]
 }
 
@@ -68,11 +68,11 @@ fn load_tab(state: &mut State) -> Vec<Effect> {
     let Some((service, env)) = target(state) else {
         return Vec::new();
     };
-    match state.tab {
-        Tab::Diff if matches!(state.diff, Loadable::Idle) => {
+    match state.browse.tab {
+        Tab::Diff if matches!(state.browse.diff, Loadable::Idle) => {
             let gen = state.gen();
-            state.diff = Loadable::Loading { gen };
-            let against = if state.diff_against_revision {
+            state.browse.diff = Loadable::Loading { gen };
+            let against = if state.browse.diff_against_revision {
                 state.selected_release().and_then(|r| r.revision)
             } else {
                 None
@@ -84,9 +84,9 @@ fn load_tab(state: &mut State) -> Vec<Effect> {
                 against,
             }]
         }
-        Tab::History if matches!(state.history, Loadable::Idle) => {
+        Tab::History if matches!(state.browse.history, Loadable::Idle) => {
             let gen = state.gen();
-            state.history = Loadable::Loading { gen };
+            state.browse.history = Loadable::Loading { gen };
             vec![Effect::LoadHistory { gen, service, env }]
         }
         _ => Vec::new(),
@@ -96,9 +96,9 @@ fn load_tab(state: &mut State) -> Vec<Effect> {
 fn section_len(state: &State, s: Section) -> usize {
     match s {
         Section::Services => state.visible_services().len(),
-        Section::Environments => state.environments.len(),
-        Section::Releases => state.releases.value().map(Vec::len).unwrap_or(0),
-        Section::Repositories => state.repositories.len(),
+        Section::Environments => state.shell.environments.len(),
+        Section::Releases => state.browse.releases.value().map(Vec::len).unwrap_or(0),
+        Section::Repositories => state.shell.repositories.len(),
     }
 }
 
@@ -114,25 +114,25 @@ fn step(cur: usize, len: usize, delta: isize) -> usize {
 }
 
 fn move_cursor(state: &mut State, delta: isize) -> Vec<Effect> {
-    match state.focus {
+    match state.browse.focus {
         Focus::Nav(section) => {
             let i = section_index(section);
             let len = section_len(state, section);
-            let new = step(state.cursor[i], len, delta);
-            state.cursor[i] = new;
+            let new = step(state.browse.cursor[i], len, delta);
+            state.browse.cursor[i] = new;
             match section {
                 Section::Services => {
                     let vis = state.visible_services();
                     if let Some(&svc) = vis.get(new) {
-                        if svc != state.service {
-                            state.service = svc;
+                        if svc != state.browse.service {
+                            state.browse.service = svc;
                             return reload_selection(state);
                         }
                     }
                 }
                 Section::Environments => {
-                    if new != state.env && new < state.environments.len() {
-                        state.env = new;
+                    if new != state.browse.env && new < state.shell.environments.len() {
+                        state.browse.env = new;
                         return reload(state);
                     }
                 }
@@ -141,18 +141,18 @@ fn move_cursor(state: &mut State, delta: isize) -> Vec<Effect> {
             Vec::new()
         }
         Focus::Main => {
-            match state.tab {
+            match state.browse.tab {
                 Tab::Manifests => {
-                    let len = state.manifest_rows().len();
-                    state.object = step(state.object, len, delta);
-                    state.scroll = 0;
+                    let len = state.browse.manifest_rows().len();
+                    state.browse.object = step(state.browse.object, len, delta);
+                    state.browse.scroll = 0;
                 }
                 Tab::History => {
-                    let len = state.history.value().map(Vec::len).unwrap_or(0);
-                    state.scroll = step(state.scroll, len, delta);
+                    let len = state.browse.history.value().map(Vec::len).unwrap_or(0);
+                    state.browse.scroll = step(state.browse.scroll, len, delta);
                 }
                 _ => {
-                    state.scroll = (state.scroll as isize + delta).max(0) as usize;
+                    state.browse.scroll = (state.browse.scroll as isize + delta).max(0) as usize;
                 }
             }
             Vec::new()
@@ -168,9 +168,12 @@ fn cycle_focus(state: &mut State, forward: bool) {
         Focus::Nav(Section::Repositories),
         Focus::Main,
     ];
-    let i = order.iter().position(|f| *f == state.focus).unwrap_or(0);
+    let i = order
+        .iter()
+        .position(|f| *f == state.browse.focus)
+        .unwrap_or(0);
     let n = order.len();
-    state.focus = order[if forward {
+    state.browse.focus = order[if forward {
         (i + 1) % n
     } else {
         (i + n - 1) % n
@@ -178,9 +181,9 @@ fn cycle_focus(state: &mut State, forward: bool) {
 }
 
 fn set_tab(state: &mut State, tab: Tab) -> Vec<Effect> {
-    if state.tab != tab {
-        state.tab = tab;
-        state.scroll = 0;
+    if state.browse.tab != tab {
+        state.browse.tab = tab;
+        state.browse.scroll = 0;
     }
     load_tab(state)
 }
@@ -215,33 +218,34 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::NextTab | Action::Right => {
-            let t = Tab::ALL[(state.tab.index() + 1) % Tab::ALL.len()];
+            let t = Tab::ALL[(state.browse.tab.index() + 1) % Tab::ALL.len()];
             set_tab(state, t)
         }
         Action::PrevTab | Action::Left => {
             let n = Tab::ALL.len();
-            let t = Tab::ALL[(state.tab.index() + n - 1) % n];
+            let t = Tab::ALL[(state.browse.tab.index() + n - 1) % n];
             set_tab(state, t)
         }
         Action::Tab(i) => match Tab::ALL.get(i) {
             Some(t) => set_tab(state, *t),
             None => Vec::new(),
         },
-        Action::Open => match state.focus {
+        Action::Open => match state.browse.focus {
             Focus::Nav(Section::Releases) => {
                 let i = section_index(Section::Releases);
                 let row = state
+                    .browse
                     .releases
                     .value()
-                    .and_then(|r| r.get(state.cursor[i]))
+                    .and_then(|r| r.get(state.browse.cursor[i]))
                     .map(|r| r.service.clone());
                 let Some(name) = row else {
                     return Vec::new();
                 };
                 let mut out = Vec::new();
-                if let Some(idx) = state.services.iter().position(|s| s.name == name) {
-                    if idx != state.service {
-                        state.service = idx;
+                if let Some(idx) = state.shell.services.iter().position(|s| s.name == name) {
+                    if idx != state.browse.service {
+                        state.browse.service = idx;
                         out.extend(reload_selection(state));
                     }
                 }
@@ -249,18 +253,21 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
                 out
             }
             Focus::Nav(Section::Services) | Focus::Nav(Section::Environments) => {
-                state.focus = Focus::Main;
+                state.browse.focus = Focus::Main;
                 Vec::new()
             }
             // Enter on a kind folds or unfolds its objects.
-            Focus::Main if state.tab == Tab::Manifests => {
-                if let Some(ManifestRow::Kind { kind, .. }) =
-                    state.manifest_rows().get(state.object).cloned()
+            Focus::Main if state.browse.tab == Tab::Manifests => {
+                if let Some(ManifestRow::Kind { kind, .. }) = state
+                    .browse
+                    .manifest_rows()
+                    .get(state.browse.object)
+                    .cloned()
                 {
-                    if let Some(i) = state.folded.iter().position(|k| *k == kind) {
-                        state.folded.remove(i);
+                    if let Some(i) = state.browse.folded.iter().position(|k| *k == kind) {
+                        state.browse.folded.remove(i);
                     } else {
-                        state.folded.push(kind);
+                        state.browse.folded.push(kind);
                     }
                 }
                 Vec::new()
@@ -273,25 +280,25 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Rollback => rollout::ask(state, super::super::state::RunAction::Rollback),
         Action::Abort => rollout::ask(state, super::super::state::RunAction::Abort),
         Action::ToggleDiffBase => {
-            state.diff_against_revision = !state.diff_against_revision;
-            state.diff = Loadable::Idle;
-            state.scroll = 0;
-            if state.tab != Tab::Diff {
+            state.browse.diff_against_revision = !state.browse.diff_against_revision;
+            state.browse.diff = Loadable::Idle;
+            state.browse.scroll = 0;
+            if state.browse.tab != Tab::Diff {
                 return set_tab(state, Tab::Diff);
             }
             load_tab(state)
         }
         Action::Palette => {
-            state.palette = Some(Input::default());
+            state.shell.palette = Some(Input::default());
             Vec::new()
         }
         Action::Filter => {
-            let services = matches!(state.focus, Focus::Nav(_));
-            if services != state.filter_services {
-                state.filter.clear();
+            let services = matches!(state.browse.focus, Focus::Nav(_));
+            if services != state.browse.filter_services {
+                state.browse.filter.clear();
             }
-            state.filter_services = services;
-            state.filtering = Some(Input::new(state.filter.clone()));
+            state.browse.filter_services = services;
+            state.browse.filtering = Some(Input::new(state.browse.filter.clone()));
             Vec::new()
         }
         Action::Help => {
@@ -299,7 +306,7 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             Vec::new()
         }
         Action::Refresh => {
-            state.status = Some(StatusLine {
+            state.shell.status = Some(StatusLine {
                 text: "refreshing…".into(),
                 error: false,
             });

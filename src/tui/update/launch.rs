@@ -6,7 +6,9 @@
 
 use super::super::keymap::{Key, KeyCode};
 use super::super::msg::Effect;
-use super::super::state::{Debounce, EventKind, LaunchField, Loadable, Popup, State, StatusLine};
+use super::super::state::{
+    Debounce, EventKind, LaunchField, Loadable, Popup, Problem, ProblemKind, State, StatusLine,
+};
 use super::rollout;
 use crate::domain::run::{StepOverrides, StrategyKind};
 
@@ -151,7 +153,7 @@ fn launch(state: &mut State) -> Vec<Effect> {
         EventKind::Info,
         format!("launching {service} → {env} ({}){what}", strategy.as_str()),
     );
-    state.status = Some(StatusLine {
+    state.shell.status = Some(StatusLine {
         text: format!("deploying {service} to {env}…"),
         error: false,
     });
@@ -179,7 +181,10 @@ pub(super) fn compare(state: &mut State) -> Vec<Effect> {
         Ok(sets) => sets,
         Err(error) => {
             // A new generation: a count still on its way is for other overrides.
-            d.changes = Loadable::Failed { gen, error };
+            d.changes = Loadable::Failed {
+                gen,
+                error: Problem::new(ProblemKind::Input, error, ""),
+            };
             d.changes_sets.clear();
             return Vec::new();
         }
@@ -200,7 +205,7 @@ pub(super) fn compare(state: &mut State) -> Vec<Effect> {
 
 /// A tick: starts the wait of a debounce begun by a key, or recomputes once it is due.
 pub(super) fn on_tick(state: &mut State) -> Vec<Effect> {
-    let now = state.now_ms;
+    let now = state.shell.now_ms;
     let Some(Popup::Launch(d)) = state.popup.as_mut() else {
         return Vec::new();
     };

@@ -9,7 +9,7 @@ mod rollout;
 use super::keymap::{Key, KeyCode, Mode};
 use super::msg::{Effect, Msg};
 use super::state::{
-    Connection, EventKind, EventLine, Loadable, Popup, State, StatusLine, MAX_EVENTS,
+    Connection, EventKind, EventLine, Loadable, Popup, Problem, Shell, State, MAX_EVENTS,
 };
 use tui_input::{Input, InputRequest};
 
@@ -27,46 +27,44 @@ pub fn wake_at(state: &State) -> Option<u64> {
     launch::wake_at(state)
 }
 
-/// The keymap mode in force.
-pub fn mode(state: &State) -> Mode {
-    match &state.popup {
-        Some(Popup::Confirm(_)) => Mode::Confirm,
-        Some(Popup::Help) => Mode::Help,
-        _ if state.show_rollout => Mode::Rollout,
-        _ => Mode::Browse,
-    }
-}
-
 pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, key),
         Msg::Resize(..) => Vec::new(),
         Msg::Tick { now_ms, clock } => {
-            state.now_ms = now_ms;
-            state.clock = clock;
-            state.spinner = state.spinner.wrapping_add(1);
+            state.shell.now_ms = now_ms;
+            state.shell.clock = clock;
+            state.shell.spinner = state.shell.spinner.wrapping_add(1);
             launch::on_tick(state)
         }
         Msg::Connection(c) => {
-            state.connection = c;
+            state.shell.connection = c;
             Vec::new()
         }
         Msg::PreviewLoaded { gen, result } => {
-            settle(state, |s| &mut s.preview, gen, result, "preview");
-            if state.fetching.is_some_and(|(g, _, _)| g <= gen) {
-                state.fetching = None;
+            let b = &mut state.browse;
+            settle(&mut state.shell, &mut b.preview, gen, result, "preview");
+            if b.fetching.is_some_and(|(g, _, _)| g <= gen) {
+                b.fetching = None;
             }
             Vec::new()
         }
         Msg::SourceProgress { gen, done, total } => {
             // Progress of a preview that was replaced meanwhile is dropped.
-            if state.preview.gen() == Some(gen) && state.preview.is_loading() {
-                state.fetching = Some((gen, done, total));
+            let b = &mut state.browse;
+            if b.preview.gen() == Some(gen) && b.preview.is_loading() {
+                b.fetching = Some((gen, done, total));
             }
             Vec::new()
         }
         Msg::DiffLoaded { gen, result } => {
-            settle(state, |s| &mut s.diff, gen, result, "diff");
+            settle(
+                &mut state.shell,
+                &mut state.browse.diff,
+                gen,
+                result,
+                "diff",
+            );
             Vec::new()
         }
         Msg::ChangesLoaded { gen, result } => {
@@ -77,18 +75,27 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::HistoryLoaded { gen, result } => {
-            settle(state, |s| &mut s.history, gen, result, "history");
+            settle(
+                &mut state.shell,
+                &mut state.browse.history,
+                gen,
+                result,
+                "history",
+            );
             Vec::new()
         }
         Msg::ReleasesLoaded { gen, result } => {
-            if let Err(e) = &result {
-                if state.releases.gen() == Some(gen) {
-                    state.connection = Connection::Failing(e.clone());
-                }
-            } else if state.releases.gen() == Some(gen) {
-                state.connection = Connection::Connected;
+            // The release list is read from the cluster: its answer is the connection's.
+            if result.is_ok() && state.browse.releases.gen() == Some(gen) {
+                state.shell.connection = Connection::Connected;
             }
-            settle(state, |s| &mut s.releases, gen, result, "releases");
+            settle(
+                &mut state.shell,
+                &mut state.browse.releases,
+                gen,
+                result,
+                "releases",
+            );
             Vec::new()
         }
         Msg::RunProgress { gen, kind, text } => {
@@ -137,7 +144,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::RolloutUpdated { gen, snapshot } => {
             if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
-                state.connection = match &snapshot.watch_error {
+                state.shell.connection = match &snapshot.watch_error {
                     Some(e) => Connection::Failing(e.clone()),
                     None => Connection::Connected,
                 };
@@ -154,33 +161,32 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Effect> {
         }
         Msg::Reload => browse::reload_releases(state),
         Msg::Notice { text, error } => {
-            state.status = Some(StatusLine { text, error });
+            state.shell.status = Some(super::state::StatusLine { text, error });
             Vec::new()
         }
     }
 }
 
+/// Takes a result into its slot when it answers the request in flight; a problem goes to
+/// the status line (and to the connection indicator when it is the cluster's).
 fn settle<T>(
-    state: &mut State,
-    slot: impl Fn(&mut State) -> &mut Loadable<T>,
+    shell: &mut Shell,
+    slot: &mut Loadable<T>,
     gen: u64,
-    result: Result<T, String>,
+    result: Result<T, Problem>,
     what: &str,
 ) {
-    let error = result.as_ref().err().cloned();
-    if slot(state).settle(gen, result) {
-        if let Some(e) = error {
-            state.status = Some(StatusLine {
-                text: format!("{what}: {e}"),
-                error: true,
-            });
+    let problem = result.as_ref().err().cloned();
+    if slot.settle(gen, result) {
+        if let Some(p) = problem {
+            shell.report(what, &p);
         }
     }
 }
 
 /// Appends a line to the rollout's events when it belongs to the run on screen.
 pub(crate) fn push_event(state: &mut State, gen: u64, kind: EventKind, text: String) {
-    let now = state.now_ms;
+    let now = state.shell.now_ms;
     if let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) {
         r.events.push(EventLine {
             at_ms: now,
@@ -195,17 +201,17 @@ pub(crate) fn push_event(state: &mut State, gen: u64, kind: EventKind, text: Str
 }
 
 fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
-    if state.filtering.is_some() {
+    if state.browse.filtering.is_some() {
         return on_filter_key(state, key);
     }
-    if state.palette.is_some() {
+    if state.shell.palette.is_some() {
         return palette::on_key(state, key);
     }
     if matches!(state.popup, Some(Popup::Launch(_))) {
         return launch::on_key(state, key);
     }
-    let m = mode(state);
-    let Some(action) = state.keymap.lookup(m, key) else {
+    let m = state.mode();
+    let Some(action) = state.shell.keymap.lookup(m, key) else {
         return Vec::new();
     };
     match m {
@@ -224,7 +230,7 @@ fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
 
 /// Runs an action in the mode in force, as if its key had been pressed.
 pub(crate) fn update_action(state: &mut State, action: super::Action) -> Vec<Effect> {
-    match mode(state) {
+    match state.mode() {
         Mode::Help => Vec::new(),
         Mode::Confirm => rollout::on_confirm(state, action),
         Mode::Rollout => rollout::on_action(state, action),
@@ -233,35 +239,36 @@ pub(crate) fn update_action(state: &mut State, action: super::Action) -> Vec<Eff
 }
 
 pub(crate) fn quit(state: &mut State) -> Vec<Effect> {
-    state.quit = true;
+    state.shell.quit = true;
     vec![Effect::Quit]
 }
 
 fn on_filter_key(state: &mut State, key: Key) -> Vec<Effect> {
-    let Some(input) = state.filtering.as_mut() else {
+    let b = &mut state.browse;
+    let Some(input) = b.filtering.as_mut() else {
         return Vec::new();
     };
     match key.code {
         KeyCode::Enter => {
-            state.filtering = None;
+            b.filtering = None;
         }
         KeyCode::Esc => {
-            state.filtering = None;
-            state.filter.clear();
+            b.filtering = None;
+            b.filter.clear();
         }
         _ => {
             edit(input, key);
-            state.filter = input.value().to_string();
+            b.filter = input.value().to_string();
         }
     }
-    state.object = 0;
-    state.scroll = 0;
-    if state.filter_services {
-        state.cursor[0] = 0;
+    b.object = 0;
+    b.scroll = 0;
+    if b.filter_services {
+        b.cursor[0] = 0;
         // The first match becomes the selected service.
-        if let Some(&first) = state.visible_services().first() {
-            if first != state.service {
-                state.service = first;
+        if let Some(&first) = b.visible_services(&state.shell.services).first() {
+            if first != b.service {
+                b.service = first;
                 return browse::reload_selection(state);
             }
         }

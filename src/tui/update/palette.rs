@@ -4,21 +4,23 @@
 use super::super::action::Action;
 use super::super::keymap::{Key, KeyCode};
 use super::super::msg::Effect;
-use super::super::state::{ConfirmDialog, Focus, Popup, RunAction, Section, State, StatusLine};
+use super::super::state::{
+    ConfirmDialog, Focus, Popup, RunAction, Screen, Section, State, StatusLine,
+};
 use super::{browse, rollout};
 
 pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
-    let Some(input) = state.palette.as_mut() else {
+    let Some(input) = state.shell.palette.as_mut() else {
         return Vec::new();
     };
     match key.code {
         KeyCode::Esc => {
-            state.palette = None;
+            state.shell.palette = None;
             Vec::new()
         }
         KeyCode::Enter => {
             let line = input.value().trim().to_string();
-            state.palette = None;
+            state.shell.palette = None;
             run(state, &line)
         }
         _ if key.ctrl && key.code == KeyCode::Char('c') => super::quit(state),
@@ -30,7 +32,7 @@ pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
 }
 
 fn error(state: &mut State, text: String) -> Vec<Effect> {
-    state.status = Some(StatusLine { text, error: true });
+    state.shell.status = Some(StatusLine { text, error: true });
     Vec::new()
 }
 
@@ -67,31 +69,31 @@ pub fn run(state: &mut State, line: &str) -> Vec<Effect> {
             Vec::new()
         }
         ("env" | "e", Some(name)) => {
-            let Some(i) = state.environments.iter().position(|e| e.name == name) else {
-                let names: Vec<&str> = state.environments.iter().map(|e| e.name.as_str()).collect();
+            let Some(i) = state.shell.environments.iter().position(|e| e.name == name) else {
+                let names: Vec<&str> = state.shell.environments.iter().map(|e| e.name.as_str()).collect();
                 return error(state, format!("no environment `{name}`: {}", names.join(", ")));
             };
-            state.cursor[1] = i;
-            if i == state.env {
+            state.browse.cursor[1] = i;
+            if i == state.browse.env {
                 return Vec::new();
             }
-            state.env = i;
-            state.show_rollout = false;
+            state.browse.env = i;
+            state.screen = Screen::Browse;
             browse::reload(state)
         }
         ("svc" | "service" | "s", Some(name)) => {
-            let Some(i) = state.services.iter().position(|s| s.name == name) else {
-                let names: Vec<&str> = state.services.iter().map(|s| s.name.as_str()).collect();
+            let Some(i) = state.shell.services.iter().position(|s| s.name == name) else {
+                let names: Vec<&str> = state.shell.services.iter().map(|s| s.name.as_str()).collect();
                 return error(state, format!("no service `{name}`: {}", names.join(", ")));
             };
-            state.filter.clear();
-            state.cursor[0] = i;
-            state.focus = Focus::Nav(Section::Services);
-            state.show_rollout = false;
-            if i == state.service {
+            state.browse.filter.clear();
+            state.browse.cursor[0] = i;
+            state.browse.focus = Focus::Nav(Section::Services);
+            state.screen = Screen::Browse;
+            if i == state.browse.service {
                 return Vec::new();
             }
-            state.service = i;
+            state.browse.service = i;
             browse::reload(state)
         }
         ("rollout" | "o", _) => rollout::open(state),

@@ -3,8 +3,8 @@
 use super::super::action::Action;
 use super::super::msg::{Effect, RunEnd};
 use super::super::state::{
-    ConfirmDialog, EventKind, Focus, Popup, Rollout, RolloutSnapshot, RunAction, State, StatusLine,
-    Tab,
+    ConfirmDialog, EventKind, Focus, Popup, Rollout, RolloutSnapshot, RunAction, Screen, State,
+    StatusLine, Tab,
 };
 use super::browse;
 use crate::domain::run::{Status, StrategyKind};
@@ -18,7 +18,7 @@ pub(crate) fn open(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let (service, env) = (svc.name.clone(), env.name.clone());
-    state.show_rollout = true;
+    state.screen = Screen::Rollout;
     if state
         .rollout
         .as_ref()
@@ -161,7 +161,7 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
                 .is_none_or(|run| run.pause_until_ms.is_none())
     }) && action == RunAction::Promote
     {
-        state.status = Some(StatusLine {
+        state.shell.status = Some(StatusLine {
             text: format!("{service} in {env} is still moving; promote when it pauses"),
             error: true,
         });
@@ -169,11 +169,17 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
     }
     let (status, strategy, rev) = run_of(state);
     // In the History tab, R rolls back to the revision under the cursor.
-    let to = match (action, state.show_rollout, state.tab, state.focus) {
+    let to = match (
+        action,
+        state.showing_rollout(),
+        state.browse.tab,
+        state.browse.focus,
+    ) {
         (RunAction::Rollback, false, Tab::History, Focus::Main) => state
+            .browse
             .history
             .value()
-            .and_then(|h| h.iter().rev().nth(state.scroll))
+            .and_then(|h| h.iter().rev().nth(state.browse.scroll))
             .map(|e| (e.revision, e.chart.clone())),
         _ => None,
     };
@@ -199,7 +205,7 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
             }));
         }
         Err(e) => {
-            state.status = Some(StatusLine {
+            state.shell.status = Some(StatusLine {
                 text: e,
                 error: true,
             });
@@ -228,7 +234,7 @@ pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
                 EventKind::Info,
                 format!("{}: {}", c.action.verb(), c.consequence),
             );
-            state.status = Some(StatusLine {
+            state.shell.status = Some(StatusLine {
                 text: format!("{} {service} in {env}…", c.action.verb()),
                 error: false,
             });
@@ -250,7 +256,7 @@ pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
             out
         }
         _ => {
-            state.status = Some(StatusLine {
+            state.shell.status = Some(StatusLine {
                 text: format!("not {}: nothing changed", past(c.action)),
                 error: false,
             });
@@ -271,7 +277,7 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => super::quit(state),
         Action::Back => {
-            state.show_rollout = false;
+            state.screen = Screen::Browse;
             Vec::new()
         }
         Action::Up | Action::Down | Action::PageUp | Action::PageDown => {
@@ -308,7 +314,7 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         }
         Action::ToggleDiffBase => Vec::new(),
         Action::Palette => {
-            state.palette = Some(tui_input::Input::default());
+            state.shell.palette = Some(tui_input::Input::default());
             Vec::new()
         }
         Action::OpenLaunch => browse::open_launch(state),
@@ -327,7 +333,7 @@ fn toggle_logs(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     let Some(pod) = r.snapshot.pods.get(r.pod_selected).map(|p| p.name.clone()) else {
-        state.status = Some(StatusLine {
+        state.shell.status = Some(StatusLine {
             text: "no pod selected: j/k pick one".into(),
             error: true,
         });
@@ -355,7 +361,7 @@ fn toggle_logs(state: &mut State) -> Vec<Effect> {
 pub(super) fn run_ended(
     state: &mut State,
     gen: u64,
-    result: Result<RunEnd, String>,
+    result: Result<RunEnd, super::super::state::Problem>,
 ) -> Vec<Effect> {
     let Some(r) = state.rollout.as_mut().filter(|r| r.gen == gen) else {
         return Vec::new();
@@ -391,14 +397,20 @@ pub(super) fn run_ended(
                 bad,
             )
         }
-        Err(e) => (EventKind::Error, e, true),
+        Err(p) => {
+            if p.kind.is_connection() {
+                state.shell.connection =
+                    super::super::state::Connection::Failing(p.message.clone());
+            }
+            (EventKind::Error, p.text(), true)
+        }
     };
     super::push_event(state, gen, kind, text.clone());
-    state.status = Some(StatusLine { text, error });
+    state.shell.status = Some(StatusLine { text, error });
     // The release list and the history changed with the run.
     let out = browse::reload_releases(state);
-    state.history = super::super::state::Loadable::Idle;
-    state.diff = super::super::state::Loadable::Idle;
+    state.browse.history = super::super::state::Loadable::Idle;
+    state.browse.diff = super::super::state::Loadable::Idle;
     out
 }
 

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mode = if state.show_rollout {
+    let mode = if state.showing_rollout() {
         Mode::Rollout
     } else {
         Mode::Browse
@@ -19,7 +19,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         format!("{} keys", mode.title()),
         theme.header(),
     ))];
-    for (k, h) in state.keymap.help(mode) {
+    for (k, h) in state.shell.keymap.help(mode) {
         lines.push(Line::from(vec![
             Span::styled(format!("{k:>10} "), theme.key()),
             Span::raw(h),

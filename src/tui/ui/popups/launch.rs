@@ -111,7 +111,7 @@ pub fn draw(d: &LaunchDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
             ),
             theme.warn(),
         ),
-        Loadable::Failed { error, .. } => Span::styled(error.clone(), theme.error()),
+        Loadable::Failed { error, .. } => Span::styled(error.text(), theme.error()),
         Loadable::Idle | Loadable::Loading { .. } => comparing,
     };
     lines.push(Line::from(vec![Span::raw("  Changes   "), summary]));

@@ -65,8 +65,8 @@ fn list_lines(
 }
 
 fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let n_env = state.environments.len() as u16;
-    let n_repo = state.repositories.len().min(3) as u16;
+    let n_env = state.shell.environments.len() as u16;
+    let n_repo = state.shell.repositories.len().min(3) as u16;
     let n_svc = state.visible_services().len().max(1) as u16;
     let [svc, env, rel, repo] = Layout::vertical([
         Constraint::Max(n_svc + 2),
@@ -77,14 +77,18 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     .areas(area);
     let w = area.width.saturating_sub(4) as usize;
 
-    let focused = |s: Section| state.focus == Focus::Nav(s);
+    let focused = |s: Section| state.browse.focus == Focus::Nav(s);
     // Services
     let items: Vec<(Line, bool)> = state
         .visible_services()
         .into_iter()
-        .filter_map(|i| state.services.get(i).map(|s| (i, s)))
+        .filter_map(|i| state.shell.services.get(i).map(|s| (i, s)))
         .map(|(i, s)| {
-            let mark = if i == state.service { "▸ " } else { "  " };
+            let mark = if i == state.browse.service {
+                "▸ "
+            } else {
+                "  "
+            };
             let strat = match s.strategy {
                 crate::domain::run::StrategyKind::Bluegreen if w < 26 => "b/g",
                 other => other.as_str(),
@@ -96,7 +100,7 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     Span::raw(format!("{:<name_w$} ", fit(&s.name, name_w))),
                     Span::styled(strat.to_string(), theme.dim()),
                 ]),
-                i == state.service,
+                i == state.browse.service,
             )
         })
         .collect();
@@ -104,30 +108,31 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let b = block("Services".into(), f, theme);
     let h = b.inner(svc).height as usize;
     frame.render_widget(
-        Paragraph::new(list_lines(items, state.cursor[0], f, h, theme)).block(b),
+        Paragraph::new(list_lines(items, state.browse.cursor[0], f, h, theme)).block(b),
         svc,
     );
 
     // Environments
     let items: Vec<(Line, bool)> = state
+        .shell
         .environments
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let mark = if i == state.env { "▸ " } else { "  " };
+            let mark = if i == state.browse.env { "▸ " } else { "  " };
             let mut spans = vec![Span::styled(mark, theme.key()), Span::raw(e.name.clone())];
             if e.protected {
                 let label = if w < 26 { " ⚿" } else { " ⚿ protected" };
                 spans.push(Span::styled(label, theme.warn()));
             }
-            (Line::from(spans), i == state.env)
+            (Line::from(spans), i == state.browse.env)
         })
         .collect();
     let f = focused(Section::Environments);
     let b = block("Environments".into(), f, theme);
     let h = b.inner(env).height as usize;
     frame.render_widget(
-        Paragraph::new(list_lines(items, state.cursor[1], f, h, theme)).block(b),
+        Paragraph::new(list_lines(items, state.browse.cursor[1], f, h, theme)).block(b),
         env,
     );
 
@@ -136,7 +141,7 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let env_name = state.selected_env().map(|e| e.name.as_str()).unwrap_or("-");
     let b = block(format!("Releases · {env_name}"), f, theme);
     let h = b.inner(rel).height as usize;
-    let lines = match &state.releases {
+    let lines = match &state.browse.releases {
         Loadable::Ready { value, .. } => {
             let items = value
                 .iter()
@@ -157,10 +162,13 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                     )
                 })
                 .collect();
-            list_lines(items, state.cursor[2], f, h, theme)
+            list_lines(items, state.browse.cursor[2], f, h, theme)
         }
         Loadable::Failed { error, .. } => {
-            vec![Line::from(Span::styled(fit(error, w), theme.error()))]
+            vec![Line::from(Span::styled(
+                fit(&error.text(), w),
+                theme.error(),
+            ))]
         }
         _ => vec![Line::from(Span::styled("loading…", theme.dim()))],
     };
@@ -168,6 +176,7 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 
     // Repositories
     let items: Vec<(Line, bool)> = state
+        .shell
         .repositories
         .iter()
         .map(|r| {
@@ -184,13 +193,13 @@ fn draw_nav(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let b = block("Repositories".into(), f, theme);
     let h = b.inner(repo).height as usize;
     frame.render_widget(
-        Paragraph::new(list_lines(items, state.cursor[3], f, h, theme)).block(b),
+        Paragraph::new(list_lines(items, state.browse.cursor[3], f, h, theme)).block(b),
         repo,
     );
 }
 
 fn draw_main(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let focused = state.focus == Focus::Main;
+    let focused = state.browse.focus == Focus::Main;
     let title = match (state.selected_service(), state.selected_env()) {
         (Some(s), Some(e)) => format!("{} → {}", s.name, e.name),
         _ => "no service".into(),
@@ -206,12 +215,12 @@ fn draw_main(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         .collect();
     frame.render_widget(
         Tabs::new(titles)
-            .select(state.tab.index())
+            .select(state.browse.tab.index())
             .style(theme.dim())
             .highlight_style(theme.title().patch(theme.selected())),
         tabs,
     );
-    match state.tab {
+    match state.browse.tab {
         Tab::Manifests => manifests(state, theme, frame, body),
         Tab::Values => values(state, theme, frame, body),
         Tab::Diff => diff(state, theme, frame, body),
@@ -224,7 +233,7 @@ fn placeholder<T>(l: &Loadable<T>, theme: &Theme, frame: &mut Frame, area: Rect)
         Loadable::Ready { .. } => return false,
         Loadable::Idle => Span::styled("nothing selected", theme.dim()),
         Loadable::Loading { .. } => Span::styled("loading…", theme.dim()),
-        Loadable::Failed { error, .. } => Span::styled(error.clone(), theme.error()),
+        Loadable::Failed { error, .. } => Span::styled(error.text(), theme.error()),
     };
     frame.render_widget(
         Paragraph::new(Line::from(text)).wrap(ratatui::widgets::Wrap { trim: true }),
@@ -234,21 +243,21 @@ fn placeholder<T>(l: &Loadable<T>, theme: &Theme, frame: &mut Frame, area: Rect)
 }
 
 fn manifests(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if placeholder(&state.preview, theme, frame, area) {
+    if placeholder(&state.browse.preview, theme, frame, area) {
         return;
     }
-    let Some(p) = state.preview.value() else {
+    let Some(p) = state.browse.preview.value() else {
         return;
     };
     let list_w = (area.width / 3).clamp(18, 40);
     let [list, yaml_area] =
         Layout::horizontal([Constraint::Length(list_w), Constraint::Min(10)]).areas(area);
-    let rows = state.manifest_rows();
-    let pos = state.object.min(rows.len().saturating_sub(1));
+    let rows = state.browse.manifest_rows();
+    let pos = state.browse.object.min(rows.len().saturating_sub(1));
     let h = list.height as usize;
     let start = offset(pos, h, rows.len());
     let w = list_w.saturating_sub(1) as usize;
-    let focused = state.focus == Focus::Main;
+    let focused = state.browse.focus == Focus::Main;
     let lines: Vec<Line> = rows
         .iter()
         .enumerate()
@@ -297,7 +306,11 @@ fn manifests(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         width: yaml_area.width.saturating_sub(1),
         ..yaml_area
     };
-    match state.selected_object().and_then(|i| p.objects.get(i)) {
+    match state
+        .browse
+        .selected_object()
+        .and_then(|i| p.objects.get(i))
+    {
         Some(o) => {
             let mut lines = Vec::new();
             if let Some(src) = &o.source {
@@ -310,7 +323,7 @@ fn manifests(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             lines.extend(yaml::lines(
                 &o.yaml,
                 theme,
-                state.scroll,
+                state.browse.scroll,
                 h.saturating_sub(lines.len()),
             ));
             frame.render_widget(Paragraph::new(lines), yaml_area);
@@ -323,15 +336,15 @@ fn manifests(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn values(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if placeholder(&state.preview, theme, frame, area) {
+    if placeholder(&state.browse.preview, theme, frame, area) {
         return;
     }
-    let Some(p) = state.preview.value() else {
+    let Some(p) = state.browse.preview.value() else {
         return;
     };
-    let vis = state.visible_values();
+    let vis = state.browse.visible_values();
     let h = area.height.saturating_sub(1) as usize;
-    let start = state.scroll.min(vis.len().saturating_sub(h.max(1)));
+    let start = state.browse.scroll.min(vis.len().saturating_sub(h.max(1)));
     let wide = area.width >= 100;
     let rows: Vec<Row> = vis
         .iter()
@@ -400,10 +413,10 @@ fn short_path(p: &str) -> String {
 }
 
 fn diff(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if placeholder(&state.diff, theme, frame, area) {
+    if placeholder(&state.browse.diff, theme, frame, area) {
         return;
     }
-    let Some(d) = state.diff.value() else {
+    let Some(d) = state.browse.diff.value() else {
         return;
     };
     let mut lines = vec![Line::from(vec![
@@ -420,7 +433,10 @@ fn diff(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         )));
     }
     let h = area.height.saturating_sub(1) as usize;
-    let start = state.scroll.min(d.lines.len().saturating_sub(h.max(1)));
+    let start = state
+        .browse
+        .scroll
+        .min(d.lines.len().saturating_sub(h.max(1)));
     lines.extend(d.lines.iter().skip(start).take(h).map(|(tag, text)| {
         let style = match tag {
             LineTag::FileHeader => theme.header(),
@@ -435,10 +451,10 @@ fn diff(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn history(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
-    if placeholder(&state.history, theme, frame, area) {
+    if placeholder(&state.browse.history, theme, frame, area) {
         return;
     }
-    let Some(h) = state.history.value() else {
+    let Some(h) = state.browse.history.value() else {
         return;
     };
     if h.is_empty() {
@@ -453,8 +469,8 @@ fn history(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     let wide = area.width >= 100;
     let visible = area.height.saturating_sub(1) as usize;
-    let start = offset(state.scroll, visible, h.len());
-    let focused = state.focus == Focus::Main;
+    let start = offset(state.browse.scroll, visible, h.len());
+    let focused = state.browse.focus == Focus::Main;
     let rows: Vec<Row> = h
         .iter()
         .rev()
@@ -480,7 +496,7 @@ fn history(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.dim(),
             )));
             let row = Row::new(cells);
-            if focused && i == state.scroll {
+            if focused && i == state.browse.scroll {
                 row.style(theme.selected())
             } else {
                 row

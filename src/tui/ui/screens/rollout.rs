@@ -58,7 +58,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             if !run.status.is_terminal() {
                 spans.push(Span::raw(format!(
                     " · elapsed {}",
-                    elapsed(state.now_ms.saturating_sub(run.started_ms))
+                    elapsed(state.shell.now_ms.saturating_sub(run.started_ms))
                 )));
             }
             if let Some(p) = r.pause.filter(|_| r.driving) {
@@ -78,13 +78,16 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 spans.push(Span::styled(
                     format!(
                         " · pause {} left",
-                        elapsed(until.saturating_sub(state.now_ms))
+                        elapsed(until.saturating_sub(state.shell.now_ms))
                     ),
                     theme.warn(),
                 ));
             }
             if let Some(rev) = &run.reverse {
-                spans.push(Span::styled(format!(" · ↩ {rev}"), theme.error()));
+                spans.push(Span::styled(
+                    format!(" · ↩ {}", rev.as_str()),
+                    theme.error(),
+                ));
             }
         }
         None => spans.push(Span::styled("· no run recorded yet", theme.dim())),
@@ -155,7 +158,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         pods,
         &snap.pods,
         r.pod_selected,
-        state.now_ms,
+        state.shell.now_ms,
         theme,
         pods_block,
     );
@@ -209,7 +212,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             run.and_then(|x| x.paused_gate_check.as_deref()),
             inner.width as usize,
             inner.height as usize,
-            state.now_ms,
+            state.shell.now_ms,
             theme,
         );
         frame.render_widget(Paragraph::new(lines).block(block), events);
@@ -267,7 +270,7 @@ fn draw_cluster_events(state: &State, theme: &Theme, frame: &mut Frame, area: Re
     let inner = block.inner(area);
     let lines = kube_events::lines(
         &r.cluster_events,
-        state.now_ms,
+        state.shell.now_ms,
         inner.width as usize,
         inner.height as usize,
         theme,

@@ -1,6 +1,7 @@
 //! The run's phase timeline: done steps ticked, the current one highlighted, failures red.
 
 use super::fit;
+use crate::domain::run::Outcome;
 use crate::tui::state::{StepRow, StepState};
 use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
@@ -27,7 +28,7 @@ pub fn lines(steps: &[StepRow], theme: &Theme, width: usize, height: usize) -> V
             };
             let mut text = s.text.clone();
             if let Some(o) = &s.outcome {
-                if o != "done" {
+                if *o != Outcome::Done {
                     text.push_str(&format!(" — {o}"));
                 }
             }

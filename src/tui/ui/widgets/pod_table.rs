@@ -1,6 +1,7 @@
 //! The live pod table: one pure row function per pod; only visible rows are built.
 
 use super::{age, fit, offset};
+use crate::domain::strategy::Track;
 use crate::tui::state::PodRow;
 use crate::tui::theme::Theme;
 use ratatui::layout::{Constraint, Rect};
@@ -38,15 +39,16 @@ pub fn row(p: &PodRow, now_ms: u64, theme: &Theme, name_w: usize) -> Row<'static
     } else {
         theme.warn()
     };
-    let track_style = match p.track.as_str() {
-        "canary" => theme.canary(),
-        "blue" => theme.hunk(),
-        "green" => theme.ok(),
+    let track_style = match p.track {
+        Track::Canary => theme.canary(),
+        Track::Blue => theme.hunk(),
+        Track::Green => theme.ok(),
+        Track::Hook => theme.warn(),
         _ => theme.base(),
     };
     Row::new(vec![
         Line::from(fit(&p.name, name_w)),
-        Line::from(Span::styled(p.track.clone(), track_style)),
+        Line::from(Span::styled(p.track.as_str(), track_style)),
         Line::from(Span::styled(p.phase.clone(), phase_style)),
         Line::from(format!("{}/{}", p.ready.0, p.ready.1)),
         Line::from(Span::styled(

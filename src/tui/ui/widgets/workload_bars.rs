@@ -1,6 +1,7 @@
 //! One progress bar per workload and track/slot: ready pods out of desired.
 
 use super::fit;
+use crate::domain::strategy::Track;
 use crate::tui::state::WorkloadBar;
 use crate::tui::theme::Theme;
 use ratatui::text::{Line, Span};
@@ -22,8 +23,8 @@ pub fn line(w: &WorkloadBar, theme: &Theme, width: usize) -> Line<'static> {
     } else {
         theme.warn()
     };
-    let track_style = match w.track.as_str() {
-        "canary" => theme.canary(),
+    let track_style = match w.track {
+        Track::Canary => theme.canary(),
         _ => theme.base(),
     };
     Line::from(vec![
@@ -39,7 +40,7 @@ pub fn line(w: &WorkloadBar, theme: &Theme, width: usize) -> Line<'static> {
 pub fn canary_shares(workloads: &[WorkloadBar]) -> Vec<(String, u32, u32, u32)> {
     workloads
         .iter()
-        .filter(|w| w.track == "canary")
+        .filter(|w| w.track == Track::Canary)
         .map(|c| {
             let base = c.name.strip_suffix("-canary").unwrap_or(&c.name);
             let primary = workloads

@@ -1,8 +1,11 @@
 //! Terminal events in the console's own terms: crossterm's key events become [`Key`]s, so
-//! that `update` and the tests never see the terminal library.
+//! that `update` and the tests never see the terminal library; and where events come from
+//! (the terminal, or a test's channel).
 
-use super::keymap::{Key, KeyCode};
+use crate::tui::keymap::{Key, KeyCode};
 use crossterm::event::{Event, KeyEventKind, KeyModifiers};
+use futures::StreamExt;
+use tokio::sync::mpsc;
 
 /// What the terminal said that the console cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,5 +45,53 @@ pub fn from_crossterm(ev: &Event) -> Option<InputEvent> {
         }
         Event::Resize(w, h) => Some(InputEvent::Resize(*w, *h)),
         _ => None,
+    }
+}
+
+/// Where terminal events come from: the real terminal, or a test's script.
+pub trait InputSource: Send {
+    /// The next event; None when the source has ended.
+    fn next(&mut self) -> impl std::future::Future<Output = Option<InputEvent>> + Send;
+}
+
+/// Keys and resizes from the terminal (crossterm's event stream needs a TTY).
+pub struct TerminalInput(crossterm::event::EventStream);
+
+impl TerminalInput {
+    pub fn new() -> Self {
+        TerminalInput(crossterm::event::EventStream::new())
+    }
+}
+
+impl Default for TerminalInput {
+    fn default() -> Self {
+        TerminalInput::new()
+    }
+}
+
+impl InputSource for TerminalInput {
+    async fn next(&mut self) -> Option<InputEvent> {
+        loop {
+            match self.0.next().await? {
+                Ok(ev) => {
+                    if let Some(e) = from_crossterm(&ev) {
+                        return Some(e);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "terminal input failed");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Events fed by a test (or any other task).
+pub struct ChannelInput(pub mpsc::Receiver<InputEvent>);
+
+impl InputSource for ChannelInput {
+    async fn next(&mut self) -> Option<InputEvent> {
+        self.0.recv().await
     }
 }
