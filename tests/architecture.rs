@@ -308,18 +308,26 @@ fn every_console_room_is_pure_and_every_domain_file_too() {
     // The console (state, messages, rows, keymap, steps, theme, update, ui) and the domain
     // neither do I/O nor await: files are read, terminals opened and tasks spawned by
     // `app` (and the engine) only.
-    let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
     let mut bad = Vec::new();
-    for f in files {
+    for (f, text) in sources() {
         let r = room(&f);
         if !(r == "domain" || r == "tui" || r.starts_with("tui/")) {
             continue;
         }
-        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        // Grouped imports (`use std::{env, fs}`, `use crate::{cluster, …}`) name their
+        // paths only once expanded.
+        for (n, path) in references(&text) {
+            let io = IO.iter().find(|p| {
+                let p = p.trim_end_matches("::");
+                path == p || path.starts_with(&format!("{p}::"))
+            });
+            if let Some(p) = io {
+                bad.push(format!(
+                    "{}:{n}: {r} must stay pure ({p}): {path}",
+                    f.display()
+                ));
+            }
+        }
         for (n, t) in code_lines(&text) {
             let io = IO.iter().find(|p| t.contains(*p));
             if let Some(p) = io {
@@ -340,17 +348,11 @@ fn every_console_room_is_pure_and_every_domain_file_too() {
 fn no_source_file_is_over_a_thousand_lines_of_code() {
     // Tests may live beside the code (a `#[cfg(test)]` module or file); comments and blank
     // lines do not count.
-    let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
-    let mut big: Vec<String> = files
+    let mut big: Vec<String> = sources()
         .iter()
-        .filter(|f| !f.ends_with("tests.rs"))
-        .filter_map(|f| {
-            let text = std::fs::read_to_string(f).unwrap_or_default();
-            let n = code_lines(&text).len();
+        .filter(|(f, _)| !f.ends_with("tests.rs"))
+        .filter_map(|(f, text)| {
+            let n = code_lines(text).len();
             (n > 1000).then(|| format!("{}: {n} lines of code", f.display()))
         })
         .collect();
