@@ -2,7 +2,7 @@
 
 use crate::gen;
 use crate::harness::{bounded, config, corpus};
-use helmdeck::domain::manifest::{parse_stream, Object};
+use helmdeck::domain::manifest::{parse_stream, ManifestError, Object};
 use helmdeck::domain::yaml;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -55,7 +55,14 @@ fn check(stream: &str) {
                 let _ = o.to_yaml();
             }
         }
-        Err(e) => assert!(!e.to_string().is_empty()),
+        Err(e) => {
+            // A YAML error names the document's line in the stream and the place inside it.
+            if let ManifestError::Yaml { line, pos, .. } = &e {
+                assert!(*line >= 1 && pos.line >= 1 && pos.col >= 1, "{e:?}");
+                assert!(*line <= stream.split('\n').count() + 1, "{e:?}");
+            }
+            assert!(!e.to_string().is_empty());
+        }
     }
 }
 
