@@ -4,7 +4,7 @@
 //! Needs a Helm: $HELMDECK_HELM, `helm` on PATH, or tools/install-helm-engine.sh's.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use helmdeck::domain::values::{merge, Layer, LayerKind, SetOverride};
+use helmdeck::domain::values::{merge, Layer, LayerKind, SetKind, SetOverride};
 use helmdeck::engine::prepare::{prepare_adhoc, Overrides};
 use helmdeck::render::{Helm, Renderer};
 use serde_json::{Map, Value};
@@ -57,10 +57,7 @@ fn render_benches(c: &mut Criterion) {
     });
     let overrides = Overrides {
         files: vec![],
-        sets: vec![SetOverride {
-            expr: "replicaCount=3".into(),
-            string: false,
-        }],
+        sets: vec![SetOverride::new(SetKind::Typed, "replicaCount=3")],
     };
     g.bench_function("helmdeck_prepare_render_parse", |b| {
         b.iter(|| {

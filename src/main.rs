@@ -44,6 +44,8 @@ enum Command {
     Abort(cli::promote::ActArgs),
     /// Roll back the active run, or re-apply a past revision (--to N)
     Rollback(cli::promote::ActArgs),
+    /// Run the live revision's Helm `test` hooks (exit 1 when one fails)
+    Test(cli::test::TestArgs),
     /// Serve a simulated Kubernetes cluster on loopback (for demos and tests)
     Sim(cli::sim::SimArgs),
     /// A simulated cluster with the demo charts deployed, and the console on it
@@ -90,6 +92,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::Rollback(args)) => {
             cli::promote::run(config, &args, cli::promote::Action::Rollback).await
         }
+        Some(Command::Test(args)) => cli::test::run(config, &args).await,
         Some(Command::Sim(args)) => cli::sim::run(&args).await,
         Some(Command::Demo) => helmdeck::demo::run().await,
         None => helmdeck::app::console(config).await,

@@ -337,3 +337,76 @@ async fn memory_of_a_cold_pull_of_a_1mib_chart() {
         f.path.display()
     );
 }
+
+/// `path: .` and `./` (as many write the repository root) read the root: a repository that
+/// is one chart, and one whose root holds chart folders, through the real binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_paths_mean_the_repository_root_end_to_end() {
+    let repos = GitRepos::new();
+    // `web` is the whole repository; `both` holds chart folders at its root.
+    repos.commit(
+        "web",
+        "main",
+        &files_of(&support::charts_dir().join("web"), ""),
+    );
+    let mut both = files_of(&support::charts_dir().join("web"), "web");
+    both.extend(files_of(&support::charts_dir().join("worker"), "worker"));
+    repos.commit("both", "main", &both);
+    let daemon = Daemon::start(&repos.srv());
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = format!(
+        r#"repositories:
+  - {{ name: single, type: git, url: "{single}", ref: main, path: . }}
+  - {{ name: folders, type: git, url: "{folders}", ref: main, path: ./ }}
+services:
+  - {{ name: one, release: web, chart: {{ repository: single, name: web }} }}
+  - {{ name: two, release: web, chart: {{ repository: folders, name: web }} }}
+environments:
+  - {{ name: dev, cluster: {{ kubeconfig: ./kubeconfig, context: dev, namespace: demo }} }}
+"#,
+        single = daemon.url("web"),
+        folders = daemon.url("both"),
+    );
+    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
+    let expected = render(&support::charts_dir().join("web"));
+    let parsed = |text: &str| {
+        helmdeck::domain::manifest::parse_stream(text, "demo")
+            .expect("parses")
+            .objects
+            .into_iter()
+            .map(|mut o| {
+                // helmdeck prints Secret values masked.
+                if o.kind == "Secret" {
+                    o.body["data"] = serde_json::Value::Null;
+                }
+                o.body
+            })
+            .collect::<Vec<_>>()
+    };
+    for service in ["one", "two"] {
+        let out = support::helmdeck(&["render", service, "--env", "dev"], dir.path(), &[]);
+        assert_eq!(
+            support::code(&out),
+            0,
+            "{service}: {}",
+            support::stderr(&out)
+        );
+        assert_eq!(
+            parsed(&support::stdout(&out)),
+            parsed(&expected),
+            "{service} renders the committed chart"
+        );
+    }
+    let out = support::helmdeck(&["repo", "search", "web"], dir.path(), &[]);
+    assert_eq!(support::code(&out), 0, "{}", support::stderr(&out));
+    assert!(
+        support::stdout(&out).contains("single/web"),
+        "{}",
+        support::stdout(&out)
+    );
+    assert!(
+        support::stdout(&out).contains("folders/web"),
+        "{}",
+        support::stdout(&out)
+    );
+}

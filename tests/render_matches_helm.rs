@@ -5,7 +5,7 @@
 mod support;
 
 use helmdeck::domain::manifest::{parse_stream, Object};
-use helmdeck::domain::values::SetOverride;
+use helmdeck::domain::values::{SetKind, SetOverride};
 use helmdeck::engine::prepare::{prepare, prepare_adhoc, Overrides};
 use helmdeck::render::{Helm, Renderer};
 use serde_json::Value;
@@ -76,10 +76,7 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
                 files: files.clone(),
                 sets: sets
                     .iter()
-                    .map(|s| SetOverride {
-                        expr: s.to_string(),
-                        string: false,
-                    })
+                    .map(|s| SetOverride::new(SetKind::Typed, *s))
                     .collect(),
             };
             let prepared = prepare_adhoc(chart, "demo", "staging", &overrides)

@@ -248,6 +248,51 @@ fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
 }
 
 #[test]
+fn the_launch_dialog_takes_helms_other_override_flags() {
+    let mut s = fx::browse();
+    ch(&mut s, 'd');
+    key(&mut s, Key::plain(KeyCode::Tab)); // steps
+    key(&mut s, Key::plain(KeyCode::Tab)); // --set
+    typed(
+        &mut s,
+        "a=1 --set-string b=010 --set-json=c=[1,2] --set-file tls.crt=./c.pem --set-literal d=x,y",
+    );
+    let Some(Popup::Launch(d)) = &s.popup else {
+        panic!("dialog open");
+    };
+    let sets = d.parsed_sets().expect("parses");
+    assert_eq!(
+        sets,
+        [
+            "a=1",
+            "--set-string b=010",
+            "--set-json c=[1,2]",
+            "--set-file tls.crt=./c.pem",
+            "--set-literal d=x,y"
+        ]
+    );
+    let kinds: Vec<_> = sets
+        .iter()
+        .map(|w| helmdeck::domain::values::SetOverride::from_word(w))
+        .map(|o| (o.kind.flag(), o.expr))
+        .collect();
+    assert_eq!(kinds[1], ("--set-string", "b=010".to_string()));
+    assert_eq!(kinds[4], ("--set-literal", "d=x,y".to_string()));
+    for bad in ["--set-strin a=1", "--set-json"] {
+        let mut s = fx::browse();
+        ch(&mut s, 'd');
+        key(&mut s, Key::plain(KeyCode::Tab));
+        key(&mut s, Key::plain(KeyCode::Tab));
+        typed(&mut s, bad);
+        let Some(Popup::Launch(d)) = &s.popup else {
+            panic!("dialog open");
+        };
+        let err = d.parsed_sets().expect_err(bad);
+        assert!(err.contains(bad.split(' ').next().unwrap_or(bad)), "{err}");
+    }
+}
+
+#[test]
 fn a_protected_environment_needs_its_name_typed() {
     let mut s = fx::browse();
     key(&mut s, Key::plain(KeyCode::Tab)); // environments

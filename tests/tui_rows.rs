@@ -68,6 +68,7 @@ fn record(run: Run) -> ReleaseRecord {
         },
         values_layers: Vec::new(),
         manifests: helmdeck::domain::record::Manifests::new(&[]),
+        helm: Default::default(),
         strategy: StrategyKind::Canary,
         slot: None,
         previous: Some(1),
@@ -101,6 +102,7 @@ fn the_timeline_shows_done_current_and_pending_steps() {
         previous: Some(1),
         auto_rollback: true,
         live_before: None,
+        previous_hooks: vec![],
     };
     run.apply(helmdeck::domain::run::Event::StepDone, &ctx, 2_000)
         .expect("step done");

@@ -4,7 +4,7 @@
 
 mod support;
 
-use helmdeck::domain::values::SetOverride;
+use helmdeck::domain::values::{SetKind, SetOverride};
 use helmdeck::engine::prepare::{prepare_adhoc, Overrides};
 use helmdeck::render::{Helm, Renderer};
 use serde_json::Value;
@@ -244,15 +244,13 @@ async fn merged_values_equal_helms_for_every_case() {
         let mut sets: Vec<SetOverride> = c
             .sets
             .iter()
-            .map(|s| SetOverride {
-                expr: s.to_string(),
-                string: false,
-            })
+            .map(|s| SetOverride::new(SetKind::Typed, *s))
             .collect();
-        sets.extend(c.set_strings.iter().map(|s| SetOverride {
-            expr: s.to_string(),
-            string: true,
-        }));
+        sets.extend(
+            c.set_strings
+                .iter()
+                .map(|s| SetOverride::new(SetKind::String, *s)),
+        );
         let prepared = prepare_adhoc(&chart, "r", "default", &Overrides { files, sets })
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", c.name));
@@ -299,10 +297,7 @@ async fn type_conflicts_in_set_are_errors_like_helms() {
         "default",
         &Overrides {
             files: vec![f],
-            sets: vec![SetOverride {
-                expr: "a.b=2".into(),
-                string: false,
-            }],
+            sets: vec![SetOverride::new(SetKind::Typed, "a.b=2")],
         },
     )
     .await

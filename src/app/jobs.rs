@@ -24,7 +24,6 @@ use crate::tui::state::{
 };
 use crate::tui::Msg;
 use futures::{StreamExt, TryStreamExt};
-use serde_json::Value;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -156,16 +155,14 @@ pub async fn changes(
     Ok(d.counts)
 }
 
-/// The launch dialog's `--set` expressions as the engine takes them (Helm's `--set`, typed).
+/// The launch dialog's override expressions (`a=1`, `--set-json b=[1]`) as the engine
+/// takes them.
 fn set_overrides(sets: Vec<String>) -> Overrides {
     Overrides {
         files: Vec::new(),
         sets: sets
             .into_iter()
-            .map(|expr| SetOverride {
-                expr,
-                string: false,
-            })
+            .map(|word| SetOverride::from_word(&word))
             .collect(),
     }
 }
@@ -378,7 +375,7 @@ pub async fn follow_logs(
     use futures::AsyncBufReadExt;
     let s = open(sessions, service, env).await.map_err(|p| p.text())?;
     // Secrets never reach the screen: without the redactor, no log.
-    let redactor = environment_redactor(&s)
+    let redactor = crate::engine::environment_redactor(&s)
         .await
         .map_err(|e| format!("the log stays hidden: {e}"))?;
     let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
@@ -412,32 +409,6 @@ pub async fn follow_logs(
         }
     }
     Ok(())
-}
-
-/// A redactor for every secret value of the session's environment: those from variables
-/// and files, and those read from cluster Secrets.
-pub async fn environment_redactor(s: &Session) -> Result<Redactor, String> {
-    use base64::Engine as _;
-    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
-        .map_err(|e| e.to_string())?;
-    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
-    for c in in_cluster {
-        let secret = s
-            .cluster
-            .get("v1", "Secret", None, &c.name)
-            .await
-            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
-        if let Some(v) = secret
-            .as_ref()
-            .and_then(|x| x.pointer(&crate::domain::yaml::child_pointer("/data", &c.key)))
-            .and_then(Value::as_str)
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-            .and_then(|b| String::from_utf8(b).ok())
-        {
-            values.push(v);
-        }
-    }
-    Ok(Redactor::new(values))
 }
 
 /// A progress callback that forwards a drive's events as messages, redacted. Never blocks:
@@ -499,7 +470,9 @@ pub async fn launch(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, Problem> {
     let s = open(sessions, service, env).await?;
-    let red = environment_redactor(&s).await.unwrap_or_default();
+    let red = crate::engine::environment_redactor(&s)
+        .await
+        .unwrap_or_default();
     let LaunchRequest {
         strategy,
         sets,
@@ -559,7 +532,9 @@ pub async fn act(
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, Problem> {
     let s = open(sessions, service, env).await?;
-    let red = environment_redactor(&s).await.unwrap_or_default();
+    let red = crate::engine::environment_redactor(&s)
+        .await
+        .unwrap_or_default();
     let sink = progress_sink(tx.clone(), gen, red.clone());
     let (name, result) = match act {
         Act::Promote => (

@@ -16,12 +16,9 @@ pub struct DeployArgs {
     /// rolling, canary or bluegreen (default: the service's)
     #[arg(long, value_enum)]
     pub strategy: Option<StrategyArg>,
-    /// Helm-style override for this deploy only (repeatable)
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Values file for this deploy only (repeatable)
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
-    pub values_files: Vec<std::path::PathBuf>,
+    /// One-off overrides for this deploy only
+    #[command(flatten)]
+    pub overrides: super::OverrideArgs,
     /// Confirm a deploy to a protected environment without a prompt
     #[arg(long)]
     pub yes: bool,
@@ -81,17 +78,7 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
     }
     let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
     let renderer = crate::render::Renderer::new(helm);
-    let overrides = crate::engine::prepare::Overrides {
-        files: args.values_files.clone(),
-        sets: args
-            .sets
-            .iter()
-            .map(|e| crate::domain::values::SetOverride {
-                expr: e.clone(),
-                string: false,
-            })
-            .collect(),
-    };
+    let overrides = args.overrides.overrides();
     let opts = DeployOptions {
         strategy: args.strategy.map(Into::into),
         overrides,

@@ -8,6 +8,7 @@ pub mod render;
 pub mod repo;
 pub mod sim;
 pub mod status;
+pub mod test;
 pub mod values;
 
 use crate::config::ConfigError;
@@ -115,7 +116,52 @@ pub fn color_enabled(no_color_flag: bool, is_terminal: bool) -> bool {
     !no_color_flag && is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Flags shared by render and values: the ad-hoc chart form and one-off overrides.
+/// Helm's one-off override flags, shared by render, values, diff and deploy. Helm applies
+/// them files first, then `--set-json`, `--set`, `--set-string`, `--set-file`,
+/// `--set-literal`, each kind in the order given.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OverrideArgs {
+    /// Values file applied after the configured ones (repeatable)
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values_files: Vec<std::path::PathBuf>,
+    /// Helm-style override, applied after every file (repeatable): a.b=1,list={x,y}
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Like --set, but values stay strings
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_strings: Vec<String>,
+    /// Like --set, each value a JSON document (or a whole JSON object)
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_jsons: Vec<String>,
+    /// Like --set, each value read from a file: tls.crt=./cert.pem
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_files: Vec<String>,
+    /// One key set to the rest of the argument verbatim (commas, braces and all)
+    #[arg(long = "set-literal", value_name = "KEY=VALUE")]
+    pub set_literals: Vec<String>,
+}
+
+impl OverrideArgs {
+    pub fn overrides(&self) -> Overrides {
+        use crate::domain::values::{SetKind, SetOverride};
+        let mut sets = Vec::new();
+        for (kind, exprs) in [
+            (SetKind::Json, &self.set_jsons),
+            (SetKind::Typed, &self.sets),
+            (SetKind::String, &self.set_strings),
+            (SetKind::File, &self.set_files),
+            (SetKind::Literal, &self.set_literals),
+        ] {
+            sets.extend(exprs.iter().map(|e| SetOverride::new(kind, e.clone())));
+        }
+        Overrides {
+            files: self.values_files.clone(),
+            sets,
+        }
+    }
+}
+
+/// Flags shared by render, values and diff: the ad-hoc chart form and one-off overrides.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TargetArgs {
     /// Service from helmdeck.yaml
@@ -126,15 +172,8 @@ pub struct TargetArgs {
     /// Render a chart folder or package directly instead of a configured service
     #[arg(long, conflicts_with_all = ["service", "env"])]
     pub chart: Option<std::path::PathBuf>,
-    /// Values file applied last (repeatable)
-    #[arg(long = "values", short = 'f', value_name = "FILE")]
-    pub values_files: Vec<std::path::PathBuf>,
-    /// Helm-style override, applied after every file (repeatable): a.b=1,list={x,y}
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Like --set, but values stay strings
-    #[arg(long = "set-string", value_name = "KEY=VALUE")]
-    pub set_strings: Vec<String>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Release name for --chart (default: the chart's name)
     #[arg(long)]
     pub release: Option<String>,
@@ -145,26 +184,7 @@ pub struct TargetArgs {
 
 impl TargetArgs {
     pub fn overrides(&self) -> Overrides {
-        let mut sets: Vec<crate::domain::values::SetOverride> = self
-            .sets
-            .iter()
-            .map(|s| crate::domain::values::SetOverride {
-                expr: s.clone(),
-                string: false,
-            })
-            .collect();
-        sets.extend(
-            self.set_strings
-                .iter()
-                .map(|s| crate::domain::values::SetOverride {
-                    expr: s.clone(),
-                    string: true,
-                }),
-        );
-        Overrides {
-            files: self.values_files.clone(),
-            sets,
-        }
+        self.overrides.overrides()
     }
 }
 

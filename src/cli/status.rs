@@ -40,6 +40,7 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         reason: Option<&'a str>,
         current_step: Option<String>,
         gates: &'a [crate::domain::gate::GateRecord],
+        hooks: &'a [crate::domain::hooks::HookRun],
     }
     let o = Outcome {
         release: &rec.release,
@@ -49,6 +50,7 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         reason: rec.run.reason.as_deref(),
         current_step: rec.run.current().map(|s| s.describe()),
         gates: &rec.run.gates,
+        hooks: &rec.run.hooks,
     };
     if let Some(t) = data(&o, out) {
         print(&t);
@@ -63,6 +65,15 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
     }
     t.push('\n');
     t.push_str(&gate_lines(&rec.run.gates, "  "));
+    t.push_str(&hook_lines(
+        rec.run.hooks.iter().filter(|h| {
+            matches!(
+                h.outcome,
+                Some(crate::domain::hooks::HookOutcome::Failed { .. })
+            )
+        }),
+        "  ",
+    ));
     if let (DriveEnd::Paused, Some(check)) = (end, rec.run.paused_gate_check()) {
         t.push_str(&format!(
             "paused at a gate — promote past it with `helmdeck promote {} --env {} --past-gate {check}`, or rollback/abort\n",
@@ -77,6 +88,21 @@ pub fn print_outcome(rec: &ReleaseRecord, end: DriveEnd, out: OutputFormat) {
         ));
     }
     print(&t);
+}
+
+/// Hook lines (`✓ pre-upgrade Job/migrate (weight -5)`), a failed hook's log tail under it.
+pub fn hook_lines<'a>(
+    hooks: impl Iterator<Item = &'a crate::domain::hooks::HookRun>,
+    indent: &str,
+) -> String {
+    let mut t = String::new();
+    for h in hooks {
+        t.push_str(&format!("{indent}{}\n", h.line()));
+        for l in h.log.iter().flat_map(|l| l.lines()) {
+            t.push_str(&format!("{indent}  | {l}\n"));
+        }
+    }
+    t
 }
 
 /// The gates of a run, one line per gate and one per check: marks for its measurements
@@ -142,7 +168,7 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
             if let Some(c) = &report.current_step {
                 t.push_str(&format!("at: {c}\n"));
             }
-            for p in &report.phases {
+            for (i, p) in report.phases.iter().enumerate() {
                 let mark = match &p.outcome {
                     None => "▸",
                     Some(o) if o.is_failure() => "✗",
@@ -155,6 +181,10 @@ pub async fn run(config: Option<&std::path::Path>, args: &StatusArgs) -> CmdResu
                         .as_ref()
                         .map(|o| format!(" — {o}"))
                         .unwrap_or_default()
+                ));
+                t.push_str(&hook_lines(
+                    report.hooks.iter().filter(|h| h.phase == i),
+                    "      ",
                 ));
             }
             t.push_str(&gate_lines(&report.gates, "  "));
@@ -193,6 +223,7 @@ pub async fn history(config: Option<&std::path::Path>, args: &StatusArgs) -> Cmd
             r.reason.clone().unwrap_or_default()
         ));
         t.push_str(&gate_lines(&r.gates, "    "));
+        t.push_str(&hook_lines(r.hooks.iter(), "    "));
     }
     print(&t);
     Ok(Exit::Done)

@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod lease;
+pub mod objwatch;
 pub mod records;
 pub mod store;
 pub mod watch;

@@ -247,6 +247,13 @@ pub struct Policy {
     pub progress_deadline: HumanDuration,
     #[serde(default = "default_keep_revisions")]
     pub keep_revisions: u32,
+    /// How long one Helm hook may take (a Job to complete, a Pod to succeed).
+    #[serde(default = "default_hook_timeout")]
+    pub hook_timeout: HumanDuration,
+    /// The chart's `crds/` folder: `install` (Helm's rule: created on first install only)
+    /// or `upgrade` (applied on every deploy).
+    #[serde(default)]
+    pub crds: CrdPolicy,
 }
 
 impl Default for Policy {
@@ -256,8 +263,25 @@ impl Default for Policy {
             auto_rollback: true,
             progress_deadline: default_progress_deadline(),
             keep_revisions: default_keep_revisions(),
+            hook_timeout: default_hook_timeout(),
+            crds: CrdPolicy::default(),
         }
     }
+}
+
+/// What a deploy does with a chart's `crds/` folder.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CrdPolicy {
+    /// Created on the first install only, never upgraded or deleted (Helm's rule).
+    #[default]
+    Install,
+    /// Applied on every deploy (still never deleted).
+    Upgrade,
+}
+
+fn default_hook_timeout() -> HumanDuration {
+    HumanDuration::from_secs(300)
 }
 
 fn yes() -> bool {

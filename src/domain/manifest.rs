@@ -81,9 +81,27 @@ impl Object {
     }
 }
 
+/// Whether a CRD came from a chart's `crds/` folder (`web/crds/x.yaml`,
+/// `web/charts/sub/crds/x.yaml`) rather than its templates: Helm installs those on first
+/// install only and never upgrades or deletes them.
+pub fn from_crds_dir(source: Option<&str>) -> bool {
+    match source {
+        Some(s) => {
+            let parts: Vec<&str> = s.split('/').collect();
+            parts.len() >= 2
+                && parts[..parts.len() - 1].contains(&"crds")
+                && !parts.contains(&"templates")
+        }
+        // `helm template --include-crds` names every crds/ file; an unnamed CRD is a
+        // template's.
+        None => false,
+    }
+}
+
 /// The objects of a rendered chart, in Helm's order.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Manifests {
+    /// The CRDs of the chart's (and subcharts') `crds/` folders.
     pub crds: Vec<Object>,
     pub objects: Vec<Object>,
     pub hooks: Vec<Object>,
@@ -252,7 +270,7 @@ pub fn parse_stream(stream: &str, release_namespace: &str) -> Result<Manifests, 
                 let obj = to_object(body, raw.source.clone(), index, raw.line, release_namespace)?;
                 if obj.is_hook() {
                     out.hooks.push(obj);
-                } else if obj.is_crd() {
+                } else if obj.is_crd() && from_crds_dir(obj.source.as_deref()) {
                     out.crds.push(obj);
                 } else {
                     out.objects.push(obj);
@@ -392,9 +410,18 @@ mod tests {
     }
 
     #[test]
-    fn crds_are_kept_apart() {
-        let m = parse_stream("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.acme.io\n", "d").expect("parses");
-        assert_eq!(m.crds.len(), 1);
+    fn crds_of_the_crds_folder_are_kept_apart_and_template_crds_are_objects() {
+        let crd = |src: &str, name: &str| {
+            format!("---\n# Source: {src}\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {name}\n")
+        };
+        let stream = crd("web/crds/widgets.yaml", "widgets.acme.io")
+            + &crd("web/charts/sub/crds/gadgets.yaml", "gadgets.acme.io")
+            + &crd("web/templates/crd.yaml", "things.acme.io");
+        let m = parse_stream(&stream, "d").expect("parses");
+        let names: Vec<&str> = m.crds.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, vec!["widgets.acme.io", "gadgets.acme.io"]);
         assert_eq!(m.crds[0].namespace, None);
+        assert_eq!(m.objects.len(), 1);
+        assert_eq!(m.objects[0].name, "things.acme.io");
     }
 }

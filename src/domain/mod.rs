@@ -6,6 +6,8 @@ pub mod diff;
 pub mod duration;
 pub mod gate;
 pub mod health;
+pub mod hooks;
+pub mod kstatus;
 pub mod manifest;
 pub mod mask;
 pub mod progress;

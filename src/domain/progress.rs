@@ -3,6 +3,7 @@
 
 use crate::domain::gate::{GateStage, Measurement, Verdict};
 use crate::domain::health::Health;
+use crate::domain::hooks::HookRun;
 use crate::domain::run::{Outcome, Step};
 
 /// What a driver reports as it goes (the CLI prints it; the TUI shows it).
@@ -51,6 +52,10 @@ pub enum Progress {
         stage: GateStage,
         verdict: Verdict,
     },
+    /// A Helm hook started or ended (its record as it stands).
+    Hook {
+        run: HookRun,
+    },
 }
 
 impl Progress {
@@ -76,7 +81,21 @@ impl Progress {
             Progress::GateStarted { .. }
             | Progress::GateMeasured { .. }
             | Progress::GateEnded { .. } => self.gate_line().unwrap_or_default(),
+            Progress::Hook { .. } => self.hook_lines().unwrap_or_default().join("\n"),
         }
+    }
+
+    /// The lines a hook's progress reads as: `  ✓ pre-upgrade Job/migrate (weight -5)`,
+    /// then on failure the tail of its pod's log. None for progress that is not a hook's.
+    pub fn hook_lines(&self) -> Option<Vec<String>> {
+        let Progress::Hook { run } = self else {
+            return None;
+        };
+        let mut lines = vec![format!("  {}", run.line())];
+        if let Some(log) = &run.log {
+            lines.extend(log.lines().map(|l| format!("    | {l}")));
+        }
+        Some(lines)
     }
 
     /// The line a gate's progress reads as (the CLI prints it, the console lists it); None

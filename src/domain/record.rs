@@ -3,6 +3,7 @@
 //! the run with its phases, who ran it, the outcome — and its encoding: gzipped JSON in the
 //! data of a Secret `helmdeck.v1.<release>.r<N>` of type `helmdeck.io/release.v1`.
 
+use crate::domain::hooks::HookEvent;
 use crate::domain::run::{Run, StrategyKind};
 use crate::domain::strategy::Color;
 use crate::domain::values::LayerSummary;
@@ -43,8 +44,12 @@ pub struct ReleaseRecord {
     pub chart: ChartInfo,
     /// The layers that made the values (never the values of secret layers).
     pub values_layers: Vec<LayerSummary>,
-    /// The objects of this revision as rendered (chart objects, before strategy transforms).
+    /// The objects of this revision as rendered (chart objects, before strategy transforms;
+    /// CRDs among templates included).
     pub manifests: Manifests,
+    /// What Helm's lifecycle needs of this revision: `crds/`, hooks.
+    #[serde(default, skip_serializing_if = "HelmParts::is_empty")]
+    pub helm: HelmParts,
     pub strategy: StrategyKind,
     /// Blue/green: the slot this revision lives in.
     pub slot: Option<Color>,
@@ -62,6 +67,28 @@ pub struct ReleaseRecord {
     pub operator: String,
     pub created: String,
     pub updated: String,
+}
+
+/// The parts of a revision Helm's lifecycle acts on, apart from its objects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HelmParts {
+    /// The CRDs of the chart's `crds/` folder (applied on first install only, never pruned
+    /// or deleted, unless the environment's `policy.crds` says `upgrade`).
+    #[serde(default, skip_serializing_if = "Manifests::is_empty")]
+    pub crds: Manifests,
+    /// The chart's hooks as rendered (applied only when their events come).
+    #[serde(default, skip_serializing_if = "Manifests::is_empty")]
+    pub hooks: Manifests,
+    /// The events the revision that was live before this run has hooks for (its rollback
+    /// hooks run when this run goes back to it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_hooks: Vec<HookEvent>,
+}
+
+impl HelmParts {
+    pub fn is_empty(&self) -> bool {
+        self == &HelmParts::default()
+    }
 }
 
 /// A revision's rendered objects, kept as the JSON text they are stored in and parsed only
@@ -96,6 +123,18 @@ impl Manifests {
         let kinds: Vec<Kind> = serde_json::from_str(self.0.get())
             .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
         Ok(kinds.into_iter().map(|k| (k.api_version, k.kind)).collect())
+    }
+}
+
+impl Default for Manifests {
+    fn default() -> Manifests {
+        Manifests::new(&[])
+    }
+}
+
+impl Manifests {
+    pub fn is_empty(&self) -> bool {
+        self.0.get() == "[]"
     }
 }
 
@@ -213,6 +252,9 @@ mod tests {
             pre_promotion: vec![],
             post_promotion: vec![],
             verify: vec![],
+            lifecycle: crate::domain::run::Lifecycle::Upgrade,
+            hooks: vec![],
+            install_crds: false,
         });
         ReleaseRecord {
             release: "web".into(),
@@ -231,6 +273,7 @@ mod tests {
             manifests: Manifests::new(&[
                 serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}),
             ]),
+            helm: HelmParts::default(),
             strategy: StrategyKind::Canary,
             slot: None,
             previous: Some(2),

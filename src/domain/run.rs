@@ -6,6 +6,7 @@
 
 use crate::domain::duration::HumanDuration;
 use crate::domain::gate::{Check, GateRecord, GateStage, Verdict};
+use crate::domain::hooks::{HookEvent, HookRun};
 use crate::domain::strategy::Color;
 use serde::{Deserialize, Serialize};
 
@@ -96,6 +97,11 @@ pub enum Step {
         stage: GateStage,
         checks: Vec<Check>,
     },
+    /// Run the hooks `revision` has for `event`, in Helm's order (`domain::hooks`).
+    Hooks { revision: u32, event: HookEvent },
+    /// Apply the CRDs of the chart's `crds/` folder (first install, or `policy.crds:
+    /// upgrade`) and wait until they are Established.
+    ApplyCrds { revision: u32 },
 }
 
 /// How many canary pods a step asks for.
@@ -176,6 +182,51 @@ impl Step {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Step::Hooks { revision, event } => format!("{event} hooks of r{revision}"),
+            Step::ApplyCrds { revision } => format!("install the CRDs of r{revision} (crds/)"),
+        }
+    }
+
+    /// Whether the step changes what workloads run or where traffic goes (a step that only
+    /// adds new config, runs hooks, waits or verifies does not).
+    pub fn changes_workloads(&self) -> bool {
+        matches!(
+            self,
+            Step::ApplyAll { .. }
+                | Step::ApplyCanary { .. }
+                | Step::ApplySlot { .. }
+                | Step::SwitchServices { .. }
+                | Step::ScaleSlot { .. }
+                | Step::DeleteCanaries
+        )
+    }
+}
+
+/// What a run does to the release, which decides the hooks it runs (Helm's install,
+/// upgrade and rollback).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lifecycle {
+    #[default]
+    Install,
+    Upgrade,
+    Rollback,
+}
+
+impl Lifecycle {
+    pub fn pre(self) -> HookEvent {
+        match self {
+            Lifecycle::Install => HookEvent::PreInstall,
+            Lifecycle::Upgrade => HookEvent::PreUpgrade,
+            Lifecycle::Rollback => HookEvent::PreRollback,
+        }
+    }
+
+    pub fn post(self) -> HookEvent {
+        match self {
+            Lifecycle::Install => HookEvent::PostInstall,
+            Lifecycle::Upgrade => HookEvent::PostUpgrade,
+            Lifecycle::Rollback => HookEvent::PostRollback,
         }
     }
 }
@@ -338,6 +389,9 @@ pub struct Run {
     /// The steps the deploy gave instead of the service's configured ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<StepOverrides>,
+    /// Every hook this run ran, with its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookRun>,
 }
 
 /// What the strategy needs to build a plan.
@@ -358,6 +412,12 @@ pub struct PlanInput {
     pub post_promotion: Vec<Check>,
     /// Rolling: the gate once healthy.
     pub verify: Vec<Check>,
+    /// Install, upgrade (also a take-over of a release Helm installed) or rollback.
+    pub lifecycle: Lifecycle,
+    /// The events the revision has hooks for.
+    pub hooks: Vec<HookEvent>,
+    /// Apply the chart's `crds/` first.
+    pub install_crds: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -367,8 +427,65 @@ pub enum PlannedCanaryStep {
     Verify(Vec<Check>),
 }
 
-/// Builds the forward plan of a run.
+/// Builds the forward plan of a run: the strategy's steps, with the chart's `crds/` first
+/// when they are installed, and the lifecycle's hooks where DESIGN.md "Helm lifecycle"
+/// puts them — pre-hooks before anything changes (after the revision's new config, which
+/// they may read), post-hooks once the release is healthy (after a promotion or a switch).
 pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
+    let (mut steps, mut promotion) = strategy_plan(input);
+    let r = input.revision;
+    let has = |e: HookEvent| input.hooks.contains(&e);
+    let post = input.lifecycle.post();
+    if has(post) {
+        let from = promotion.unwrap_or(0);
+        let healthy = steps.iter().enumerate().skip(from).find_map(|(i, st)| {
+            matches!(
+                st,
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                }
+            )
+            .then_some(i)
+        });
+        let at = healthy.map(|i| i + 1).unwrap_or(steps.len());
+        steps.insert(
+            at,
+            Step::Hooks {
+                revision: r,
+                event: post,
+            },
+        );
+    }
+    let mut prefix = Vec::new();
+    if input.install_crds {
+        prefix.push(Step::ApplyCrds { revision: r });
+    }
+    let pre = input.lifecycle.pre();
+    if has(pre) {
+        if steps.first() == Some(&Step::ApplyConfig { revision: r }) {
+            steps.insert(
+                1,
+                Step::Hooks {
+                    revision: r,
+                    event: pre,
+                },
+            );
+            promotion = promotion.map(|p| p + 1);
+        } else {
+            prefix.push(Step::ApplyConfig { revision: r });
+            prefix.push(Step::Hooks {
+                revision: r,
+                event: pre,
+            });
+        }
+    }
+    let shift = prefix.len();
+    prefix.extend(steps);
+    (prefix, promotion.map(|p| p + shift))
+}
+
+/// The strategy's own steps.
+fn strategy_plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
     use StrategyKind as S;
     let r = input.revision;
     let first = input.previous.is_none();
@@ -437,6 +554,11 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
                         target: Target::Slot { color },
                     },
                     Step::SwitchServices { revision: r, color },
+                    // The chart's other workloads (StatefulSets, DaemonSets, Jobs …) roll
+                    // with the switch.
+                    Step::WaitHealthy {
+                        target: Target::Primaries,
+                    },
                 ],
                 Some(0),
             )
@@ -467,6 +589,9 @@ pub fn plan(input: &PlanInput) -> (Vec<Step>, Option<usize>) {
             steps.push(Step::SwitchServices {
                 revision: r,
                 color: idle,
+            });
+            steps.push(Step::WaitHealthy {
+                target: Target::Primaries,
             });
             if !input.post_promotion.is_empty() {
                 steps.push(Step::Verify {
@@ -521,6 +646,9 @@ pub struct ReverseInput {
     pub auto_rollback: bool,
     /// Blue/green: the slot that was live before this run.
     pub live_before: Option<Color>,
+    /// The events the revision a rollback returns to has hooks for (its pre/post-rollback
+    /// hooks run, as Helm's rollback runs the target's).
+    pub previous_hooks: Vec<HookEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -552,6 +680,7 @@ impl Run {
             rollback_requested: false,
             gates: Vec::new(),
             overrides: None,
+            hooks: Vec::new(),
         };
         run.enter(now_ms);
         run
@@ -653,8 +782,30 @@ impl Run {
     /// The steps that undo this run from where it stands.
     pub fn reverse_plan(&self, ctx: &ReverseInput) -> Vec<Step> {
         use StrategyKind as S;
+        if self.reverse.is_none() && !self.touched() {
+            // Only new config applied and hooks run (a failed pre-hook): nothing to undo.
+            return Vec::new();
+        }
         let promoted =
             self.promotion_index.is_some_and(|p| self.cursor > p) && self.reverse.is_none();
+        let rollback_hooks = |prev: u32, core: Vec<Step>| -> Vec<Step> {
+            let mut steps = Vec::new();
+            let has = |e: HookEvent| ctx.previous_hooks.contains(&e);
+            if has(HookEvent::PreRollback) {
+                steps.push(Step::Hooks {
+                    revision: prev,
+                    event: HookEvent::PreRollback,
+                });
+            }
+            steps.extend(core);
+            if has(HookEvent::PostRollback) {
+                steps.push(Step::Hooks {
+                    revision: prev,
+                    event: HookEvent::PostRollback,
+                });
+            }
+            steps
+        };
         match ctx.strategy {
             S::Canary if !promoted && self.promotion_index.is_some_and(|p| p > 0) => {
                 vec![Step::DeleteCanaries]
@@ -665,19 +816,26 @@ impl Run {
                 let mut steps = Vec::new();
                 if promoted {
                     // Instant: traffic back to the old slot, which is still up.
-                    steps.push(Step::ScaleSlot {
-                        color: live,
-                        replicas: None,
-                    });
-                    steps.push(Step::WaitHealthy {
-                        target: Target::Slot { color: live },
-                    });
+                    let mut back = vec![
+                        Step::ScaleSlot {
+                            color: live,
+                            replicas: None,
+                        },
+                        Step::WaitHealthy {
+                            target: Target::Slot { color: live },
+                        },
+                    ];
                     if let Some(prev) = ctx.previous {
-                        steps.push(Step::SwitchServices {
+                        back.push(Step::SwitchServices {
                             revision: prev,
                             color: live,
                         });
+                        back.push(Step::WaitHealthy {
+                            target: Target::Primaries,
+                        });
+                        back = rollback_hooks(prev, back);
                     }
+                    steps.extend(back);
                 }
                 steps.push(Step::ScaleSlot {
                     color: idle,
@@ -687,12 +845,15 @@ impl Run {
             }
             _ => match ctx.previous {
                 Some(prev) => {
-                    let mut steps = vec![
-                        Step::ApplyAll { revision: prev },
-                        Step::WaitHealthy {
-                            target: Target::Primaries,
-                        },
-                    ];
+                    let mut steps = rollback_hooks(
+                        prev,
+                        vec![
+                            Step::ApplyAll { revision: prev },
+                            Step::WaitHealthy {
+                                target: Target::Primaries,
+                            },
+                        ],
+                    );
                     if matches!(ctx.strategy, S::Canary) {
                         steps.push(Step::DeleteCanaries);
                     }
@@ -701,6 +862,13 @@ impl Run {
                 None => Vec::new(),
             },
         }
+    }
+
+    /// Whether any step so far (the one under the cursor included, which may have run in
+    /// part) changed workloads or traffic.
+    pub fn touched(&self) -> bool {
+        let end = (self.cursor + 1).min(self.plan.len());
+        self.plan[..end].iter().any(Step::changes_workloads)
     }
 
     /// Applies an event. `ctx` decides how to go back when needed.
@@ -738,7 +906,10 @@ impl Run {
                     return Ok(());
                 }
                 let back = self.reverse_plan(ctx);
-                if ctx.auto_rollback && !back.is_empty() {
+                if !self.touched() {
+                    // Nothing changed (a pre-hook failed): the release stays as it was.
+                    self.go_back(Reverse::AutoRollback, Vec::new(), Some(reason), now_ms);
+                } else if ctx.auto_rollback && !back.is_empty() {
                     self.go_back(Reverse::AutoRollback, back, Some(reason), now_ms);
                 } else {
                     self.reason = Some(reason);
@@ -856,6 +1027,13 @@ mod tests {
             pre_promotion: vec![],
             post_promotion: vec![],
             verify: vec![],
+            lifecycle: if previous.is_some() {
+                Lifecycle::Upgrade
+            } else {
+                Lifecycle::Install
+            },
+            hooks: vec![],
+            install_crds: false,
         }
     }
 
@@ -865,6 +1043,7 @@ mod tests {
             previous,
             auto_rollback: true,
             live_before: Some(Color::Blue),
+            previous_hooks: vec![],
         }
     }
 
@@ -1021,6 +1200,8 @@ mod tests {
             .expect("promote");
         r.apply(Event::StepDone, &c, 3).expect("switched");
         assert!(r.promoted());
+        r.apply(Event::StepDone, &c, 3)
+            .expect("the other workloads healthy");
         assert!(matches!(
             r.current(),
             Some(Step::Pause {
@@ -1130,8 +1311,15 @@ mod tests {
         let (p, promo) = plan(&i);
         let promo = promo.expect("promotion");
         assert!(matches!(p[promo], Step::SwitchServices { .. }));
-        assert!(matches!(
+        assert_eq!(
             p[promo + 1],
+            Step::WaitHealthy {
+                target: Target::Primaries
+            },
+            "the other workloads roll with the switch"
+        );
+        assert!(matches!(
+            p[promo + 2],
             Step::Verify {
                 stage: GateStage::PostPromotion,
                 ..
@@ -1278,5 +1466,141 @@ mod tests {
         assert_eq!(r.plan, vec![Step::DeleteCanaries]);
         r.apply(Event::StepDone, &c, 3).expect("deleted");
         assert_eq!(r.status, Status::RolledBack);
+    }
+
+    fn hooked(strategy: S, previous: Option<u32>, events: &[HookEvent]) -> PlanInput {
+        let mut i = input(strategy, previous);
+        i.hooks = events.to_vec();
+        i
+    }
+
+    fn hook(event: HookEvent) -> Step {
+        Step::Hooks { revision: 2, event }
+    }
+
+    #[test]
+    fn hooks_sit_where_design_puts_them_in_every_strategy() {
+        use HookEvent as H;
+        let both = [H::PreUpgrade, H::PostUpgrade, H::PreInstall, H::PostInstall];
+        // Rolling: pre before the apply (after the new config), post once healthy.
+        let (p, promo) = plan(&hooked(S::Rolling, Some(1), &both));
+        assert_eq!(
+            p,
+            vec![
+                Step::ApplyConfig { revision: 2 },
+                hook(H::PreUpgrade),
+                Step::ApplyAll { revision: 2 },
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                },
+                hook(H::PostUpgrade),
+            ]
+        );
+        assert_eq!(promo, Some(2));
+        // Canary: pre before the first canary, post after the primaries are healthy.
+        let (p, promo) = plan(&hooked(S::Canary, Some(1), &both));
+        assert_eq!(p[1], hook(H::PreUpgrade));
+        assert!(matches!(p[2], Step::ApplyCanary { .. }));
+        let promo = promo.expect("promotion");
+        assert_eq!(p[promo], Step::ApplyAll { revision: 2 });
+        assert_eq!(p[promo + 2], hook(H::PostUpgrade));
+        assert_eq!(p[promo + 3], Step::DeleteCanaries);
+        // Blue/green: pre before the idle slot, post after the switch.
+        let (p, promo) = plan(&hooked(S::Bluegreen, Some(1), &both));
+        assert_eq!(p[1], hook(H::PreUpgrade));
+        assert!(matches!(p[2], Step::ApplySlot { .. }));
+        let promo = promo.expect("promotion");
+        assert!(matches!(p[promo], Step::SwitchServices { .. }));
+        assert_eq!(p[promo + 2], hook(H::PostUpgrade));
+        // A first deploy runs the install hooks, after the chart's crds/.
+        let mut first = hooked(S::Bluegreen, None, &both);
+        first.install_crds = true;
+        let (p, promo) = plan(&first);
+        assert_eq!(p[0], Step::ApplyCrds { revision: 2 });
+        assert_eq!(p[2], hook(H::PreInstall));
+        assert_eq!(promo, Some(3));
+        assert_eq!(p.last(), Some(&hook(H::PostInstall)));
+        // No hooks of the lifecycle's events: the strategy's plan alone.
+        assert_eq!(
+            plan(&hooked(S::Rolling, Some(1), &[H::PreInstall, H::Test]))
+                .0
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_failed_pre_hook_leaves_everything_as_it_was() {
+        use HookEvent as H;
+        for strategy in [S::Rolling, S::Canary, S::Bluegreen] {
+            let (p, promo) = plan(&hooked(strategy, Some(1), &[H::PreUpgrade]));
+            let mut r = Run::new(p, promo, 0);
+            let c = ctx(strategy, Some(1));
+            r.apply(Event::StepDone, &c, 1).expect("config applied");
+            r.apply(
+                Event::StepFailed {
+                    reason: "pre-upgrade hook Job/migrate failed".into(),
+                },
+                &c,
+                2,
+            )
+            .expect("fail");
+            assert_eq!(r.status, Status::RolledBack, "{strategy:?}");
+            assert!(r.plan.is_empty(), "nothing to undo: {:?}", r.plan);
+            assert!(r
+                .reason
+                .as_deref()
+                .is_some_and(|t| t.contains("Job/migrate")));
+        }
+    }
+
+    #[test]
+    fn a_failed_post_hook_goes_back_with_the_previous_revisions_rollback_hooks() {
+        use HookEvent as H;
+        let (p, promo) = plan(&hooked(S::Rolling, Some(1), &[H::PostUpgrade]));
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Rolling, Some(1));
+        c.previous_hooks = vec![H::PreRollback, H::PostRollback];
+        r.apply(Event::StepDone, &c, 1).expect("applied");
+        r.apply(Event::StepDone, &c, 2).expect("healthy");
+        r.apply(Event::StepFailed { reason: "x".into() }, &c, 3)
+            .expect("post hook failed");
+        assert_eq!(r.reverse, Some(Reverse::AutoRollback));
+        let rb = |event| Step::Hooks { revision: 1, event };
+        assert_eq!(
+            r.plan,
+            vec![
+                rb(H::PreRollback),
+                Step::ApplyAll { revision: 1 },
+                Step::WaitHealthy {
+                    target: Target::Primaries
+                },
+                rb(H::PostRollback),
+            ]
+        );
+        // Aborting a canary before promotion runs no hooks.
+        let (p, promo) = plan(&input(S::Canary, Some(1)));
+        let mut r = Run::new(p, promo, 0);
+        let mut c = ctx(S::Canary, Some(1));
+        c.previous_hooks = vec![H::PreRollback];
+        r.apply(Event::StepDone, &c, 1).expect("config");
+        r.apply(Event::StepDone, &c, 2).expect("canary");
+        r.apply(Event::Abort, &c, 3).expect("abort");
+        assert_eq!(r.plan, vec![Step::DeleteCanaries]);
+    }
+
+    #[test]
+    fn a_rollback_runs_the_target_revisions_rollback_hooks() {
+        use HookEvent as H;
+        let mut i = hooked(
+            S::Rolling,
+            Some(1),
+            &[H::PreRollback, H::PostRollback, H::PreUpgrade],
+        );
+        i.lifecycle = Lifecycle::Rollback;
+        let (p, _) = plan(&i);
+        assert_eq!(p[1], hook(H::PreRollback));
+        assert_eq!(p.last(), Some(&hook(H::PostRollback)));
+        assert!(!p.contains(&hook(H::PreUpgrade)));
     }
 }

@@ -459,6 +459,24 @@ pub fn prepare_rolling(
     }
 }
 
+/// Points an object that is not the chart's own (a hook) at the revision's versioned config:
+/// `renames` as [`prepare_rolling`] returns them (`Kind/name` → new name). The object
+/// itself keeps its name.
+pub fn follow_config_renames(o: &mut Object, renames: &BTreeMap<String, String>) {
+    let by_key: BTreeMap<(String, String), String> = renames
+        .iter()
+        .filter_map(|(k, new)| {
+            let (kind, name) = k.split_once('/')?;
+            Some(((kind.to_string(), name.to_string()), new.clone()))
+        })
+        .collect();
+    if let Some(p) = pod_spec_ptr(&o.kind) {
+        if let Some(spec) = o.body.pointer_mut(p) {
+            rewrite_refs(spec, &by_key);
+        }
+    }
+}
+
 /// The `-canary` Deployments (with the pods `replicas_for(primary name)` asks for) and the
 /// `-canary` Services that select only canary pods, from the prepared primaries. The chart's
 /// own Services keep their selectors, so they route to both tracks in proportion to ready

@@ -97,11 +97,95 @@ impl Layer {
     }
 }
 
-/// A `--set` (or `--set-string`) expression, applied after every file layer, in order.
+/// Helm's override flags, in the order Helm applies them (`Options.MergeValues`): after
+/// the values files, every `--set-json`, then every `--set`, `--set-string`, `--set-file`
+/// and `--set-literal`, each kind in the order given.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SetKind {
+    Json,
+    Typed,
+    String,
+    File,
+    Literal,
+}
+
+impl SetKind {
+    pub const ALL: [SetKind; 5] = [
+        SetKind::Json,
+        SetKind::Typed,
+        SetKind::String,
+        SetKind::File,
+        SetKind::Literal,
+    ];
+
+    /// The kind a command-line flag names (`--set-json` → `Json`).
+    pub fn from_flag(flag: &str) -> Option<SetKind> {
+        SetKind::ALL.into_iter().find(|k| k.flag() == flag)
+    }
+
+    /// The command-line flag.
+    pub fn flag(self) -> &'static str {
+        match self {
+            SetKind::Json => "--set-json",
+            SetKind::Typed => "--set",
+            SetKind::String => "--set-string",
+            SetKind::File => "--set-file",
+            SetKind::Literal => "--set-literal",
+        }
+    }
+}
+
+/// One override expression (`--set a.b=1`, `--set-file tls.crt=./cert.pem`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetOverride {
     pub expr: String,
-    pub string: bool,
+    pub kind: SetKind,
+    /// `--set-file`: what reading each file the expression names gave (its text, or the
+    /// error), read at the edge so that merging stays pure.
+    pub files: BTreeMap<String, Result<String, String>>,
+}
+
+impl SetOverride {
+    /// `FLAG EXPR` (as the console's launch dialog gives it) or a bare `--set` expression.
+    pub fn from_word(word: &str) -> Self {
+        match word.split_once(' ') {
+            Some((flag, expr)) => match SetKind::from_flag(flag) {
+                Some(kind) => SetOverride::new(kind, expr),
+                None => SetOverride::new(SetKind::Typed, word),
+            },
+            None => SetOverride::new(SetKind::Typed, word),
+        }
+    }
+
+    pub fn new(kind: SetKind, expr: impl Into<String>) -> Self {
+        SetOverride {
+            expr: expr.into(),
+            kind,
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// `--set-file`: the files the expression names, for the edge to read.
+    pub fn file_paths(&self) -> Vec<String> {
+        if self.kind != SetKind::File {
+            return Vec::new();
+        }
+        let seen = std::cell::RefCell::new(Vec::new());
+        let record = |path: &str| {
+            seen.borrow_mut().push(path.to_string());
+            Ok(String::new())
+        };
+        // A malformed expression names what it named so far; merging reports the error.
+        let _ = crate::domain::setvals::parse_set_into(
+            &self.expr,
+            &mut Map::new(),
+            crate::domain::setvals::SetMode::File(&record),
+        );
+        seen.into_inner()
+    }
 }
 
 /// Which layer set a leaf, and on which line of it.
@@ -196,6 +280,9 @@ pub struct Effective {
     /// Each layer's positions (empty for `--set`), by layer index.
     pub positions: Vec<Arc<HashMap<String, Pos>>>,
     pub layers: Vec<LayerSummary>,
+    /// Pointers of every leaf a secret layer gave: whoever wins there (an override given at
+    /// launch, say) is masked like the secret.
+    pub secret_paths: Vec<String>,
     /// Warnings Helm would print (e.g. a table replaced by a scalar).
     pub warnings: Vec<String>,
 }
@@ -302,8 +389,12 @@ pub struct Explained {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValuesError {
-    #[error("invalid --set {expr:?}: {message}")]
-    Set { expr: String, message: String },
+    #[error("invalid {flag} {expr:?}: {message}")]
+    Set {
+        flag: &'static str,
+        expr: String,
+        message: String,
+    },
 }
 
 pub const MASK: &str = "********";
@@ -331,39 +422,20 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
         }
         merge_maps(&mut user, &mut user_origins, &layer.values, i);
     }
-    // 2. --set expressions parsed into the merged user values.
-    for set in sets {
-        let idx = summaries.len();
-        summaries.push(LayerSummary {
-            kind: LayerKind::Override,
-            source: if set.string {
-                format!("--set-string {}", set.expr)
-            } else {
-                format!("--set {}", set.expr)
-            },
-            secret: false,
-            git: None,
-        });
-        let mode = if set.string {
-            crate::domain::setvals::SetMode::String
-        } else {
-            crate::domain::setvals::SetMode::Typed
-        };
-        let Value::Object(map) = &mut user else {
-            unreachable!("user values root is always a map")
-        };
-        let set_ptrs =
-            crate::domain::setvals::parse_set_into(&set.expr, map, mode).map_err(|e| {
-                ValuesError::Set {
-                    expr: set.expr.clone(),
-                    message: e.helm_message(),
-                }
-            })?;
-        for p in set_ptrs {
-            mark_set(&user, &mut user_origins, &p, idx);
+    // 2. Override expressions parsed into the merged user values, kind by kind in Helm's
+    //    order (whatever order they were given in).
+    for kind in SetKind::ALL {
+        for set in sets.iter().filter(|s| s.kind == kind) {
+            let idx = summaries.len();
+            summaries.push(LayerSummary {
+                kind: LayerKind::Override,
+                source: format!("{} {}", kind.flag(), set.expr),
+                secret: false,
+                git: None,
+            });
+            apply_set(&mut user, &mut user_origins, set, idx)?;
         }
     }
-
     // 3. Chart defaults: the parent's, then each subchart's under its mount point, the
     //    parent's values winning over the subchart's own defaults.
     let mut defaults = Value::Object(Map::new());
@@ -416,19 +488,88 @@ pub fn merge(layers: &[Layer], sets: &[SetOverride]) -> Result<Effective, Values
     let mut positions: Vec<Arc<HashMap<String, Pos>>> =
         layers.iter().map(|l| l.positions.clone()).collect();
     positions.resize_with(summaries.len(), || Arc::new(HashMap::new()));
-    Ok(Effective {
+    let secret_paths = layers
+        .iter()
+        .filter(|l| l.secret)
+        .flat_map(|l| leaves(&Value::Object(l.values.clone()), ""))
+        .collect();
+    let mut effective = Effective {
         values,
         user_values: user,
         origin_tree,
         positions,
         layers: summaries,
+        secret_paths,
         warnings,
-    })
+    };
+    // An override that replaced a secret names its value in its own expression: blank it
+    // there too (the layer names are shown and recorded).
+    let secrets = effective.secret_strings();
+    for l in effective
+        .layers
+        .iter_mut()
+        .filter(|l| l.kind == LayerKind::Override)
+    {
+        for s in &secrets {
+            let quoted = serde_json::to_string(s).unwrap_or_default();
+            let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or("");
+            for form in [s.as_str(), inner] {
+                if !form.is_empty() && l.source.contains(form) {
+                    l.source = l.source.replace(form, MASK);
+                }
+            }
+        }
+    }
+    Ok(effective)
+}
+
+/// One override expression written into the user values (Helm's `strvals.Parse*Into`; a
+/// `--set-json` JSON object merges like a values file).
+fn apply_set(
+    user: &mut Value,
+    origins: &mut OriginTree,
+    set: &SetOverride,
+    idx: usize,
+) -> Result<(), ValuesError> {
+    use crate::domain::setvals::{parse_set_into, SetMode};
+    let failed = |message: String| ValuesError::Set {
+        flag: set.kind.flag(),
+        expr: set.expr.clone(),
+        message,
+    };
+    if set.kind == SetKind::Json && set.expr.trim_start().starts_with('{') {
+        let Ok(Value::Object(object)) = serde_json::from_str::<Value>(set.expr.trim()) else {
+            return Err(failed("not a JSON object".into()));
+        };
+        merge_maps(user, origins, &object, idx);
+        return Ok(());
+    }
+    let read = |path: &str| match set.files.get(path) {
+        Some(r) => r.clone(),
+        None => Err(format!("open {path}: no such file or directory")),
+    };
+    let mode = match set.kind {
+        SetKind::Json => SetMode::Json,
+        SetKind::Typed => SetMode::Typed,
+        SetKind::String => SetMode::String,
+        SetKind::File => SetMode::File(&read),
+        SetKind::Literal => SetMode::Literal,
+    };
+    let Value::Object(map) = user else {
+        unreachable!("user values root is always a map")
+    };
+    let set_ptrs = parse_set_into(&set.expr, map, mode).map_err(|e| failed(e.helm_message()))?;
+    for p in set_ptrs {
+        mark_set(user, origins, &p, idx);
+    }
+    Ok(())
 }
 
 /// Records that a `--set` wrote the node at `ptr`, shaping the origin tree like the values.
 fn mark_set(values: &Value, origins: &mut OriginTree, ptr: &str, layer: usize) {
-    let set = OriginTree::Leaf(Some(Origin { layer, pos: None }));
+    // `Whole`, not a leaf: a `--set-json` value can be a map, which chart defaults are
+    // later coalesced into, key by key.
+    let set = OriginTree::Whole { layer, base: 0 };
     let segs = crate::domain::yaml::pointer_segments(ptr);
     let mut v = values;
     let mut o = origins;
@@ -679,11 +820,24 @@ impl Effective {
         self.layers.get(o.layer).map(|l| l.secret).unwrap_or(false)
     }
 
-    /// The effective values with every leaf set by a secret layer replaced by `********`.
+    /// A leaf set by a secret layer, or one a secret layer gave that another layer (an
+    /// override at launch) replaced: both are the secret's value.
+    fn is_secret(&self, ptr: &str, o: &Origin) -> bool {
+        self.is_secret_origin(o)
+            || self.secret_paths.iter().any(|s| {
+                s == ptr
+                    || ptr
+                        .strip_prefix(s.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+                    || s.strip_prefix(ptr).is_some_and(|r| r.starts_with('/'))
+            })
+    }
+
+    /// The effective values with every secret leaf replaced by `********`.
     pub fn masked_values(&self) -> Value {
         let mut v = self.values.clone();
         for (p, o) in &self.origins() {
-            if self.is_secret_origin(o) {
+            if self.is_secret(p, o) {
                 if let Some(slot) = v.pointer_mut(p) {
                     *slot = Value::String(MASK.into());
                 }
@@ -707,7 +861,7 @@ impl Effective {
                     layer: layer.map(|l| l.kind).unwrap_or(LayerKind::ChartDefaults),
                     source: layer.map(|l| l.source.clone()).unwrap_or_default(),
                     line: origin.and_then(|o| o.pos).map(|p| p.line),
-                    secret: layer.map(|l| l.secret).unwrap_or(false),
+                    secret: origin.is_some_and(|o| self.is_secret(&p, &o)),
                     pointer: p,
                 }
             })
@@ -718,7 +872,7 @@ impl Effective {
     pub fn secret_strings(&self) -> Vec<String> {
         self.origins()
             .iter()
-            .filter(|(_, o)| self.is_secret_origin(o))
+            .filter(|(p, o)| self.is_secret(p, o))
             .filter_map(|(p, _)| self.values.pointer(p))
             .filter_map(|v| match v {
                 Value::String(s) => Some(s.clone()),
@@ -745,10 +899,7 @@ mod tests {
     }
 
     fn set(expr: &str) -> SetOverride {
-        SetOverride {
-            expr: expr.into(),
-            string: false,
-        }
+        SetOverride::new(SetKind::Typed, expr)
     }
 
     #[test]
@@ -915,6 +1066,76 @@ mod tests {
         let text = serde_json::to_string(&e.explain()).expect("json");
         assert!(!text.contains("hunter2"), "{text}");
         assert_eq!(e.secret_strings(), vec!["hunter2".to_string()]);
+    }
+
+    #[test]
+    fn an_override_of_a_secret_is_masked_like_the_secret() {
+        let mut secret = Layer::new(
+            LayerKind::Secret,
+            "env DB_PASSWORD",
+            map_at_path("database.password", json!("hunter2")),
+        );
+        secret.secret = true;
+        let mut file = SetOverride::new(SetKind::File, "database.password=./pw.txt");
+        file.files
+            .insert("./pw.txt".into(), Ok("from-a-file".into()));
+        for set in [
+            SetOverride::new(SetKind::Literal, "database.password=lit,eral"),
+            SetOverride::new(SetKind::Json, r#"database={"password":"js0n"}"#),
+            file,
+        ] {
+            let e = merge(&[secret.clone()], std::slice::from_ref(&set)).expect("merges");
+            let raw = e.values["database"]["password"]
+                .as_str()
+                .expect("string")
+                .to_string();
+            assert_ne!(raw, "hunter2", "{set:?} wins");
+            assert_eq!(e.masked_values()["database"]["password"], json!(MASK));
+            let explained = e.explain();
+            let line = explained
+                .iter()
+                .find(|x| x.pointer == "/database/password")
+                .expect("explained");
+            assert!(line.secret && line.value == json!(MASK), "{line:?}");
+            assert_eq!(
+                line.source,
+                format!("{} {}", set.kind.flag(), set.expr).replace(&raw, MASK)
+            );
+            assert!(!serde_json::to_string(&explained)
+                .expect("json")
+                .contains(&raw));
+            assert_eq!(e.secret_strings(), vec![raw]);
+        }
+    }
+
+    #[test]
+    fn override_kinds_apply_in_helms_order_whatever_order_they_come_in() {
+        let sets = [
+            SetOverride::new(SetKind::Literal, "k=literal"),
+            SetOverride::new(SetKind::String, "k=s"),
+            SetOverride::new(SetKind::Typed, "k=1"),
+            SetOverride::new(SetKind::Json, "k=[1]"),
+            SetOverride::new(SetKind::Typed, "j=1"),
+            SetOverride::new(SetKind::Json, r#"{"j": {"x": 1}, "m": 2}"#),
+        ];
+        let e = merge(&[], &sets).expect("merges");
+        assert_eq!(e.values, json!({"k": "literal", "j": 1, "m": 2}));
+        let sources: Vec<&str> = e.layers.iter().map(|l| l.source.as_str()).collect();
+        assert_eq!(
+            sources,
+            [
+                "--set-json k=[1]",
+                r#"--set-json {"j": {"x": 1}, "m": 2}"#,
+                "--set k=1",
+                "--set j=1",
+                "--set-string k=s",
+                "--set-literal k=literal"
+            ]
+        );
+        assert_eq!(e.layers[e.origins()["/m"].layer].source, sources[1]);
+        assert_eq!(e.layers[e.origins()["/k"].layer].source, sources[5]);
+        let bad = merge(&[], &[SetOverride::new(SetKind::Json, "{nope")]).expect_err("bad json");
+        assert!(bad.to_string().contains("--set-json"), "{bad}");
     }
 
     #[test]

@@ -3,15 +3,15 @@
 //! renewed. Waits are driven by watches, not polling. Requests written into the record by
 //! other terminals (promote, abort, rollback) are picked up between and during steps.
 
+use super::health::{Judge, Watched};
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
-use crate::cluster::watch::{NamespaceWatch, PodIndex};
+use crate::cluster::watch::NamespaceWatch;
 use crate::cluster::{lease, records, ClusterError};
-use crate::domain::health::{self, Health};
+use crate::domain::health::Health;
 use crate::domain::record::ReleaseRecord;
 use crate::domain::run::{Event, Outcome, ReverseInput, Status, Step};
-use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -54,6 +54,7 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
         previous: rec.previous,
         auto_rollback: s.env.policy.auto_rollback,
         live_before: rec.live_before,
+        previous_hooks: rec.helm.previous_hooks.clone(),
     }
 }
 
@@ -234,9 +235,26 @@ pub async fn drive(
                     None => continue,
                 }
             }
+            Step::Hooks { revision, event } => {
+                match super::hooks::run_step(
+                    s,
+                    rec,
+                    &mut revisions,
+                    &mut watch,
+                    *revision,
+                    *event,
+                    progress,
+                    &opts.cancel,
+                )
+                .await?
+                {
+                    Some(ev) => ev,
+                    None => continue,
+                }
+            }
             Step::WaitHealthy { target } => {
-                let names = objects::target_deployments(s, rec, target, &mut revisions).await?;
-                match wait_healthy(s, rec, &mut watch, &names, progress, &opts.cancel).await? {
+                let targets = objects::target_objects(s, rec, target, &mut revisions).await?;
+                match wait_healthy(s, rec, &mut watch, &targets, progress, &opts.cancel).await? {
                     Some(ev) => ev,
                     None => continue,
                 }
@@ -315,78 +333,25 @@ async fn watched_workloads(
     Ok(names)
 }
 
-/// The pods of a Deployment's current template: matching its selector and running the
-/// template's images (old-revision pods and other tracks do not count against it).
-fn new_pods(pods: &PodIndex, dep: &Value) -> Vec<Value> {
-    let selector: BTreeMap<String, String> = dep
-        .pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
-    if selector.is_empty() {
-        return Vec::new();
-    }
-    let images = |v: &Value, ptr: &str| -> Vec<String> {
-        v.pointer(ptr)
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c.get("image").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let want = images(dep, "/spec/template/spec/containers");
-    let template_labels = dep
-        .pointer("/spec/template/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    pods.matching(&selector)
-        .into_iter()
-        .map(|p| p.to_value())
-        .filter(|p| images(p, "/spec/containers") == want)
-        .filter(|p| {
-            // A canary's pods carry a track label the primary's template lacks (and back).
-            let labels = p.pointer("/metadata/labels").and_then(Value::as_object);
-            ["helmdeck.io/track", "helmdeck.io/slot"]
-                .iter()
-                .all(|k| labels.and_then(|l| l.get(*k)) == template_labels.get(*k))
-        })
-        .collect()
-}
-
 async fn wait_healthy(
     s: &Session,
     rec: &mut ReleaseRecord,
     watch: &mut NamespaceWatch,
-    names: &[String],
+    targets: &[Watched],
     progress: &(dyn Fn(Progress) + Send + Sync),
     cancel: &Option<CancellationToken>,
 ) -> Result<Option<Event>, EngineError> {
     let deadline = std::time::Instant::now() + s.env.policy.progress_deadline.as_duration();
     let mut last: HashMap<String, Health> = HashMap::new();
     let mut last_check = std::time::Instant::now();
-    let floors = NamespaceWatch::generation_floors(&s.cluster).await?;
+    let mut judge = Judge::start(s, targets).await?;
     loop {
         let mut all = true;
         let index = watch.pod_index();
-        for name in names {
-            let h = match watch.deployment_at_least(name, floors.get(name).copied()) {
-                None => Health::InProgress {
-                    reason: "waiting for the Deployment's current spec".into(),
-                },
-                Some(dep) => {
-                    let pods = new_pods(&index, &dep);
-                    let refs: Vec<&Value> = pods.iter().collect();
-                    health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
-                }
-            };
-            if last.get(name) != Some(&h) {
+        for t in targets {
+            let name = t.label();
+            let h = judge.health(watch, &index, t);
+            if last.get(&name) != Some(&h) {
                 progress(Progress::Health {
                     workload: name.clone(),
                     health: h.clone(),
@@ -425,7 +390,7 @@ async fn wait_healthy(
         }
         tokio::select! {
             _ = cancelled(cancel) => return Ok(None),
-            _ = watch.changed(Duration::from_millis(250)) => {}
+            _ = judge.changed(watch, Duration::from_millis(250)) => {}
         }
     }
 }
@@ -435,11 +400,9 @@ async fn wait_healthy(
 pub(super) fn failing(watch: &NamespaceWatch, names: &[String]) -> Option<String> {
     let index = watch.pod_index();
     for name in names {
-        if let Some(dep) = watch.deployment(name) {
-            let pods = new_pods(&index, &dep);
-            let refs: Vec<&Value> = pods.iter().collect();
+        if watch.deployment(name).is_some() {
             if let Health::Failed { reason, pod } =
-                health::workload(&dep, &refs, health::DEFAULT_RESTART_THRESHOLD)
+                super::health::deployment(watch, &index, name, None)
             {
                 let at = pod.map(|p| format!(" (pod {p})")).unwrap_or_default();
                 return Some(format!("{name}: {reason}{at}"));

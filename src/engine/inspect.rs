@@ -51,9 +51,14 @@ pub async fn diff_with_values(
         .render(&prepared.render_request())
         .await
         .map_err(prepare::PrepareError::from)?;
-    let objs: Vec<Object> = rendered
-        .manifests
-        .crds
+    // The chart's `crds/` are installed once and left alone (Helm's rule): they take part
+    // only when the environment upgrades them.
+    let crds: &[Object] = if s.env.policy.crds == crate::config::CrdPolicy::Upgrade {
+        &rendered.manifests.crds
+    } else {
+        &[]
+    };
+    let objs: Vec<Object> = crds
         .iter()
         .chain(rendered.manifests.objects.iter())
         .cloned()

@@ -5,7 +5,10 @@
 pub mod audit;
 pub mod drive;
 pub mod gates;
+pub mod health;
+pub mod hooks;
 pub mod inspect;
+pub mod lifecycle;
 pub mod objects;
 pub mod prepare;
 pub mod release;
@@ -120,4 +123,30 @@ pub fn now_ms() -> u64 {
 /// RFC 3339 time for records.
 pub fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+/// A redactor for every secret value of the session's environment: those from variables
+/// and files, and those read from cluster Secrets.
+pub async fn environment_redactor(s: &Session) -> Result<crate::domain::mask::Redactor, String> {
+    use base64::Engine as _;
+    let (local, in_cluster) = crate::config::secrets::resolve_local(&s.cfg, s.env_index, &s.env)
+        .map_err(|e| e.to_string())?;
+    let mut values: Vec<String> = local.into_iter().map(|r| r.value).collect();
+    for c in in_cluster {
+        let secret = s
+            .cluster
+            .get("v1", "Secret", None, &c.name)
+            .await
+            .map_err(|e| format!("cannot read Secret {}: {e}", c.name))?;
+        if let Some(v) = secret
+            .as_ref()
+            .and_then(|x| x.pointer(&crate::domain::yaml::child_pointer("/data", &c.key)))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        {
+            values.push(v);
+        }
+    }
+    Ok(crate::domain::mask::Redactor::new(values))
 }

@@ -2,6 +2,7 @@
 //! strategy's transforms of a revision's rendered objects), in dependency order, CRDs waited
 //! for, objects a revision no longer renders pruned, canaries deleted, slots scaled.
 
+use super::health::{judged, Watched};
 use super::{EngineError, Session};
 use crate::cluster::{records, ClusterError};
 use crate::domain::manifest::{self, Object};
@@ -342,18 +343,60 @@ pub async fn execute(
                 }
             }
         }
-        Step::WaitHealthy { .. } | Step::Pause { .. } | Step::Verify { .. } => {}
+        Step::ApplyCrds { revision } => {
+            let crds = if *revision == rec.revision {
+                rec.helm.crds.values()?
+            } else {
+                records::get(&s.cluster, &rec.release, *revision)
+                    .await?
+                    .map(|r| r.helm.crds.values())
+                    .transpose()?
+                    .unwrap_or_default()
+            };
+            install_crds(s, &crds).await?;
+        }
+        Step::WaitHealthy { .. }
+        | Step::Pause { .. }
+        | Step::Verify { .. }
+        | Step::Hooks { .. } => {}
     }
     Ok(())
 }
 
-/// The Deployment names a health wait watches.
-pub async fn target_deployments(
+/// The chart's `crds/`: each created when missing (Helm skips one that exists), or applied
+/// under `policy.crds: upgrade`; waited Established. They carry no release label: pruning
+/// and uninstall never take them (Helm's rule).
+async fn install_crds(s: &Session, crds: &[Value]) -> Result<(), EngineError> {
+    let upgrade = s.env.policy.crds == crate::config::CrdPolicy::Upgrade;
+    for body in crds {
+        let Some(o) = Object::from_body(body.clone(), &s.cluster.namespace) else {
+            continue;
+        };
+        let exists = s
+            .cluster
+            .get(&o.api_version, &o.kind, None, &o.name)
+            .await?
+            .is_some();
+        if exists && !upgrade {
+            tracing::info!(crd = %o.name, "CRD exists: left as it is (crds/ are installed once)");
+            continue;
+        }
+        s.cluster.apply(&o.body).await?;
+        wait_established(s, &o.name).await?;
+    }
+    s.cluster.forget_resources();
+    Ok(())
+}
+
+/// The objects a health wait judges: for the primaries, every workload, claim, CRD and
+/// custom resource of the revision (blue/green: all but the slot Deployments, which roll
+/// with the slots); for canaries and slots, their Deployments.
+pub async fn target_objects(
     s: &Session,
     rec: &ReleaseRecord,
     target: &Target,
     cache: &mut HashMap<u32, RevisionObjects>,
-) -> Result<Vec<String>, EngineError> {
+) -> Result<Vec<Watched>, EngineError> {
     let wl = workloads(rec);
     // The revision the wait is about: that of the nearest apply before it in the plan.
     let before = &rec.run.plan[..rec.run.cursor.min(rec.run.plan.len())];
@@ -373,27 +416,70 @@ pub async fn target_deployments(
             rec.revision
         });
     let objs = load(s, rec, cache, revision).await?;
-    Ok(match target {
-        Target::Primaries => primary_objects(rec, &objs, revision)
-            .into_iter()
+    let deployments = |objs: Vec<Object>| -> Vec<Watched> {
+        objs.iter()
             .filter(|o| o.kind == "Deployment")
-            .map(|o| o.name)
-            .collect(),
-        Target::Canaries => {
-            let primaries = primary_objects(rec, &objs, revision);
-            strategy::canary_objects(&primaries, &rec.release, revision, &wl, &|_| 1)
-                .into_iter()
-                .filter(|o| o.kind == "Deployment")
-                .map(|o| o.name)
-                .collect()
-        }
-        Target::Slot { color } => {
-            strategy::bluegreen_objects(&objs, &rec.release, revision, &wl, *color, rec.live_before)
+            .map(Watched::of)
+            .collect()
+    };
+    Ok(match target {
+        Target::Primaries if rec.strategy == StrategyKind::Bluegreen => {
+            // The slot the revision waited for went live: this record's, or when going
+            // back, the one that was live before it.
+            let color = if revision == rec.revision {
+                rec.slot
+            } else {
+                rec.live_before
+            }
+            .unwrap_or(strategy::Color::Blue);
+            let t =
+                strategy::bluegreen_objects(&objs, &rec.release, revision, &wl, color, Some(color));
+            let rest: Vec<Object> = t
                 .objects
                 .into_iter()
-                .filter(|o| strategy::is_slot_workload(o, *color))
-                .map(|o| o.name)
-                .collect()
+                .filter(|o| !strategy::is_slot_workload(o, color))
+                .collect();
+            judged(&rest)
         }
+        Target::Primaries => judged(&primary_objects(rec, &objs, revision)),
+        Target::Canaries => {
+            let primaries = primary_objects(rec, &objs, revision);
+            deployments(strategy::canary_objects(
+                &primaries,
+                &rec.release,
+                revision,
+                &wl,
+                &|_| 1,
+            ))
+        }
+        Target::Slot { color } => deployments(
+            strategy::bluegreen_objects(
+                &objs,
+                &rec.release,
+                revision,
+                &wl,
+                *color,
+                rec.live_before,
+            )
+            .objects
+            .into_iter()
+            .filter(|o| strategy::is_slot_workload(o, *color))
+            .collect(),
+        ),
     })
+}
+
+/// The Deployment names a health wait watches (a pause keeps an eye on them).
+pub async fn target_deployments(
+    s: &Session,
+    rec: &ReleaseRecord,
+    target: &Target,
+    cache: &mut HashMap<u32, RevisionObjects>,
+) -> Result<Vec<String>, EngineError> {
+    Ok(target_objects(s, rec, target, cache)
+        .await?
+        .into_iter()
+        .filter(Watched::is_deployment)
+        .map(|w| w.name)
+        .collect())
 }

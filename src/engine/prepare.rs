@@ -14,11 +14,38 @@ use crate::sources::{self, FetchedChart, Progress, SourceError};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-/// One-off overrides given at launch (`-f`, `--set`, `--set-string`), applied last.
+/// One-off overrides given at launch (`-f` and Helm's `--set*` flags), applied last.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub files: Vec<PathBuf>,
     pub sets: Vec<SetOverride>,
+}
+
+impl Overrides {
+    /// The overrides with the text of every file a `--set-file` names (relative paths from
+    /// the current directory, as Helm reads them).
+    fn with_set_files(&self) -> Overrides {
+        let mut out = self.clone();
+        for set in &mut out.sets {
+            for path in set.file_paths() {
+                let read = std::fs::read(&path)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .map_err(|e| format!("open {path}: {}", io_reason(&e)));
+                set.files.insert(path, read);
+            }
+        }
+        out
+    }
+}
+
+/// Go's wording of an I/O error (`no such file or directory`, `permission denied`).
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        _ => e.to_string(),
+    }
 }
 
 /// Everything needed to render a release, and to explain its values.
@@ -63,7 +90,7 @@ impl From<ValuesError> for PrepareError {
         PrepareError::Config(ConfigError::new(
             None,
             e.to_string(),
-            "write --set like Helm: key=value, a.b=c, list={a,b}, arr[0]=x, escaped\\.dot=v",
+            "write overrides like Helm: key=value, a.b=c, list={a,b}, arr[0]=x, escaped\\.dot=v; --set-json key=<JSON>, --set-file key=<path>",
         ))
     }
 }
@@ -247,7 +274,7 @@ fn build(
             &f.display().to_string(),
         )?);
     }
-    let effective = merge_for_chart(&chart_files, &layers, &overrides.sets)?;
+    let effective = merge_for_chart(&chart_files, &layers, &overrides.with_set_files().sets)?;
     warnings.extend(fetched.warnings.iter().cloned());
     warnings.extend(effective.warnings.iter().cloned());
     let redactor = Redactor::new(effective.secret_strings());

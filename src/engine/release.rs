@@ -7,9 +7,9 @@ use super::prepare::{self, Overrides};
 use super::{now_ms, now_rfc3339, EngineError, Session};
 use crate::cluster::{lease, records, ClusterError};
 use crate::config::{CanaryStep, StrategyKind};
-use crate::domain::record::{ChartInfo, Manifests, ReleaseRecord};
+use crate::domain::record::{ChartInfo, HelmParts, Manifests, ReleaseRecord};
 use crate::domain::run::{
-    plan, CanaryAmount, Event, PlanInput, PlannedCanaryStep, Run, Status, StepOverrides,
+    plan, CanaryAmount, Event, Lifecycle, PlanInput, PlannedCanaryStep, Run, Status, StepOverrides,
 };
 use crate::domain::strategy::Color;
 use crate::render::Renderer;
@@ -54,6 +54,16 @@ pub fn live_revision(recs: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
     None
 }
 
+/// The events a recorded revision has hooks for.
+pub fn hook_events_of(rec: &ReleaseRecord) -> Vec<crate::domain::hooks::HookEvent> {
+    let bodies = rec.helm.hooks.values().unwrap_or_default();
+    let objs: Vec<crate::domain::manifest::Object> = bodies
+        .into_iter()
+        .filter_map(|b| crate::domain::manifest::Object::from_body(b, &rec.namespace))
+        .collect();
+    crate::domain::hooks::events(&crate::domain::hooks::parse(&objs).0)
+}
+
 /// The active (not finished) run of a release, if any.
 pub fn active(recs: &[ReleaseRecord]) -> Option<&ReleaseRecord> {
     recs.iter().rev().find(|r| !r.run.status.is_terminal())
@@ -86,7 +96,7 @@ fn drive_options(wait: bool, cancel: &Option<CancellationToken>) -> DriveOptions
 }
 
 /// Runs `f` holding the lease of the release; releases it afterwards whatever happened.
-async fn with_lease<T, F>(
+pub(crate) async fn with_lease<T, F>(
     s: &Session,
     progress: &(dyn Fn(Progress) + Send + Sync),
     f: F,
@@ -165,9 +175,9 @@ pub async fn deploy(
         let mut req = prepared.render_request();
         // Only the live revision's number and slot are needed: the records (each with its
         // rendered objects) are let go before the drive.
-        let (live_revision_no, live_slot) = match live_revision(&recs) {
-            Some(l) => (Some(l.revision), l.slot),
-            None => (None, None),
+        let (live_revision_no, live_slot, previous_hooks) = match live_revision(&recs) {
+            Some(l) => (Some(l.revision), l.slot, hook_events_of(l)),
+            None => (None, None, Vec::new()),
         };
         let next_revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
         drop(recs);
@@ -176,12 +186,18 @@ pub async fn deploy(
             .render(&req)
             .await
             .map_err(prepare::PrepareError::from)?;
-        if !rendered.manifests.hooks.is_empty() {
-            progress(Progress::Warning(format!(
-                "{} Helm hook object(s) are not applied (helmdeck runs no hooks)",
-                rendered.manifests.hooks.len()
-            )));
+        let (hooks, skipped) = crate::domain::hooks::parse(&rendered.manifests.hooks);
+        for h in &skipped {
+            progress(Progress::Warning(h.to_string()));
         }
+        let lifecycle = if live_revision_no.is_some() {
+            Lifecycle::Upgrade
+        } else {
+            Lifecycle::Install
+        };
+        let install_crds = !rendered.manifests.crds.is_empty()
+            && (lifecycle == Lifecycle::Install
+                || s.env.policy.crds == crate::config::CrdPolicy::Upgrade);
         let revision = next_revision;
         let strategy = opts.strategy.unwrap_or(s.service.strategy);
         let bg = s.service.bluegreen.clone();
@@ -217,6 +233,9 @@ pub async fn deploy(
                 .map(|b| b.post_promotion.clone())
                 .unwrap_or_default(),
             verify: s.service.verify.clone(),
+            lifecycle,
+            hooks: crate::domain::hooks::events(&hooks),
+            install_crds,
         };
         let (steps, promotion) = plan(&input);
         let slot = match strategy {
@@ -242,14 +261,34 @@ pub async fn deploy(
             },
             values_layers: prepared.effective.layers.clone(),
             manifests: {
-                let m = rendered.manifests;
-                let bodies: Vec<Value> = m
-                    .crds
+                let bodies: Vec<Value> = rendered
+                    .manifests
+                    .objects
                     .into_iter()
-                    .chain(m.objects)
                     .map(|o| o.body)
                     .collect();
                 Manifests::new(&bodies)
+            },
+            helm: HelmParts {
+                crds: {
+                    let bodies: Vec<Value> = rendered
+                        .manifests
+                        .crds
+                        .into_iter()
+                        .map(|o| o.body)
+                        .collect();
+                    Manifests::new(&bodies)
+                },
+                hooks: {
+                    let bodies: Vec<Value> = rendered
+                        .manifests
+                        .hooks
+                        .into_iter()
+                        .map(|o| o.body)
+                        .collect();
+                    Manifests::new(&bodies)
+                },
+                previous_hooks,
             },
             strategy,
             slot,
@@ -502,7 +541,16 @@ pub async fn rollback(
             pre_promotion: vec![],
             post_promotion: vec![],
             verify: vec![],
+            // Helm's rollback runs the target revision's rollback hooks.
+            lifecycle: Lifecycle::Rollback,
+            hooks: hook_events_of(&target),
+            install_crds: false,
         });
+        let previous_hooks = recs
+            .iter()
+            .find(|r| Some(r.revision) == live_rev)
+            .map(hook_events_of)
+            .unwrap_or_default();
         let now = now_rfc3339();
         let target_revision = target.revision;
         let mut rec = ReleaseRecord {
@@ -515,6 +563,10 @@ pub async fn rollback(
             operator: s.operator.user_host.clone(),
             created: now.clone(),
             updated: now,
+            helm: HelmParts {
+                previous_hooks,
+                ..target.helm.clone()
+            },
             ..target
         };
         drop(recs);
@@ -539,6 +591,8 @@ pub struct HistoryRow {
     pub reason: Option<String>,
     /// The run's verification gates with every measurement.
     pub gates: Vec<crate::domain::gate::GateRecord>,
+    /// The Helm hooks the run ran.
+    pub hooks: Vec<crate::domain::hooks::HookRun>,
 }
 
 pub async fn history(s: &Session) -> Result<Vec<HistoryRow>, EngineError> {
@@ -555,6 +609,7 @@ pub async fn history(s: &Session) -> Result<Vec<HistoryRow>, EngineError> {
             updated: r.updated.clone(),
             reason: r.run.reason.clone(),
             gates: r.run.gates.clone(),
+            hooks: r.run.hooks.clone(),
         })
         .collect())
 }
@@ -573,6 +628,8 @@ pub struct StatusReport {
     pub phases: Vec<crate::domain::run::PhaseEntry>,
     /// The run's verification gates with every measurement.
     pub gates: Vec<crate::domain::gate::GateRecord>,
+    /// The Helm hooks the run ran, with their outcomes.
+    pub hooks: Vec<crate::domain::hooks::HookRun>,
     pub lease_holder: Option<String>,
     pub lease_since: Option<String>,
 }
@@ -592,6 +649,7 @@ pub async fn status(s: &Session) -> Result<StatusReport, EngineError> {
         current_step: last.and_then(|r| r.run.current()).map(|s| s.describe()),
         phases: last.map(|r| r.run.phases.clone()).unwrap_or_default(),
         gates: last.map(|r| r.run.gates.clone()).unwrap_or_default(),
+        hooks: last.map(|r| r.run.hooks.clone()).unwrap_or_default(),
         lease_holder: holder.as_ref().map(|h| h.0.clone()),
         lease_since: holder.map(|h| h.1),
     })

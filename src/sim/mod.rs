@@ -299,7 +299,17 @@ fn seed_objects(store: &Store) -> Result<(), ApiError> {
     let svc = kinds
         .lookup("", "v1", "services")
         .ok_or_else(|| ApiError::internal("services kind missing"))?;
+    let sc = kinds
+        .lookup("storage.k8s.io", "v1", "storageclasses")
+        .ok_or_else(|| ApiError::internal("storageclasses kind missing"))?;
     drop(kinds);
+    // The default StorageClass most clusters ship (kind's and minikube's are `standard`):
+    // claims without a class are provisioned by it, as there.
+    store.create(&sc, json!({
+        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "helmdeck.io/sim-hostpath", "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate",
+    }))?;
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let mut o = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
         admission::apply_defaults(&ns, &mut o);

@@ -595,6 +595,7 @@ impl Mirror {
 
     /// The bytes of `path` at `commit`.
     pub fn read_file_blocking(&self, commit: &str, path: &str) -> Result<Vec<u8>, SourceError> {
+        let path = &tree_path(path);
         let repo = self.open_repo()?;
         let tree = self.commit_tree(&repo, commit)?;
         let missing = || SourceError::GitPathMissing {
@@ -604,7 +605,7 @@ impl Mirror {
             what: "file".into(),
         };
         let entry = tree
-            .lookup_entry_by_path(path.trim_start_matches('/'))
+            .lookup_entry_by_path(path)
             .map_err(|e| self.io_err(&self.dir, chain(&e)))?
             .ok_or_else(missing)?;
         if !entry.mode().is_blob() {
@@ -620,7 +621,8 @@ impl Mirror {
     /// that is itself a chart lands as `<dest>/<its name>` so that the local source, which
     /// reads chart folders under a root, reads it like any other.
     pub fn extract_blocking(&self, commit: &str, path: &str) -> Result<PathBuf, SourceError> {
-        let path = path.trim_matches('/');
+        let path = tree_path(path);
+        let path = path.as_str();
         let key = hex::encode(&Sha256::digest(path.as_bytes())[..4]);
         let dest = self.dir.join("trees").join(format!("{commit}-{key}"));
         let marker = dest.join(".helmdeck-digest");
@@ -738,6 +740,16 @@ impl Mirror {
         }
         Ok(())
     }
+}
+
+/// A path inside a repository in the form gix looks up: `.` and `./` mean the root, and
+/// `./charts/`, `charts//web` and `charts/./web` mean `charts` and `charts/web` (what users
+/// write for a folder, as git itself reads it).
+pub fn tree_path(path: &str) -> String {
+    path.split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// http://127.0.0.1…, http://localhost…, http://[::1]…
@@ -937,9 +949,10 @@ impl ChartSource for GitSource {
 
     fn location(&self) -> String {
         let mut s = format!("{}@{}", self.mirror.shown_url(), self.git_ref);
-        if !self.path.trim_matches('/').is_empty() {
+        let path = tree_path(&self.path);
+        if !path.is_empty() {
             s.push(':');
-            s.push_str(self.path.trim_matches('/'));
+            s.push_str(&path);
         }
         s
     }
@@ -1059,6 +1072,16 @@ mod tests {
             Mirror::local_ref("release_1.0")
         );
         assert!(Mirror::local_ref("release/1.0").starts_with("refs/helmdeck/release_1.0-"));
+    }
+
+    #[test]
+    fn dot_paths_mean_the_repository_root() {
+        for root in ["", ".", "./", "/", "./.", ".//"] {
+            assert_eq!(tree_path(root), "", "{root:?}");
+        }
+        assert_eq!(tree_path("./charts/"), "charts");
+        assert_eq!(tree_path("charts//./web"), "charts/web");
+        assert_eq!(tree_path("/values/web.yaml"), "values/web.yaml");
     }
 
     #[test]

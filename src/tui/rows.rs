@@ -418,6 +418,15 @@ pub fn progress_event(p: &Progress) -> Option<(EventKind, String)> {
             Verdict::Failed { .. } => EventKind::Error,
             Verdict::Inconclusive { .. } => EventKind::Warning,
         },
+        // One line per hook; a failed hook's log tail is for `status` and the pod's log (`L`).
+        Progress::Hook { run } => {
+            let kind = match run.outcome {
+                None => EventKind::Step,
+                Some(crate::domain::hooks::HookOutcome::Succeeded) => EventKind::Done,
+                Some(crate::domain::hooks::HookOutcome::Failed { .. }) => EventKind::Error,
+            };
+            return Some((kind, format!("  {}", run.line())));
+        }
     };
     Some((kind, p.line()))
 }

@@ -349,19 +349,41 @@ impl LaunchDialog {
         f
     }
 
-    /// The `--set` text as the run gets it: space-separated `key=value` expressions. The
+    /// The overrides text as the run gets it: space-separated `key=value` expressions
+    /// (Helm's `--set`), each optionally after one of Helm's other override flags
+    /// (`--set-string a=1`, `--set-json=a=[1]`, `--set-file tls.crt=./cert.pem`,
+    /// `--set-literal k=v`). Typed `--set` comes out bare, the others as `FLAG EXPR`. The
     /// Changes line and the deploy both read it from here, so they agree.
     pub fn parsed_sets(&self) -> Result<Vec<String>, String> {
-        let sets: Vec<String> = self
-            .sets
-            .value()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        match sets.iter().find(|s| !s.contains('=')) {
-            Some(bad) => Err(format!("`{bad}` is not key=value (Helm --set syntax)")),
-            None => Ok(sets),
+        use crate::domain::values::SetKind;
+        let mut out = Vec::new();
+        let mut words = self.sets.value().split_whitespace();
+        while let Some(word) = words.next() {
+            let (kind, expr) = match word.split_once('=') {
+                Some((flag, rest)) if flag.starts_with("--") => match SetKind::from_flag(flag) {
+                    Some(kind) => (kind, Some(rest.to_string())),
+                    None => return Err(format!("`{flag}` is not one of Helm's --set flags")),
+                },
+                _ if word.starts_with("--") => match SetKind::from_flag(word) {
+                    Some(kind) => (kind, words.next().map(str::to_string)),
+                    None => return Err(format!("`{word}` is not one of Helm's --set flags")),
+                },
+                _ => (SetKind::Typed, Some(word.to_string())),
+            };
+            let Some(expr) = expr.filter(|e| e.contains('=') || e.trim_start().starts_with('{'))
+            else {
+                return Err(if word.starts_with("--") {
+                    format!("`{word}` needs key=value after it")
+                } else {
+                    format!("`{word}` is not key=value (Helm --set syntax)")
+                });
+            };
+            out.push(match kind {
+                SetKind::Typed => expr,
+                other => format!("{} {expr}", other.flag()),
+            });
         }
+        Ok(out)
     }
 
     /// The steps as typed, parsed.

@@ -114,7 +114,12 @@ pub fn files_of(dir: &Path, prefix: &str) -> Vec<(String, Vec<u8>)> {
                 walk(root, &p, prefix, out);
             } else {
                 let rel = p.strip_prefix(root).expect("prefix").to_string_lossy();
-                out.push((format!("{prefix}/{rel}"), std::fs::read(&p).expect("read")));
+                let name = if prefix.is_empty() {
+                    rel.into_owned()
+                } else {
+                    format!("{prefix}/{rel}")
+                };
+                out.push((name, std::fs::read(&p).expect("read")));
             }
         }
     }

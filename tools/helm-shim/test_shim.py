@@ -228,6 +228,47 @@ class Template(unittest.TestCase):
             self.assertEqual(values("{}", "--set", "a=1", "--set", "a[0]=2"),
                              "Error: failed parsing --set data: unable to parse key: interface conversion: "
                              "interface {} is int64, not []interface {}")
+            # Keys that need escaping, nulls, empty maps and lists in the values so far.
+            self.assertEqual(values('"a.b": {"c,d": 1}\nl: [1, null, {x: []}]\ne: {}\nnothing: null\n', "--set", "z=1"),
+                             {"a.b": {"c,d": 1}, "l": [1, None, {"x": []}], "e": {}, "nothing": None, "z": 1})
+            self.assertEqual(values("e: {}\n", "--set", "e.k=v"), {"e": {"k": "v"}})
+            self.assertEqual(values("l: [a, null, c]\n", "--set-string", "l[1]=b"), {"l": ["a", "b", "c"]})
+            self.assertEqual(values("l: [a, b]\n", "--set", "l[0]=null"), {"l": [None, "b"]})
+            self.assertEqual(values("a: [1]\n", "--set-string", "a.b=2"),
+                             "Error: failed parsing --set-string data: unable to parse key: interface conversion: "
+                             "interface {} is []interface {}, not map[string]interface {}")
+
+    def test_override_flags_order_and_kinds(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            chart = os.path.join(tmp, "dump")
+            write(os.path.join(chart, "Chart.yaml"), "apiVersion: v2\nname: dump\nversion: 0.1.0\n")
+            write(os.path.join(chart, "templates", "cm.yaml"),
+                  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values\n"
+                  "data:\n  values.json: {{ .Values | toJson | quote }}\n")
+            cert = os.path.join(tmp, "cert.pem")
+            write(cert, "-----BEGIN-----\nabc,def\n")
+
+            def values(*args, stdin="{}"):
+                code, out, err = run("template", "d", chart, "-f", "-", *args, stdin=stdin)
+                if code != 0:
+                    return err.strip()
+                return json.loads(json.loads(re.search(r"values.json: (.*)", out).group(1)))
+
+            # Kinds apply in Helm's order whatever the order on the command line.
+            self.assertEqual(values("--set-literal", "k=literal", "--set-file", "k=" + cert, "--set-string", "k=s",
+                                    "--set", "k=1", "--set-json", "k=[1]"), {"k": "literal"})
+            self.assertEqual(values("--set", "k=1", "--set-json", "k=[1,2]", stdin="k: file\n"), {"k": 1})
+            self.assertEqual(values("--set-json", 'k={"a":[1,{"b":null}]}', "--set", "k.c=x"),
+                             {"k": {"a": [1, {"b": None}], "c": "x"}})
+            self.assertEqual(values("--set-json", '{"a": {"b": 1}}', stdin="a: {c: 2}\n"), {"a": {"b": 1, "c": 2}})
+            self.assertEqual(values("--set-json", "a[1]=true", stdin="a: [x, y, z]\n"), {"a": ["x", True, "z"]})
+            self.assertEqual(values("--set-file", "tls.cert=" + cert, stdin="tls: {key: k}\n"),
+                             {"tls": {"key": "k", "cert": "-----BEGIN-----\nabc,def\n"}})
+            self.assertEqual(values("--set-literal", "a.b[1]=x,y=z={}", stdin="a: {b: [k, l, m]}\n"),
+                             {"a": {"b": ["k", "x,y=z={}", "m"]}})
+            self.assertEqual(values("--set-string", "n=010,b=true"), {"n": "010", "b": "true"})
+            self.assertEqual(values("--set-json", "a={bad"), "Error: failed parsing --set-json data a={bad")
+            self.assertIn("no such file", values("--set-file", "a=" + os.path.join(tmp, "missing")))
 
     def test_null_removes_a_default(self):
         code, out, err = run("template", "web", os.path.join(CHARTS, "web"), "-f", "-", "-s",

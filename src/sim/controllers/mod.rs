@@ -1,12 +1,15 @@
 //! The controller manager: one task that turns store changes and timers into reconcile
 //! work for the Deployment, ReplicaSet, StatefulSet, DaemonSet and Job controllers, the
-//! kubelet, Endpoints/EndpointSlices, the garbage collector and the namespace controller.
+//! kubelet, Endpoints/EndpointSlices, the volume binder, the garbage collector and the
+//! namespace controller.
 //! Controllers write straight to the store (they are the cluster, not API clients).
 
 pub mod deployment;
 pub mod endpoints;
 pub mod gc;
 pub mod replicaset;
+pub mod statefulset;
+pub mod volumes;
 pub mod workloads;
 
 use crate::sim::clock::{now_rfc3339, SimRng};
@@ -30,6 +33,7 @@ pub enum Work {
     DaemonSet(String, String),
     Job(String, String),
     Pod(String, String),
+    Claim(String, String),
     Endpoints(String, String),
     Namespace(String),
     /// Dependents of a deleted (or deleting) owner: (owner uid, storage key, ns, name).
@@ -189,6 +193,13 @@ impl Controllers {
                 }
             }
             "/services" => self.enqueue(Work::Endpoints(ns, name)),
+            "/persistentvolumeclaims" => {
+                if ev.kind == EventType::Deleted {
+                    volumes::claim_deleted(self, &o.value());
+                } else {
+                    self.enqueue(Work::Claim(ns, name));
+                }
+            }
             "/namespaces" => self.enqueue(Work::Namespace(name)),
             _ => {}
         }
@@ -198,10 +209,11 @@ impl Controllers {
         match w {
             Work::Deployment(ns, n) => deployment::sync(self, &ns, &n),
             Work::ReplicaSet(ns, n) => replicaset::sync(self, &ns, &n),
-            Work::StatefulSet(ns, n) => workloads::sync_statefulset(self, &ns, &n),
+            Work::StatefulSet(ns, n) => statefulset::sync(self, &ns, &n),
             Work::DaemonSet(ns, n) => workloads::sync_daemonset(self, &ns, &n),
             Work::Job(ns, n) => workloads::sync_job(self, &ns, &n),
             Work::Pod(ns, n) => crate::sim::kubelet::sync(self, &ns, &n),
+            Work::Claim(ns, n) => volumes::sync_claim(self, &ns, &n),
             Work::Endpoints(ns, n) => endpoints::sync(self, &ns, &n),
             Work::Namespace(n) => gc::sync_namespace(self, &n),
             Work::Collect(uid, key, ns, n) => gc::collect(self, &uid, &key, &ns, &n),

@@ -1,132 +1,15 @@
-//! StatefulSet, DaemonSet and Job, kept simple: ordered pods `<sts>-<i>` (next one once the
-//! previous is Ready), one DaemonSet pod per node, Job pods run to completion; each
-//! reports the status fields `kubectl rollout status` and kstatus read.
+//! DaemonSet and Job, kept simple: one DaemonSet pod per node (the sim has one), Job pods
+//! run to completion, a Job fails past its backoff limit (failed pods, or container
+//! restarts under `restartPolicy: OnFailure`) and then stops its pods; each reports the
+//! status fields `kubectl rollout status` and kstatus read. StatefulSets: `statefulset.rs`.
 
 use super::replicaset::{is_active, is_ready, pod_from_template};
-use super::{omit_empty, owned, Controllers};
+use super::{owned, Controllers};
 use crate::sim::controllers::deployment::template_hash;
 use serde_json::{json, Value};
 
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
-}
-
-pub fn sync_statefulset(ctl: &mut Controllers, ns: &str, name: &str) {
-    let (Some(def), Some(poddef)) = (ctl.def("apps/statefulsets"), ctl.def("/pods")) else {
-        return;
-    };
-    let Some(sts) = ctl.c.store.get("apps/statefulsets", ns, name) else {
-        return;
-    };
-    if !sts.value()["metadata"]["deletionTimestamp"].is_null() {
-        return;
-    }
-    let sv = sts.value().clone();
-    let want = sv["spec"]["replicas"].as_i64().unwrap_or(1);
-    let revision = format!("{name}-{}", template_hash(&sv["spec"]["template"], 0));
-    let pods = owned(&ctl.c, sts.uid(), "/pods");
-    let ordinal = |p: &Value| {
-        p["metadata"]["name"]
-            .as_str()
-            .and_then(|n| n.rsplit('-').next())
-            .and_then(|i| i.parse::<i64>().ok())
-            .unwrap_or(-1)
-    };
-    let parallel = sv["spec"]["podManagementPolicy"] == "Parallel";
-    // Create missing ordinals in order (OrderedReady waits for the previous to be Ready).
-    for i in 0..want {
-        let existing = pods.iter().find(|p| ordinal(&p.value()) == i);
-        match existing {
-            Some(p) => {
-                let up = is_ready(&p.value()) && is_active(&p.value());
-                if !parallel && !up {
-                    break;
-                }
-            }
-            None => {
-                let pod_name = format!("{name}-{i}");
-                let pod = pod_from_template(
-                    &sv,
-                    &sv["spec"]["template"],
-                    &pod_name,
-                    &[
-                        ("statefulset.kubernetes.io/pod-name", pod_name.clone()),
-                        ("controller-revision-hash", revision.clone()),
-                        ("apps.kubernetes.io/pod-index", i.to_string()),
-                    ],
-                );
-                if ctl.c.store.create(&poddef, pod).is_ok() {
-                    ctl.event(
-                        &sv,
-                        "Normal",
-                        "SuccessfulCreate",
-                        &format!("create Pod {pod_name} in StatefulSet {name} successful"),
-                        "statefulset-controller",
-                    );
-                }
-                if !parallel {
-                    break;
-                }
-            }
-        }
-    }
-    // Scale down from the highest ordinal; roll outdated pods from the highest ordinal
-    // once all are ready.
-    let all_ready = pods
-        .iter()
-        .filter(|p| is_active(&p.value()))
-        .all(|p| is_ready(&p.value()));
-    let mut sorted = pods.clone();
-    sorted.sort_by_key(|p| std::cmp::Reverse(ordinal(&p.value())));
-    for p in &sorted {
-        if ordinal(&p.value()) >= want && is_active(&p.value()) {
-            let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
-            ctl.event(
-                &sv,
-                "Normal",
-                "SuccessfulDelete",
-                &format!("delete Pod {} in StatefulSet {name} successful", p.name()),
-                "statefulset-controller",
-            );
-            return;
-        }
-    }
-    if all_ready {
-        if let Some(p) = sorted.iter().find(|p| {
-            is_active(&p.value())
-                && p.value()["metadata"]["labels"]["controller-revision-hash"] != revision.as_str()
-        }) {
-            let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
-        }
-    }
-    let active: Vec<_> = pods
-        .iter()
-        .filter(|p| is_active(&p.value()) && ordinal(&p.value()) < want)
-        .collect();
-    let ready = active.iter().filter(|p| is_ready(&p.value())).count() as i64;
-    let updated = active
-        .iter()
-        .filter(|p| {
-            p.value()["metadata"]["labels"]["controller-revision-hash"] == revision.as_str()
-        })
-        .count() as i64;
-    let mut status = omit_empty(json!({
-        "observedGeneration": int(&sv["metadata"]["generation"]),
-        "replicas": active.len() as i64,
-        "readyReplicas": ready,
-        "currentReplicas": updated,
-        "updatedReplicas": updated,
-        "availableReplicas": ready,
-    }));
-    status["currentRevision"] = json!(revision);
-    status["updateRevision"] = json!(revision);
-    status["collisionCount"] = json!(0);
-    if status.get("replicas").is_none() {
-        status["replicas"] = json!(0);
-    }
-    if sv["status"] != status {
-        super::write_status(&ctl.c, &def, ns, name, status);
-    }
 }
 
 pub fn sync_daemonset(ctl: &mut Controllers, ns: &str, name: &str) {
@@ -230,6 +113,27 @@ pub fn sync_job(ctl: &mut Controllers, ns: &str, name: &str) {
         .filter(|p| p.value()["status"]["phase"] == "Failed")
         .count() as i64;
     let active = pods.iter().filter(|p| is_active(&p.value())).count() as i64;
+    // With `OnFailure` pods restart in place: their containers' restarts count against
+    // the backoff limit (the controller's pastBackoffLimitOnFailure).
+    let on_failure = jv["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure";
+    let restarts: i64 = pods
+        .iter()
+        .map(|p| p.value())
+        .filter(|p| matches!(p["status"]["phase"].as_str(), Some("Running" | "Pending")))
+        .flat_map(|p| {
+            ["initContainerStatuses", "containerStatuses"]
+                .iter()
+                .flat_map(|k| p["status"][*k].as_array().cloned().unwrap_or_default())
+                .map(|c| c["restartCount"].as_i64().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    let past_backoff_on_failure = on_failure
+        && if backoff_limit == 0 {
+            restarts > 0
+        } else {
+            restarts >= backoff_limit
+        };
     let done = jv["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()
             .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
@@ -256,7 +160,11 @@ pub fn sync_job(ctl: &mut Controllers, ns: &str, name: &str) {
                 "Job completed",
                 "job-controller",
             );
-        } else if failed > backoff_limit {
+        } else if failed > backoff_limit || past_backoff_on_failure {
+            // The Job is over: its running pods are stopped.
+            for p in pods.iter().filter(|p| is_active(&p.value())) {
+                let _ = ctl.c.delete_object(&poddef, ns, p.name(), None, None);
+            }
             status["conditions"] = json!([
                 {"type": "FailureTarget", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"},
                 {"type": "Failed", "status": "True", "lastProbeTime": now, "lastTransitionTime": now, "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"},
