@@ -1,4 +1,5 @@
-//! `--set` / `--set-string` expressions (src/domain/setvals.rs).
+//! `--set`, `--set-string`, `--set-json`, `--set-literal` and `--set-file` expressions
+//! (src/domain/setvals).
 
 use crate::harness::{bounded, config, corpus};
 use helmdeck::domain::setvals::{parse_set_into, SetMode};
@@ -6,6 +7,12 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 const TOKENS: &[&str] = &[
+    "[1,2]",
+    "{\"k\":",
+    "\"s\"",
+    ":",
+    "a=a",
+    "x=b",
     "a",
     "b",
     "name",
@@ -48,6 +55,26 @@ fn expression() -> impl Strategy<Value = String> {
     ]
 }
 
+/// `--set-file`'s reader: two files exist, anything else is an error.
+fn read_file(path: &str) -> Result<String, String> {
+    match path {
+        "a" => Ok("text of a\n".into()),
+        "b" => Ok(String::new()),
+        other => Err(format!("open {other}: no such file")),
+    }
+}
+
+/// Every flag's mode: --set, --set-string, --set-json, --set-literal, --set-file.
+fn modes<'a>(reader: &'a dyn Fn(&str) -> Result<String, String>) -> [SetMode<'a>; 5] {
+    [
+        SetMode::Typed,
+        SetMode::String,
+        SetMode::Json,
+        SetMode::Literal,
+        SetMode::File(reader),
+    ]
+}
+
 /// Answers within bounds; an error names the whole expression and a byte offset inside it,
 /// on a character boundary (the CLI underlines from there).
 fn check(expr: &str, mode: SetMode, target: &mut Map<String, Value>) {
@@ -69,15 +96,14 @@ proptest! {
     #[test]
     fn any_expression_answers_in_bounded_time_with_an_offset(
         exprs in prop::collection::vec(expression(), 1..4),
-        string in any::<bool>(),
+        mode in 0usize..5,
     ) {
-        let mode = if string { SetMode::String } else { SetMode::Typed };
         let input = exprs.clone();
-        bounded("setvals::parse_set_into", &exprs, move || {
-            // Several expressions into one map, as repeated `--set` flags do.
+        bounded("setvals::parse_set_into", &(&exprs, mode), move || {
+            // Several expressions into one map, as repeated flags do.
             let mut target = Map::new();
             for e in &input {
-                check(e, mode, &mut target);
+                check(e, modes(&read_file)[mode], &mut target);
             }
         });
     }
@@ -111,7 +137,7 @@ fn corpus_setvals() {
     for (name, text) in corpus("setvals") {
         bounded("setvals corpus", &name, move || {
             for line in text.lines() {
-                for mode in [SetMode::Typed, SetMode::String] {
+                for mode in modes(&read_file) {
                     check(line, mode, &mut Map::new());
                 }
             }

@@ -6,7 +6,7 @@ use crate::harness::{bounded, config};
 use helmdeck::domain::diff::{diff, render_plain, DiffOptions};
 use helmdeck::domain::manifest::Object;
 use helmdeck::domain::strategy::suffixed;
-use helmdeck::domain::values::{merge, Layer, LayerKind, SetOverride, MASK};
+use helmdeck::domain::values::{merge, Layer, LayerKind, SetKind, SetOverride, MASK};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -76,7 +76,7 @@ proptest! {
     fn merge_with_defaults_and_sets_answers(
         defaults in gen::map(3),
         layers in user_layers(),
-        sets in prop::collection::vec(("[a-z.\\[\\]0-9=,{}]{1,16}", any::<bool>()), 0..3),
+        sets in prop::collection::vec(("[a-z.\\[\\]0-9=,{}\":]{1,16}", 0..SetKind::ALL.len()), 0..3),
     ) {
         let input = (defaults, layers, sets);
         let shown = input.clone();
@@ -86,7 +86,7 @@ proptest! {
             built.extend(layers.into_iter().map(|(m, _)| Layer::new(LayerKind::Service, "s.yaml", m)));
             let sets: Vec<SetOverride> = sets
                 .into_iter()
-                .map(|(expr, string)| SetOverride { expr, string })
+                .map(|(expr, kind)| SetOverride::new(SetKind::ALL[kind], expr))
                 .collect();
             match merge(&built, &sets) {
                 Ok(eff) => {
