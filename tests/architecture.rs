@@ -508,3 +508,61 @@ fn tests_that_change_the_environment_hold_the_one_lock() {
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Every write to the cluster from the engine, the CLI, the console and `cluster` goes
+/// through `Cluster::write`, which fences it by the lease term of the run being driven:
+/// a kube `Api` write called any other way would escape the fence. Only the lease itself
+/// and operator requests (written by processes that do not drive the run) are exempt.
+#[test]
+fn cluster_writes_go_through_the_fence() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(!files.is_empty(), "no source read under {}", src.display());
+    let exempt = ["cluster/lease.rs", "cluster/requests.rs"];
+    let mut bad = Vec::new();
+    let mut seen = 0;
+    for f in &files {
+        let rel = f
+            .strip_prefix(&src)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel.starts_with("sim/") || exempt.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        let mut in_tests = false;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if t.starts_with("#[cfg(test)]") {
+                in_tests = true;
+            }
+            if in_tests || t.starts_with("//") {
+                continue;
+            }
+            for call in [
+                "api.create(",
+                "api.replace(",
+                "api.patch(",
+                "api.delete(",
+                ".create_subresource(",
+                ".patch_status(",
+                ".replace_status(",
+            ] {
+                if t.contains(call) {
+                    seen += 1;
+                    if !t.contains(".write(") {
+                        bad.push(format!("src/{rel}:{}: {t}", i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "no cluster write found: the rule reads nothing");
+    assert!(
+        bad.is_empty(),
+        "writes outside Cluster::write:\n{}",
+        bad.join("\n")
+    );
+}

@@ -19,6 +19,7 @@ async fn a_list_longer_than_a_page_comes_whole_with_labels_annotations_and_types
         kubeconfig: Some(kubeconfig),
         context: Some("helmdeck-sim".into()),
         namespace: "lists".into(),
+        timeout: None,
     })
     .await
     .expect("connects");

@@ -78,6 +78,8 @@ fn record(run: Run) -> ReleaseRecord {
         operator: "alice@deck".into(),
         created: "2026-11-25T08:00:00Z".into(),
         updated: "2026-11-25T08:00:00Z".into(),
+        driven_by: None,
+        resource_version: None,
     }
 }
 

@@ -294,8 +294,8 @@ impl From<crate::cluster::ClusterError> for Failure {
     fn from(e: crate::cluster::ClusterError) -> Self {
         use crate::cluster::ClusterError as C;
         let exit = match &e {
-            C::Unreachable { .. } | C::Api { .. } => Exit::Unreachable,
-            C::Locked { .. } => Exit::Locked,
+            C::Unreachable { .. } | C::NoAnswer { .. } | C::Api { .. } => Exit::Unreachable,
+            C::Locked { .. } | C::LeaseLost { .. } => Exit::Locked,
             C::Conflict { .. } => Exit::Failed,
             _ => Exit::BadInput,
         };
@@ -345,7 +345,10 @@ pub fn progress_printer(
     use crate::engine::drive::Progress as P;
     let color = color_enabled(false, std::io::stderr().is_terminal());
     let last_wait = std::sync::Mutex::new(String::new());
+    // The drive and the lease keeper both notice an outage: one line for it, one for its end.
+    let away = std::sync::atomic::AtomicBool::new(false);
     move |p| {
+        use std::sync::atomic::Ordering;
         match &p {
             P::Waiting { what } => {
                 let mut lw = last_wait.lock().unwrap_or_else(|e| e.into_inner());
@@ -354,6 +357,8 @@ pub fn progress_printer(
                 }
                 what.clone_into(&mut lw);
             }
+            P::Unreachable { .. } if away.swap(true, Ordering::SeqCst) => return,
+            P::Reachable { .. } if !away.swap(false, Ordering::SeqCst) => return,
             // One line when the pause starts; the countdown is for the console.
             P::PauseTick { elapsed_ms, .. } if *elapsed_ms > 1000 => return,
             _ => {}

@@ -141,7 +141,7 @@ pub async fn follow(
     mut on_error: impl FnMut(String),
 ) {
     let api: Api<Event> = Api::namespaced(c.client.clone(), &c.namespace);
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher(api, super::watch_config()).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut recent = RecentEvents::new(release, keep);
     // During a re-list, the copy being filled (only the release's newest `keep`, never the

@@ -4,9 +4,11 @@
 //! exponential back-off; errors say what failed and what to do. Never imports the TUI.
 
 pub mod events;
+pub mod fence;
 pub mod lease;
 pub mod objwatch;
 pub mod records;
+pub mod requests;
 pub mod store;
 pub mod watch;
 
@@ -29,6 +31,8 @@ pub struct ClusterTarget {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
     pub namespace: String,
+    /// How long one request may go unanswered (None: [`REQUEST_TIMEOUT`]).
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +41,10 @@ pub enum ClusterError {
     Kubeconfig { path: String, message: String },
     #[error("the cluster at {server} is unreachable: {message}")]
     Unreachable { server: String, message: String },
+    /// The API server accepted the connection but did not answer in time (a VPN that
+    /// blackholes packets, a wedged load balancer).
+    #[error("no answer from {server} in {secs} s")]
+    NoAnswer { server: String, secs: u64 },
     #[error("forbidden: {message}")]
     Forbidden { message: String },
     #[error("{what} not found")]
@@ -53,10 +61,39 @@ pub enum ClusterError {
         holder: String,
         since: String,
     },
+    /// This process held the lease of `release` and lost it (someone took it over after it
+    /// lapsed, or changed the run): it wrote nothing more.
+    #[error(
+        "lease of release {release} lost to {holder}{}{}",
+        since_text(since),
+        run_text(run)
+    )]
+    LeaseLost {
+        release: String,
+        holder: String,
+        since: String,
+        /// Where the run stands now, when it could be read.
+        run: Option<String>,
+    },
     #[error("the API server answered {code}: {message}")]
     Api { code: u16, message: String },
     #[error("release record: {0}")]
     Record(String),
+}
+
+fn since_text(since: &str) -> String {
+    if since.is_empty() {
+        String::new()
+    } else {
+        format!(" (since {since})")
+    }
+}
+
+fn run_text(run: &Option<String>) -> String {
+    match run {
+        Some(r) => format!("; the run is now {r}"),
+        None => String::new(),
+    }
 }
 
 impl ClusterError {
@@ -64,19 +101,24 @@ impl ClusterError {
         match self {
             ClusterError::Kubeconfig { .. } => "check `cluster.kubeconfig` and `cluster.context` of the environment in helmdeck.yaml".into(),
             ClusterError::Unreachable { .. } => "check that the cluster is up and the kubeconfig's server address is right (kubectl cluster-info)".into(),
+            ClusterError::NoAnswer { .. } => "check the network path to the API server (VPN, proxy, load balancer) with `kubectl cluster-info`; `cluster.timeout` in helmdeck.yaml sets how long to wait".into(),
             ClusterError::Forbidden { .. } => "ask for RBAC permissions on this namespace for the user in the kubeconfig".into(),
             ClusterError::NotFound { .. } => "check the namespace and names; `helmdeck status` shows what exists".into(),
             ClusterError::Invalid { .. } => "fix the chart or values so that the object is valid (the field path is in the message)".into(),
             ClusterError::Conflict { .. } => "another field manager owns these fields; helmdeck applies with force, so retry, or look for a controller fighting over the object".into(),
             ClusterError::UnknownKind { .. } => "install the CRD that defines the kind, or check the apiVersion".into(),
             ClusterError::Locked { .. } => "wait until the other operator's run ends, or ask them to release it; an expired lease is taken over".into(),
+            ClusterError::LeaseLost { .. } => "this process stopped and wrote nothing more; `helmdeck status` shows the run, driven by the new holder".into(),
             ClusterError::Api { .. } => "the API server failed; try again".into(),
             ClusterError::Record(_) => "the release record is damaged: inspect the helmdeck.v1.* Secrets of the namespace".into(),
         }
     }
 
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, ClusterError::Unreachable { .. })
+        matches!(
+            self,
+            ClusterError::Unreachable { .. } | ClusterError::NoAnswer { .. }
+        )
     }
 }
 
@@ -146,6 +188,10 @@ pub struct Cluster {
     pub namespace: String,
     pub server: String,
     pub context: String,
+    /// How long one request may go unanswered (`cluster.timeout`, default 30 s).
+    pub timeout: Duration,
+    /// The lease term writes go through while this process drives a run (see `fence`).
+    fence: Option<fence::Fence>,
     resources: Arc<Mutex<HashMap<String, (ApiResource, ApiCapabilities)>>>,
 }
 
@@ -156,6 +202,24 @@ impl std::fmt::Debug for Cluster {
             .field("namespace", &self.namespace)
             .finish()
     }
+}
+
+/// How long one request may go unanswered unless the environment says otherwise.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header naming the helmdeck process behind a request (`user@host (pid N)`): the
+/// simulated cluster's write log keeps it, so tests can tell drivers apart.
+pub const CLIENT_HEADER: &str = "x-helmdeck-client";
+
+/// How long the API server keeps a watch open before closing it (and helmdeck opens the
+/// next): a watch whose connection went silent is noticed within this plus a few seconds
+/// and re-established.
+pub const WATCH_TIMEOUT_SECS: u32 = 55;
+
+/// The watcher settings every watch of helmdeck uses.
+pub fn watch_config() -> kube::runtime::watcher::Config {
+    kube::runtime::watcher::Config::default().timeout(WATCH_TIMEOUT_SECS)
 }
 
 /// Connects through a kubeconfig (the default chain when none is given). Reading the
@@ -190,7 +254,7 @@ fn connect_blocking(
         path: shown.clone(),
         message: e.to_string(),
     };
-    let config = match &target.kubeconfig {
+    let mut config = match &target.kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| kerr(&e))?;
             handle
@@ -201,6 +265,17 @@ fn connect_blocking(
             .block_on(kube::Config::from_kubeconfig(&options))
             .map_err(|e| kerr(&e))?,
     };
+    let timeout = target.timeout.unwrap_or(REQUEST_TIMEOUT);
+    config.connect_timeout = Some(CONNECT_TIMEOUT.min(timeout));
+    // helmdeck retries 429/5xx itself, within its own deadlines (kube's layer would retry a
+    // write after the lease term that allowed it).
+    config.default_retry = false;
+    let me = lease::Operator::current().identity();
+    if let Ok(v) = http::HeaderValue::from_str(&me) {
+        config
+            .headers
+            .push((http::HeaderName::from_static(CLIENT_HEADER), v));
+    }
     let server = config.cluster_url.to_string();
     let context = target.context.clone().unwrap_or_else(|| "(current)".into());
     let client = kube::Client::try_from(config).map_err(|e| kerr(&e))?;
@@ -209,6 +284,8 @@ fn connect_blocking(
         namespace: target.namespace.clone(),
         server,
         context,
+        timeout,
+        fence: None,
         resources: Arc::new(Mutex::new(HashMap::new())),
     })
 }
@@ -263,22 +340,98 @@ fn retryable(e: &kube::Error) -> bool {
     }
 }
 
+/// The wait a 429 (or 503) asks for in its Status details, capped.
+fn retry_after(e: &kube::Error) -> Option<Duration> {
+    match e {
+        kube::Error::Api(ae) => ae
+            .details
+            .as_ref()
+            .map(|d| d.retry_after_seconds)
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(u64::from(s).min(30))),
+        _ => None,
+    }
+}
+
 /// Runs `op` until it succeeds, retrying 429/5xx and connection errors with capped
-/// exponential back-off (100 ms doubling to 3.2 s, 8 tries).
-pub async fn with_retry<T, F, Fut>(server: &str, object: &str, mut op: F) -> Result<T, ClusterError>
+/// exponential back-off (100 ms doubling to 3.2 s, 8 tries; a 429's `retryAfterSeconds`
+/// is honoured). Each try may go unanswered for [`REQUEST_TIMEOUT`].
+pub async fn with_retry<T, F, Fut>(server: &str, object: &str, op: F) -> Result<T, ClusterError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    retrying(server, object, REQUEST_TIMEOUT, Attempt::Read, op).await
+}
+
+/// What one request of [`retrying`] is.
+#[derive(Clone, Copy)]
+enum Attempt<'a> {
+    Read,
+    /// A write, fenced by the lease term when the cluster copy drives a run.
+    Write(Option<&'a fence::Fence>),
+}
+
+/// The retry loop behind [`with_retry`], [`Cluster::call`] and [`Cluster::write`]: with a
+/// fence, every try first waits for leave to write, is checked against the term right
+/// before it is sent, and is given up at the term's end (then retried once the term is
+/// confirmed: every write helmdeck makes is idempotent).
+async fn retrying<T, F, Fut>(
+    server: &str,
+    object: &str,
+    timeout: Duration,
+    attempt: Attempt<'_>,
+    mut op: F,
+) -> Result<T, ClusterError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, kube::Error>>,
 {
     let mut delay = Duration::from_millis(100);
     let mut tries = 0;
+    let no_answer = || ClusterError::NoAnswer {
+        server: server.to_string(),
+        secs: timeout.as_secs().max(1),
+    };
     loop {
-        match op().await {
+        let (fence, permit) = match attempt {
+            Attempt::Write(Some(f)) => (Some(f), Some(f.permit().await?)),
+            _ => (None, None),
+        };
+        if let Attempt::Write(_) = attempt {
+            fence::failpoint_before_write(object);
+        }
+        let request = op();
+        let result = match (fence, permit) {
+            (Some(f), Some(permit)) => {
+                // Nothing awaits between this check and the request's first poll.
+                if !permit.holds() {
+                    f.confirm("the lease term ran out before the write was sent");
+                    continue;
+                }
+                match tokio::time::timeout(timeout.min(permit.remaining()), request).await {
+                    Ok(r) => r,
+                    Err(_) if !permit.holds() => {
+                        // Given up at the term's end: it may or may not have landed, and is
+                        // sent again (idempotent) once the term is confirmed.
+                        f.confirm("a write was still unanswered at the end of the lease term");
+                        continue;
+                    }
+                    Err(_) => return Err(no_answer()),
+                }
+            }
+            _ => match tokio::time::timeout(timeout, request).await {
+                Ok(r) => r,
+                Err(_) => return Err(no_answer()),
+            },
+        };
+        match result {
             Ok(v) => return Ok(v),
             Err(e) if retryable(&e) && tries < 7 => {
                 tracing::debug!(object, error = %e, "retrying");
                 tries += 1;
-                tokio::time::sleep(delay).await;
+                let wait = retry_after(&e).unwrap_or(delay);
+                tokio::time::sleep(wait).await;
                 delay = (delay * 2).min(Duration::from_millis(3200));
             }
             Err(e) => return Err(classify(server, object, e)),
@@ -359,6 +512,49 @@ pub fn describe(obj: &Value) -> String {
 }
 
 impl Cluster {
+    /// A copy whose writes go through `fence` (the lease term of the run it drives).
+    pub fn fenced(&self, fence: fence::Fence) -> Cluster {
+        Cluster {
+            fence: Some(fence),
+            ..self.clone()
+        }
+    }
+
+    /// The fence writes go through, if this copy drives a run.
+    pub fn fence(&self) -> Option<&fence::Fence> {
+        self.fence.as_ref()
+    }
+
+    /// A read (or a write outside any run): retried on 429/5xx and connection errors, each
+    /// try bounded by the request timeout.
+    pub async fn call<T, F, Fut>(&self, what: &str, op: F) -> Result<T, ClusterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        retrying(&self.server, what, self.timeout, Attempt::Read, op).await
+    }
+
+    /// A write: as [`Cluster::call`], and while this copy drives a run, only inside its
+    /// lease term (see `fence`). Every write to objects and records goes through here.
+    pub async fn write<T, F, Fut>(&self, what: &str, op: F) -> Result<T, ClusterError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, kube::Error>>,
+    {
+        let attempt = Attempt::Write(self.fence.as_ref());
+        retrying(&self.server, what, self.timeout, attempt, op).await
+    }
+
+    /// Whether the API server answers `/version` within a few seconds.
+    pub async fn reachable(&self) -> bool {
+        let within = self.timeout.min(Duration::from_secs(5));
+        matches!(
+            tokio::time::timeout(within, self.client.apiserver_version()).await,
+            Ok(Ok(_))
+        )
+    }
+
     /// The API resource for a kind, from discovery (cached).
     pub async fn resource(
         &self,
@@ -375,10 +571,9 @@ impl Cluster {
             return Ok(r);
         }
         let gvk = gvk_of(&serde_json::json!({"apiVersion": api_version, "kind": kind}))?;
-        let found = with_retry(&self.server, &key, || {
-            kube::discovery::pinned_kind(&self.client, &gvk)
-        })
-        .await;
+        let found = self
+            .call(&key, || kube::discovery::pinned_kind(&self.client, &gvk))
+            .await;
         let r = match found {
             Ok(r) => r,
             Err(ClusterError::NotFound { .. }) | Err(ClusterError::Api { .. }) => {
@@ -442,7 +637,9 @@ impl Cluster {
         let what = describe(obj);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let patch = Patch::Apply(obj);
-        let live = with_retry(&self.server, &what, || api.patch(&name, &params, &patch)).await?;
+        let live = self
+            .write(&what, || api.patch(&name, &params, &patch))
+            .await?;
         serde_json::to_value(&live).map_err(|e| ClusterError::Invalid {
             object: what,
             message: e.to_string(),
@@ -459,7 +656,7 @@ impl Cluster {
     ) -> Result<Option<Value>, ClusterError> {
         let api: Api<DynamicObject> = self.api_for(api_version, kind, namespace).await?;
         let what = format!("{kind} {name}");
-        match with_retry(&self.server, &what, || api.get(name)).await {
+        match self.call(&what, || api.get(name)).await {
             Ok(o) => Ok(serde_json::to_value(&o).ok()),
             Err(ClusterError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
@@ -492,7 +689,7 @@ impl Cluster {
             propagation_policy: Some(PropagationPolicy::Background),
             ..Default::default()
         };
-        match with_retry(&self.server, &what, || api.delete(name, &dp)).await {
+        match self.write(&what, || api.delete(name, &dp)).await {
             Ok(_) | Err(ClusterError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -510,7 +707,7 @@ impl Cluster {
         let what = format!("{kind} {name}");
         let pp = PatchParams::default();
         let merge = Patch::Merge(patch);
-        let live = with_retry(&self.server, &what, || api.patch(name, &pp, &merge)).await?;
+        let live = self.write(&what, || api.patch(name, &pp, &merge)).await?;
         serde_json::to_value(&live).map_err(|e| ClusterError::Invalid {
             object: what,
             message: e.to_string(),

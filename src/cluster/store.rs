@@ -177,7 +177,7 @@ where
     T: Send + Sync + 'static,
 {
     let (mut feeder, store) = Feeder::new(keep);
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let stream = watcher(api, super::watch_config()).default_backoff();
     let task = tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(ev) = stream.next().await {

@@ -208,6 +208,9 @@ pub struct Cluster {
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
     pub namespace: String,
+    /// How long one request to the API server may go unanswered (default 30s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -56,6 +56,15 @@ pub enum Progress {
     Hook {
         run: HookRun,
     },
+    /// The API server stopped answering; the driver retries (its writes wait for the lease
+    /// term to be confirmed) and goes on where it was once it answers again.
+    Unreachable {
+        detail: String,
+    },
+    /// The API server answers again after `after_ms` away.
+    Reachable {
+        after_ms: u64,
+    },
 }
 
 impl Progress {
@@ -82,6 +91,13 @@ impl Progress {
             | Progress::GateMeasured { .. }
             | Progress::GateEnded { .. } => self.gate_line().unwrap_or_default(),
             Progress::Hook { .. } => self.hook_lines().unwrap_or_default().join("\n"),
+            Progress::Unreachable { detail } => {
+                format!("warning: cluster unreachable, retrying: {detail}")
+            }
+            Progress::Reachable { after_ms } => format!(
+                "  cluster reachable again after {} s",
+                after_ms.div_ceil(1000)
+            ),
         }
     }
 

@@ -67,6 +67,13 @@ pub struct ReleaseRecord {
     pub operator: String,
     pub created: String,
     pub updated: String,
+    /// The process that last wrote this record (`user@host (pid N)`): who drives the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driven_by: Option<String>,
+    /// The record Secret's resourceVersion when it was read or last written: every update
+    /// is a compare-and-swap on it. Not part of the stored record.
+    #[serde(skip)]
+    pub resource_version: Option<String>,
 }
 
 /// The parts of a revision Helm's lifecycle acts on, apart from its objects.
@@ -157,16 +164,79 @@ pub fn secret_name(release: &str, revision: u32) -> String {
     format!("helmdeck.v1.{release}.r{revision}")
 }
 
+/// How many bytes of the gzipped rendered objects (and CRDs and hooks) one part Secret holds (its base64 text
+/// then stays well under the API server's request limit).
+pub const PART_BYTES: usize = 700 * 1024;
+/// Secret type of the parts that hold a large record's rendered objects.
+pub const PART_SECRET_TYPE: &str = "helmdeck.io/release-part.v1";
+/// Label of a part Secret: its index, from 1.
+pub const LABEL_PART: &str = "helmdeck.io/part";
+/// Annotations of a record whose rendered objects live in parts: how many, and the sha256
+/// of their gzipped bytes joined.
+pub const ANN_PARTS: &str = "helmdeck.io/manifest-parts";
+pub const ANN_PARTS_DIGEST: &str = "helmdeck.io/manifest-digest";
+
+/// The Secret name of part `index` (from 1) of a revision's rendered objects.
+pub fn part_name(release: &str, revision: u32, index: usize) -> String {
+    format!("{}.m{index}", secret_name(release, revision))
+}
+
+/// What a large record keeps in its parts: everything it holds that a revision never changes
+/// and that grows with the chart (its objects, `crds/`, hooks).
+#[derive(Serialize, Deserialize)]
+struct Bulk {
+    manifests: Manifests,
+    #[serde(default)]
+    crds: Manifests,
+    #[serde(default)]
+    hooks: Manifests,
+}
+
+/// A record as Secrets: the record itself and, when its rendered objects do not fit in one
+/// Secret, the parts that hold them (written once, before the record that names them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub head: Value,
+    pub parts: Vec<Value>,
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, RecordError> {
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes)
+        .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+    gz.finish().map_err(|e| RecordError::Corrupt(e.to_string()))
+}
+
+fn gunzip(bytes: &[u8], what: &str) -> Result<Vec<u8>, RecordError> {
+    let mut out = Vec::new();
+    GzDecoder::new(bytes)
+        .take(256 * 1024 * 1024)
+        .read_to_end(&mut out)
+        .map_err(|e| RecordError::Corrupt(format!("{what}: not gzip: {e}")))?;
+    Ok(out)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str, what: &str) -> Result<Vec<u8>, RecordError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| RecordError::Corrupt(format!("{what}: not base64: {e}")))
+}
+
 impl ReleaseRecord {
-    /// gzipped JSON.
+    /// gzipped JSON, refused when over what one Secret holds.
     pub fn encode(&self) -> Result<Vec<u8>, RecordError> {
-        let json = serde_json::to_vec(self).map_err(|e| RecordError::Corrupt(e.to_string()))?;
-        let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&json)
-            .map_err(|e| RecordError::Corrupt(e.to_string()))?;
-        let bytes = gz
-            .finish()
-            .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        let bytes = self.encode_any_size()?;
         if bytes.len() > MAX_RECORD_BYTES {
             return Err(RecordError::TooLarge {
                 size: bytes.len(),
@@ -176,12 +246,13 @@ impl ReleaseRecord {
         Ok(bytes)
     }
 
+    fn encode_any_size(&self) -> Result<Vec<u8>, RecordError> {
+        let json = serde_json::to_vec(self).map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        gzip(&json)
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<ReleaseRecord, RecordError> {
-        let mut json = Vec::new();
-        GzDecoder::new(bytes)
-            .take(64 * 1024 * 1024)
-            .read_to_end(&mut json)
-            .map_err(|e| RecordError::Corrupt(format!("not gzip: {e}")))?;
+        let json = gunzip(bytes, "release record")?;
         serde_json::from_slice(&json).map_err(|e| RecordError::Corrupt(e.to_string()))
     }
 
@@ -197,38 +268,174 @@ impl ReleaseRecord {
         }
     }
 
-    /// The Secret that stores this record.
-    pub fn to_secret(&self) -> Result<Value, RecordError> {
-        use base64::Engine as _;
-        let data = base64::engine::general_purpose::STANDARD.encode(self.encode()?);
-        Ok(serde_json::json!({
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": SECRET_TYPE,
-            "metadata": {
-                "name": secret_name(&self.release, self.revision),
-                "namespace": self.namespace,
-                "labels": {
-                    LABEL_MANAGED_BY: MANAGED_BY,
-                    LABEL_RELEASE: self.release,
-                    LABEL_REVISION: self.revision.to_string(),
-                    LABEL_STATUS: self.status_label(),
-                },
-            },
-            "data": { DATA_KEY: data },
-        }))
+    fn labels(&self) -> Value {
+        serde_json::json!({
+            LABEL_MANAGED_BY: MANAGED_BY,
+            LABEL_RELEASE: self.release,
+            LABEL_REVISION: self.revision.to_string(),
+        })
     }
 
+    /// The Secret that stores this record (whole: fails when it is too large for one).
+    pub fn to_secret(&self) -> Result<Value, RecordError> {
+        let stored = self.to_secrets()?;
+        if !stored.parts.is_empty() {
+            let size = self.encode_any_size()?.len();
+            return Err(RecordError::TooLarge {
+                size,
+                max: MAX_RECORD_BYTES,
+            });
+        }
+        Ok(stored.head)
+    }
+
+    /// The Secrets that store this record: one while it fits, else the record without its
+    /// rendered objects plus numbered parts holding them (gzipped, split, with a digest). A
+    /// revision's rendered objects never change, so the parts are written once; the record
+    /// that names them is the commit point. The resourceVersion, when known, makes the
+    /// record's update a compare-and-swap.
+    pub fn to_secrets(&self) -> Result<StoredRecord, RecordError> {
+        let whole = self.encode_any_size()?;
+        let mut labels = self.labels();
+        labels[LABEL_STATUS] = Value::String(self.status_label().into());
+        let mut metadata = serde_json::json!({
+            "name": secret_name(&self.release, self.revision),
+            "namespace": self.namespace,
+            "labels": labels,
+        });
+        if let Some(rv) = &self.resource_version {
+            metadata["resourceVersion"] = Value::String(rv.clone());
+        }
+        let head = |metadata: Value, data: &[u8]| {
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": SECRET_TYPE,
+                "metadata": metadata,
+                "data": { DATA_KEY: b64(data) },
+            })
+        };
+        if whole.len() <= MAX_RECORD_BYTES {
+            return Ok(StoredRecord {
+                head: head(metadata, &whole),
+                parts: Vec::new(),
+            });
+        }
+        let blob = serde_json::to_vec(&Bulk {
+            manifests: self.manifests.clone(),
+            crds: self.helm.crds.clone(),
+            hooks: self.helm.hooks.clone(),
+        })
+        .map_err(|e| RecordError::Corrupt(e.to_string()))?;
+        let objects = gzip(&blob)?;
+        let digest = sha256_hex(&objects);
+        let mut parts = Vec::new();
+        for (i, chunk) in objects.chunks(PART_BYTES).enumerate() {
+            let mut labels = self.labels();
+            labels[LABEL_PART] = Value::String((i + 1).to_string());
+            parts.push(serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": PART_SECRET_TYPE,
+                "metadata": {
+                    "name": part_name(&self.release, self.revision, i + 1),
+                    "namespace": self.namespace,
+                    "labels": labels,
+                    "annotations": { ANN_PARTS_DIGEST: digest },
+                },
+                "data": { DATA_KEY: b64(chunk) },
+            }));
+        }
+        let slim = ReleaseRecord {
+            manifests: Manifests::default(),
+            helm: HelmParts {
+                crds: Manifests::default(),
+                hooks: Manifests::default(),
+                ..self.helm.clone()
+            },
+            ..self.clone()
+        };
+        let bytes = slim.encode()?;
+        metadata["annotations"] = serde_json::json!({
+            ANN_PARTS: parts.len().to_string(),
+            ANN_PARTS_DIGEST: digest,
+        });
+        Ok(StoredRecord {
+            head: head(metadata, &bytes),
+            parts,
+        })
+    }
+
+    /// How many parts a stored record's rendered objects are in (0: in the record itself).
+    pub fn parts_of(secret: &Value) -> usize {
+        secret
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(ANN_PARTS))
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// A record read back from its Secret (one that needs no parts).
     pub fn from_secret(secret: &Value) -> Result<ReleaseRecord, RecordError> {
-        use base64::Engine as _;
+        ReleaseRecord::from_secrets(secret, &[])
+    }
+
+    /// The run and metadata of a stored record without its parts (its rendered objects are
+    /// empty when they live in parts): enough to see who drives it and where it stands.
+    pub fn head_of(secret: &Value) -> Result<ReleaseRecord, RecordError> {
         let data = secret
             .pointer(&format!("/data/{DATA_KEY}"))
             .and_then(Value::as_str)
             .ok_or_else(|| RecordError::Corrupt(format!("no `{DATA_KEY}` in the Secret's data")))?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .map_err(|e| RecordError::Corrupt(format!("not base64: {e}")))?;
-        ReleaseRecord::decode(&bytes)
+        let mut rec = ReleaseRecord::decode(&unb64(data, "release record")?)?;
+        rec.resource_version = secret
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(rec)
+    }
+
+    /// A record read back from its Secret and, when it names some, its parts (any order).
+    /// Parts that are missing, of another write, or damaged are refused: the digest covers
+    /// them all.
+    pub fn from_secrets(secret: &Value, parts: &[Value]) -> Result<ReleaseRecord, RecordError> {
+        let mut rec = ReleaseRecord::head_of(secret)?;
+        let n = ReleaseRecord::parts_of(secret);
+        if n == 0 {
+            return Ok(rec);
+        }
+        let digest = secret
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(ANN_PARTS_DIGEST))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let mut joined = Vec::new();
+        for i in 1..=n {
+            let name = part_name(&rec.release, rec.revision, i);
+            let part = parts
+                .iter()
+                .find(|p| p.pointer("/metadata/name").and_then(Value::as_str) == Some(&name))
+                .ok_or_else(|| RecordError::Corrupt(format!("part {name} is missing")))?;
+            let text = part
+                .pointer(&format!("/data/{DATA_KEY}"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| RecordError::Corrupt(format!("part {name} holds no data")))?;
+            joined.extend(unb64(text, &name)?);
+        }
+        if sha256_hex(&joined) != digest {
+            return Err(RecordError::Corrupt(format!(
+                "the rendered objects' parts do not match the record's digest {digest}"
+            )));
+        }
+        let text = String::from_utf8(gunzip(&joined, "rendered objects")?)
+            .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
+        let bulk: Bulk = serde_json::from_str(&text)
+            .map_err(|e| RecordError::Corrupt(format!("rendered objects: {e}")))?;
+        rec.manifests = bulk.manifests;
+        rec.helm.crds = bulk.crds;
+        rec.helm.hooks = bulk.hooks;
+        Ok(rec)
     }
 }
 
@@ -283,6 +490,8 @@ mod tests {
             operator: "ops@host".into(),
             created: "2026-11-25T07:00:00Z".into(),
             updated: "2026-11-25T07:00:00Z".into(),
+            driven_by: None,
+            resource_version: None,
         }
     }
 
@@ -294,6 +503,67 @@ mod tests {
         assert_eq!(s["type"], SECRET_TYPE);
         assert_eq!(s["metadata"]["labels"]["helmdeck.io/status"], "progressing");
         assert_eq!(ReleaseRecord::from_secret(&s).expect("decodes"), r);
+    }
+
+    /// Rendered objects that gzip badly (random text), about `mb` MB of them.
+    fn big_manifests(mb: usize) -> Manifests {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut objs = Vec::new();
+        let mut size = 0;
+        while size < mb * 1024 * 1024 {
+            let mut text = String::with_capacity(4096);
+            while text.len() < 4000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(&format!("{x:016x}"));
+            }
+            size += text.len();
+            objs.push(serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{}", objs.len())}, "data": {"blob": text}}));
+        }
+        Manifests::new(&objs)
+    }
+
+    #[test]
+    fn a_record_too_large_for_one_secret_is_split_into_parts_and_read_back_whole() {
+        let mut r = record();
+        r.manifests = big_manifests(3);
+        let stored = r.to_secrets().expect("stored");
+        assert!(stored.parts.len() >= 2, "{} parts", stored.parts.len());
+        for p in &stored.parts {
+            let data = p["data"]["release"].as_str().expect("data");
+            assert!(data.len() < 1024 * 1024, "part of {} bytes", data.len());
+            assert_eq!(p["type"], PART_SECRET_TYPE);
+            assert!(p["metadata"]["labels"].get(LABEL_STATUS).is_none());
+        }
+        assert_eq!(ReleaseRecord::parts_of(&stored.head), stored.parts.len());
+        let mut reversed = stored.parts.clone();
+        reversed.reverse();
+        let back = ReleaseRecord::from_secrets(&stored.head, &reversed).expect("whole");
+        assert_eq!(back, r);
+        // The record alone, or with a part of another write, is refused.
+        assert!(matches!(
+            ReleaseRecord::from_secret(&stored.head),
+            Err(RecordError::Corrupt(m)) if m.contains("missing")
+        ));
+        let mut tampered = stored.parts.clone();
+        tampered[0]["data"]["release"] = serde_json::json!(b64(&gzip(b"[]").expect("gz")));
+        assert!(matches!(
+            ReleaseRecord::from_secrets(&stored.head, &tampered),
+            Err(RecordError::Corrupt(m)) if m.contains("digest")
+        ));
+        // One Secret alone cannot hold it.
+        assert!(matches!(r.to_secret(), Err(RecordError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn the_resource_version_is_read_and_sent_back_for_compare_and_swap() {
+        let mut r = record();
+        r.resource_version = Some("42".into());
+        let s = r.to_secret().expect("secret");
+        assert_eq!(s["metadata"]["resourceVersion"], "42");
+        let back = ReleaseRecord::from_secret(&s).expect("decodes");
+        assert_eq!(back.resource_version.as_deref(), Some("42"));
     }
 
     #[test]

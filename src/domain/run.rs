@@ -378,11 +378,15 @@ pub struct Run {
     /// Set by a `promote` from any terminal; the driver consumes it at the next pause.
     pub promote_requested: bool,
     pub promote_full: bool,
-    /// Set by an `abort` or `rollback` from another terminal of the driving operator.
-    #[serde(default)]
+    /// Set by an `abort` or `rollback` left in the record by helmdeck before requests had
+    /// a place of their own; still honoured when a run recorded so is resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub abort_requested: bool,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rollback_requested: bool,
+    /// The id of the last operator request (see `cluster::requests`) the driver took.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_request: u64,
     /// Every gate this run ran, with its measurements.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateRecord>,
@@ -392,6 +396,10 @@ pub struct Run {
     /// Every hook this run ran, with its outcome.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookRun>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the strategy needs to build a plan.
@@ -678,6 +686,7 @@ impl Run {
             promote_full: false,
             abort_requested: false,
             rollback_requested: false,
+            last_request: 0,
             gates: Vec::new(),
             overrides: None,
             hooks: Vec::new(),

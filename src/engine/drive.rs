@@ -1,13 +1,15 @@
 //! Drives a run: executes the step under the cursor, turns what happened into an event for
-//! the run's state machine, persists the record after every transition, and keeps the lease
-//! renewed. Waits are driven by watches, not polling. Requests written into the record by
-//! other terminals (promote, abort, rollback) are picked up between and during steps.
+//! the run's state machine, and persists the record after every transition (its lease is
+//! kept by the keeper task of `cluster::lease`; every write goes through its fence). Waits
+//! are driven by watches, not polling. Requests other terminals leave for the run
+//! (`cluster::requests`: promote, abort, rollback) are picked up between and during steps.
 
 use super::health::{Judge, Watched};
 use super::objects::{self, RevisionObjects};
 use super::{now_ms, now_rfc3339, EngineError, Session};
+use crate::cluster::requests::{self, Ask};
 use crate::cluster::watch::NamespaceWatch;
-use crate::cluster::{lease, records, ClusterError};
+use crate::cluster::{records, ClusterError};
 use crate::domain::health::Health;
 use crate::domain::record::ReleaseRecord;
 use crate::domain::run::{Event, Outcome, ReverseInput, Status, Step};
@@ -58,24 +60,35 @@ pub fn reverse_input(s: &Session, rec: &ReleaseRecord) -> ReverseInput {
     }
 }
 
-/// Re-reads the record from the cluster and takes the requests other terminals left in it.
+/// Takes the requests other terminals of this operator left for this run (see
+/// `cluster::requests`), marking them taken in the record. An abort or rollback is the event
+/// to apply; a promote is remembered until the run reaches a pause or a paused gate.
 pub(super) async fn pick_up_requests(
     s: &Session,
     rec: &mut ReleaseRecord,
 ) -> Result<Option<Event>, EngineError> {
-    let Some(stored) = records::get(&s.cluster, &rec.release, rec.revision).await? else {
-        return Ok(None);
-    };
-    let r = &stored.run;
-    if r.abort_requested {
+    if rec.run.abort_requested {
         return Ok(Some(Event::Abort));
     }
-    if r.rollback_requested {
+    if rec.run.rollback_requested {
         return Ok(Some(Event::Rollback));
     }
-    if r.promote_requested {
-        rec.run.promote_requested = true;
-        rec.run.promote_full = r.promote_full;
+    let pending =
+        requests::pending(&s.cluster, &rec.release, rec.revision, rec.run.last_request).await?;
+    for r in pending {
+        rec.run.last_request = r.id;
+        match r.ask {
+            Ask::Abort => return Ok(Some(Event::Abort)),
+            Ask::Rollback => return Ok(Some(Event::Rollback)),
+            Ask::Promote { full, past_gate } => {
+                if let Err(e) = super::release::confirm_past_gate(rec, past_gate.as_deref()) {
+                    tracing::warn!(by = %r.by, error = %e, "promote request refused");
+                    continue;
+                }
+                rec.run.promote_requested = true;
+                rec.run.promote_full = full;
+            }
+        }
     }
     Ok(None)
 }
@@ -99,7 +112,7 @@ async fn operator_request(
 /// the workloads, else a second — and the caller looks again (None).
 async fn hold(
     s: &Session,
-    rec: &ReleaseRecord,
+    rec: &mut ReleaseRecord,
     opts: &DriveOptions,
     watch: Option<&mut NamespaceWatch>,
     what: &str,
@@ -123,16 +136,53 @@ async fn hold(
     Ok(None)
 }
 
-/// Drives `rec` until it ends, or until a manual pause when not waiting.
+/// Drives `rec` until it ends, or until a manual pause when not waiting. While the API
+/// server does not answer, the drive waits and goes on from where it was (every step is
+/// idempotent; its writes stay inside the lease term).
 pub async fn drive(
     s: &Session,
     rec: &mut ReleaseRecord,
     opts: DriveOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<DriveEnd, EngineError> {
+    let mut away: Option<std::time::Instant> = None;
+    loop {
+        match drive_once(s, rec, &opts, progress).await {
+            Err(EngineError::Cluster(e)) if e.is_unreachable() => {
+                if away.is_none() {
+                    away = Some(std::time::Instant::now());
+                    progress(Progress::Unreachable {
+                        detail: e.to_string(),
+                    });
+                }
+                // Wait until it answers again (or the caller stops the drive).
+                loop {
+                    tokio::select! {
+                        _ = cancelled(&opts.cancel) => return Ok(DriveEnd::Stopped),
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                    if s.cluster.reachable().await {
+                        break;
+                    }
+                }
+                let after = away.take().map(|a| a.elapsed()).unwrap_or_default();
+                progress(Progress::Reachable {
+                    after_ms: after.as_millis() as u64,
+                });
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn drive_once(
+    s: &Session,
+    rec: &mut ReleaseRecord,
+    opts: &DriveOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<DriveEnd, EngineError> {
     let mut watch = NamespaceWatch::start(&s.cluster).await;
     let mut revisions: HashMap<u32, RevisionObjects> = HashMap::new();
-    let mut last_renew = std::time::Instant::now();
     let ctx = reverse_input(s, rec);
     // (cursor, phases) of the step last announced: a step that waits loops here without
     // starting again.
@@ -142,10 +192,6 @@ pub async fn drive(
         if is_cancelled(&opts.cancel) {
             records::put(&s.cluster, rec).await?;
             return Ok(DriveEnd::Stopped);
-        }
-        if last_renew.elapsed() > Duration::from_secs(10) {
-            lease::renew(&s.cluster, &rec.release, &s.operator).await?;
-            last_renew = std::time::Instant::now();
         }
         let Some(step) = rec.run.current().cloned() else {
             return Ok(DriveEnd::Finished(rec.run.status));
@@ -189,7 +235,7 @@ pub async fn drive(
                         }
                         None => {
                             let what = "paused: waiting for a promote";
-                            match hold(s, rec, &opts, Some(&mut watch), what, progress).await? {
+                            match hold(s, rec, opts, Some(&mut watch), what, progress).await? {
                                 Some(end) => return Ok(end),
                                 None => continue,
                             }
@@ -206,7 +252,7 @@ pub async fn drive(
                 } else {
                     let what =
                         "paused at a gate: waiting for a promote past it, a rollback or an abort";
-                    match hold(s, rec, &opts, None, what, progress).await? {
+                    match hold(s, rec, opts, None, what, progress).await? {
                         Some(end) => return Ok(end),
                         None => continue,
                     }

@@ -91,7 +91,8 @@ pub async fn test(
     s: &Session,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<TestReport, EngineError> {
-    with_lease(s, progress, async {
+    with_lease(s, progress, async |s: Session| {
+        let s = &s;
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         let Some(live) = live_revision(&recs) else {
             return Err(EngineError::input(

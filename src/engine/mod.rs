@@ -109,6 +109,7 @@ pub fn cluster_target(cfg: &Config, e: &Environment) -> ClusterTarget {
         kubeconfig: e.cluster.kubeconfig.as_deref().map(|p| cfg.resolve_path(p)),
         context: e.cluster.context.clone(),
         namespace: e.cluster.namespace.clone(),
+        timeout: e.cluster.timeout.map(|t| t.as_duration()),
     }
 }
 

@@ -5,6 +5,8 @@
 use super::drive::{self, DriveEnd, DriveOptions, Progress};
 use super::prepare::{self, Overrides};
 use super::{now_ms, now_rfc3339, EngineError, Session};
+use crate::cluster::fence::TermState;
+use crate::cluster::requests::{self, Ask};
 use crate::cluster::{lease, records, ClusterError};
 use crate::config::{CanaryStep, StrategyKind};
 use crate::domain::record::{ChartInfo, HelmParts, Manifests, ReleaseRecord};
@@ -95,28 +97,104 @@ fn drive_options(wait: bool, cancel: &Option<CancellationToken>) -> DriveOptions
     }
 }
 
-/// Runs `f` holding the lease of the release; releases it afterwards whatever happened.
+/// Runs `f` holding the lease of the release, with a session whose writes go through the
+/// lease's fence; releases the lease afterwards whatever happened. When the lease is lost
+/// (someone took it over after it lapsed, or changed the run), `f` is dropped at once and
+/// the error names the new holder and what the run is now: nothing more is written.
 pub(crate) async fn with_lease<T, F>(
     s: &Session,
     progress: &(dyn Fn(Progress) + Send + Sync),
     f: F,
 ) -> Result<T, EngineError>
 where
-    F: std::future::Future<Output = Result<T, EngineError>>,
+    F: AsyncFnOnce(Session) -> Result<T, EngineError>,
 {
-    match lease::acquire(&s.cluster, s.release(), &s.operator).await? {
-        lease::Taken::TookOver { previous } => progress(Progress::Warning(format!(
-            "took over the expired lease of {previous}"
-        ))),
-        lease::Taken::Fresh | lease::Taken::Reentered => {}
-    }
-    let out = f.await;
-    if let Err(e) = lease::release(&s.cluster, s.release(), &s.operator).await {
+    let notice = |m: String| progress(Progress::Waiting { what: m });
+    let (held, taken) = lease::take(&s.cluster, s.release(), &s.operator, &notice).await?;
+    if let lease::Taken::TookOver { previous } = taken {
         progress(Progress::Warning(format!(
-            "could not release the lease: {e}"
+            "took over the lease of {previous}"
         )));
     }
-    out
+    let fence = held.fence.clone();
+    let fenced = Session {
+        cluster: s.cluster.fenced(fence.clone()),
+        ..s.clone()
+    };
+    let work = f(fenced);
+    tokio::pin!(work);
+    let mut states = fence.subscribe();
+    let mut away: Option<std::time::Instant> = None;
+    let out = loop {
+        tokio::select! {
+            out = &mut work => break out,
+            lost = fence.lost() => break Err(EngineError::Cluster(ClusterError::LeaseLost {
+                release: s.release().to_string(),
+                holder: lost.holder,
+                since: lost.since,
+                run: None,
+            })),
+            changed = states.changed() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let st = states.borrow_and_update().clone();
+                match st {
+                    TermState::Confirming { why, .. }
+                        if why.starts_with("cluster unreachable") && away.is_none() =>
+                    {
+                        away = Some(std::time::Instant::now());
+                        progress(Progress::Unreachable { detail: why });
+                    }
+                    TermState::Valid { .. } => {
+                        if let Some(a) = away.take() {
+                            progress(Progress::Reachable { after_ms: a.elapsed().as_millis() as u64 });
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    match out {
+        Err(EngineError::Cluster(ClusterError::LeaseLost {
+            release,
+            holder,
+            since,
+            run,
+        })) => {
+            drop(held);
+            // What the run is now, read (not written) for the message.
+            let run = match run {
+                Some(r) => Some(r),
+                None => run_now(s, &fence).await,
+            };
+            Err(EngineError::Cluster(ClusterError::LeaseLost {
+                release,
+                holder,
+                since,
+                run,
+            }))
+        }
+        out => {
+            if let Err(e) = held.release(&s.cluster).await {
+                progress(Progress::Warning(format!(
+                    "could not release the lease: {e}"
+                )));
+            }
+            out
+        }
+    }
+}
+
+/// Where the run a lost term last wrote stands now.
+async fn run_now(s: &Session, fence: &crate::cluster::fence::Fence) -> Option<String> {
+    let (name, _) = fence.record()?;
+    let revision = name.rsplit(".r").next()?.parse::<u32>().ok()?;
+    let rec = records::get(&s.cluster, s.release(), revision)
+        .await
+        .ok()??;
+    Some(records::run_now(&rec))
 }
 
 /// Starts a new run of the service in the environment (or resumes the active one).
@@ -126,7 +204,8 @@ pub async fn deploy(
     opts: &DeployOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<(ReleaseRecord, DriveEnd), EngineError> {
-    with_lease(s, progress, async {
+    with_lease(s, progress, async |s: Session| {
+        let s = &s;
         let (recs, warnings) = records::list(&s.cluster, s.release()).await?;
         for w in warnings {
             progress(Progress::Warning(w));
@@ -299,11 +378,13 @@ pub async fn deploy(
             operator: s.operator.user_host.clone(),
             created: now.clone(),
             updated: now,
+            driven_by: None,
+            resource_version: None,
         };
         if !opts.steps.is_empty() {
             rec.run.overrides = Some(opts.steps.clone());
         }
-        records::put(&s.cluster, &rec).await?;
+        records::put(&s.cluster, &mut rec).await?;
         match records::prune(&s.cluster, s.release(), s.env.policy.keep_revisions).await {
             Ok(pruned) if !pruned.is_empty() => {
                 tracing::info!(?pruned, "pruned old release records")
@@ -335,11 +416,10 @@ pub enum ActionResult {
     Requested { holder: String, revision: u32 },
 }
 
-/// Leaves a request in the active record when another process of this operator drives it.
-async fn request_from_driver(
-    s: &Session,
-    set: impl Fn(&mut Run),
-) -> Result<Option<ActionResult>, EngineError> {
+/// Leaves a request for the run when another live process of this operator drives it
+/// (its lease is fresh): written to the release's requests (see `cluster::requests`), never
+/// to the record or the Lease, so it is not a take-over.
+async fn request_from_driver(s: &Session, ask: Ask) -> Result<Option<ActionResult>, EngineError> {
     let Some((holder, _)) = lease::holder_of(&s.cluster, s.release()).await? else {
         return Ok(None);
     };
@@ -353,14 +433,16 @@ async fn request_from_driver(
     let Some(a) = active(&recs) else {
         return Ok(None);
     };
-    let mut rec = a.clone();
-    set(&mut rec.run);
-    rec.updated = now_rfc3339();
-    records::put(&s.cluster, &rec).await?;
-    Ok(Some(ActionResult::Requested {
-        holder,
-        revision: rec.revision,
-    }))
+    let revision = a.revision;
+    requests::send(
+        &s.cluster,
+        s.release(),
+        revision,
+        ask,
+        &s.operator.identity(),
+    )
+    .await?;
+    Ok(Some(ActionResult::Requested { holder, revision }))
 }
 
 /// How `promote`, `abort` and `rollback` act.
@@ -378,7 +460,10 @@ pub struct ActOptions {
 }
 
 /// Refuses to promote past a paused gate unless the operator named its check.
-fn confirm_past_gate(rec: &ReleaseRecord, named: Option<&str>) -> Result<(), EngineError> {
+pub(super) fn confirm_past_gate(
+    rec: &ReleaseRecord,
+    named: Option<&str>,
+) -> Result<(), EngineError> {
     let Some(check) = rec.run.paused_gate_check() else {
         return Ok(());
     };
@@ -413,22 +498,22 @@ async fn act(
             confirm_past_gate(a, opts.past_gate.as_deref())?;
         }
     }
-    let set = {
-        let event = event.clone();
-        move |r: &mut Run| match &event {
-            Event::Promote { full } => {
-                r.promote_requested = true;
-                r.promote_full = *full;
-            }
-            Event::Abort => r.abort_requested = true,
-            Event::Rollback => r.rollback_requested = true,
-            _ => {}
-        }
+    let ask = match &event {
+        Event::Promote { full } => Some(Ask::Promote {
+            full: *full,
+            past_gate: opts.past_gate.clone(),
+        }),
+        Event::Abort => Some(Ask::Abort),
+        Event::Rollback => Some(Ask::Rollback),
+        _ => None,
     };
-    if let Some(done) = request_from_driver(s, set).await? {
-        return Ok(done);
+    if let Some(ask) = ask {
+        if let Some(done) = request_from_driver(s, ask).await? {
+            return Ok(done);
+        }
     }
-    with_lease(s, progress, async {
+    with_lease(s, progress, async |s: Session| {
+        let s = &s;
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         let Some(a) = active(&recs) else {
             return Err(EngineError::input(
@@ -446,7 +531,7 @@ async fn act(
         }
         rec.run.apply(event, &ctx, now_ms())?;
         rec.updated = now_rfc3339();
-        records::put(&s.cluster, &rec).await?;
+        records::put(&s.cluster, &mut rec).await?;
         let end = drive::drive(s, &mut rec, drive_options(wait, &opts.cancel), progress).await?;
         Ok(ActionResult::Drove(Box::new(rec), end))
     })
@@ -486,7 +571,8 @@ pub async fn rollback(
             return act(s, Event::Rollback, opts, progress).await;
         }
     }
-    with_lease(s, progress, async {
+    with_lease(s, progress, async |s: Session| {
+        let s = &s;
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         if let Some(a) = active(&recs) {
             return Err(EngineError::input(
@@ -567,11 +653,13 @@ pub async fn rollback(
                 previous_hooks,
                 ..target.helm.clone()
             },
+            driven_by: None,
+            resource_version: None,
             ..target
         };
         drop(recs);
         rec.run.reason = Some(format!("rollback to revision {target_revision}"));
-        records::put(&s.cluster, &rec).await?;
+        records::put(&s.cluster, &mut rec).await?;
         let end = drive::drive(s, &mut rec, drive_options(wait, &opts.cancel), progress).await?;
         Ok(ActionResult::Drove(Box::new(rec), end))
     })

@@ -249,6 +249,42 @@ fn invalid(field: &str, value: &Value, why: &str) -> Cause {
     }
 }
 
+/// What a Secret or a ConfigMap may hold in all (corev1.MaxSecretSize, MaxConfigMapSize).
+pub const MAX_DATA_SIZE: usize = 1024 * 1024;
+
+/// The bytes a Secret's or ConfigMap's values hold.
+fn data_size(def: &ResourceDef, obj: &Value) -> usize {
+    use base64::Engine as _;
+    let decoded = |v: &Value| {
+        let t = v.as_str().unwrap_or_default();
+        base64::engine::general_purpose::STANDARD
+            .decode(t)
+            .map(|b| b.len())
+            .unwrap_or(t.len())
+    };
+    let sum = |f: &str, base64: bool| -> usize {
+        obj[f]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .map(|v| {
+                        if base64 {
+                            decoded(v)
+                        } else {
+                            v.as_str().map(str::len).unwrap_or(0)
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    };
+    if def.kind == "Secret" {
+        sum("data", true) + sum("stringData", false)
+    } else {
+        sum("data", false) + sum("binaryData", true)
+    }
+}
+
 fn check_containers(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
     match spec["containers"].as_array() {
         None => causes.push(required(&format!("{path}.containers"))),
@@ -405,6 +441,16 @@ pub fn validate(def: &ResourceDef, obj: &Value, old: Option<&Value>) -> Result<(
                             }
                         }
                     }
+                }
+                // kube-apiserver refuses a Secret or ConfigMap whose values total more than
+                // 1 MiB (corev1.MaxSecretSize / MaxConfigMapSize), counted as bytes (a
+                // Secret's data and a ConfigMap's binaryData decoded from base64).
+                if data_size(def, obj) > MAX_DATA_SIZE {
+                    causes.push(Cause {
+                        reason: "FieldValueTooLong".into(),
+                        message: format!("Too long: may not be more than {MAX_DATA_SIZE} bytes"),
+                        field: "data".into(),
+                    });
                 }
             }
             _ => {}

@@ -11,7 +11,7 @@ use crate::sim::kinds::{KindRegistry, ResourceDef};
 use crate::sim::patch;
 use crate::sim::selector::{FieldSelector, LabelSelector};
 use crate::sim::store::{meta, StoredObject};
-use crate::sim::{logs, table, watch, Cluster};
+use crate::sim::{logs, table, watch, writelog, Cluster};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -181,9 +181,21 @@ pub async fn handle(State(c): State<Arc<Cluster>>, req: Request) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let client = req
+        .headers()
+        .get(writelog::CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let resp = match route(&c, req).await {
         Ok(r) => r,
         Err(e) => error_response(&e),
+    };
+    let resp = if writelog::is_write(&method) && resp.status().is_success() {
+        c.writes
+            .record(client, &method, uri.path(), resp, c.store.current_rv())
+            .await
+    } else {
+        resp
     };
     tracing::debug!(
         target: "helmdeck::sim",

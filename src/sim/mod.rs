@@ -21,6 +21,7 @@ pub mod selector;
 pub mod store;
 pub mod table;
 pub mod watch;
+pub mod writelog;
 
 pub use errors::{ApiError, SimError};
 pub use scenario::Scenario;
@@ -71,6 +72,8 @@ pub struct Cluster {
     pub shutdown: signal::Receiver<bool>,
     next_service_ip: std::sync::atomic::AtomicU32,
     pub proxy_dice: proxy::ProxyDice,
+    /// Every write through the API, with its client (see `writelog`).
+    pub writes: writelog::WriteLog,
 }
 
 /// The node every pod is scheduled to.
@@ -369,6 +372,7 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         shutdown: stop_rx.clone(),
         next_service_ip: std::sync::atomic::AtomicU32::new(0),
         proxy_dice: proxy::ProxyDice::new(seed),
+        writes: writelog::WriteLog::default(),
     });
     let tasks = vec![tokio::spawn(controllers::run(
         cluster.clone(),

@@ -407,7 +407,8 @@ pub fn progress_event(p: &Progress) -> Option<(EventKind, String)> {
             Health::InProgress { .. } => EventKind::Health,
         },
         Progress::Reversing { .. } => EventKind::Reversing,
-        Progress::Warning(_) => EventKind::Warning,
+        Progress::Warning(_) | Progress::Unreachable { .. } => EventKind::Warning,
+        Progress::Reachable { .. } => EventKind::Info,
         Progress::GateMeasured { measurement, .. } => match measurement.outcome {
             Measured::Pass => EventKind::Done,
             Measured::Fail => EventKind::Error,

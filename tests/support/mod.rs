@@ -1,6 +1,8 @@
 //! Shared test helpers: where the Helm engine, the demo assets and the binary are.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use helmdeck::sim::{self, Scenario, SimOptions};
 use serde_json::Value;
 use std::io::Write;
@@ -346,6 +348,39 @@ impl SimProject {
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    /// The simulated cluster's URL.
+    pub fn sim_url(&self) -> String {
+        self._sim.url()
+    }
+
+    /// The simulated cluster's write log so far (see `helmdeck::sim::writelog`).
+    pub fn writes(&self) -> Vec<helmdeck::sim::writelog::WriteEntry> {
+        self._sim.cluster().writes.entries()
+    }
+
+    /// The binary started in the background in the project, with its environment plus
+    /// `extra`.
+    pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> Running {
+        let mut envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        envs.extend_from_slice(extra);
+        spawn_helmdeck(self.dir.path(), args, &envs)
+    }
+
+    /// The binary run in the project with its environment plus `extra`.
+    pub async fn helmdeck_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let mut envs: Vec<(&str, &str)> = self
+            .envs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        envs.extend_from_slice(extra);
+        helmdeck_in(self.dir.path(), args, &envs).await
+    }
 }
 
 /// The exit code, -1 when killed by a signal.
@@ -369,4 +404,132 @@ pub fn image_of(dep: &Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string()
+}
+
+/// A helmdeck process running in the background, its stderr collected line by line.
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _cache: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Everything it printed on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.lines.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Waits until a stderr line contains `text` (panics with what was printed after
+    /// `within`).
+    pub async fn wait_for(&self, text: &str, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self
+                .lines
+                .lock()
+                .map(|l| l.iter().any(|x| x.contains(text)))
+                .unwrap_or(false)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line with {text:?} within {within:?}; stderr so far:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends a signal (`libc::SIGSTOP`, `SIGCONT`, `SIGKILL`…).
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on a child's pid has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(self.pid(), sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.pid());
+    }
+
+    /// Whether the process is stopped (state `T` in /proc).
+    pub fn stopped(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Waits for it to exit (panics after `within`): its exit code and stderr.
+    pub async fn finish(mut self, within: std::time::Duration) -> (i32, String) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            match self.child.try_wait().expect("try_wait") {
+                Some(status) => {
+                    if let Some(r) = self.reader.take() {
+                        let _ = r.join();
+                    }
+                    return (status.code().unwrap_or(-1), self.stderr());
+                }
+                None => {
+                    if std::time::Instant::now() > deadline {
+                        let _ = self.child.kill();
+                        panic!(
+                            "helmdeck still running after {within:?}; stderr:\n{}",
+                            self.stderr()
+                        );
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary in `dir` (data directory `dir/data`, a private cache) without waiting.
+pub fn spawn_helmdeck(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
+    use std::io::BufRead;
+    let cache = tempfile::tempdir().expect("tempdir");
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env("HELMDECK_HELM", helm())
+        .env("HELMDECK_CACHE_DIR", cache.path())
+        .env("HELMDECK_DATA_DIR", dir.join("data"))
+        .env("NO_COLOR", "1")
+        .env_remove("HELMDECK_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawns helmdeck");
+    let err = child.stderr.take().expect("stderr");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    Running {
+        child,
+        lines,
+        reader: Some(reader),
+        _cache: cache,
+    }
 }
