@@ -4,7 +4,8 @@
 
 use crate::cli::{CmdResult, Exit, Failure};
 use crate::config::Config;
-use crate::engine::release::{self, DeployOptions};
+use crate::domain::act::{Act, Deploy, Surface};
+use crate::engine::release::{self, ActOptions};
 use crate::engine::sessions::Sessions;
 use crate::render::{Helm, Renderer};
 use crate::tui::Msg;
@@ -90,7 +91,12 @@ pub async fn deploy_all(
         notice(format!("demo: deploying {svc} to {env}…"), false);
         let result = async {
             let s = sessions.open(svc, env).await?;
-            release::deploy(&s, &renderer, &DeployOptions::default(), &|_| {}).await
+            let opts = ActOptions {
+                surface: Surface::Console,
+                renderer: Some(renderer.clone()),
+                ..Default::default()
+            };
+            release::act(&s, Act::Deploy(Deploy::default()), &opts, &|_| {}).await
         }
         .await;
         if let Err(e) = result {

@@ -48,6 +48,8 @@ enum Command {
     Test(cli::test::TestArgs),
     /// Serve a simulated Kubernetes cluster on loopback (for demos and tests)
     Sim(cli::sim::SimArgs),
+    /// Write a commented starter helmdeck.yaml from the charts, kubeconfig contexts and Helm releases found
+    Init(cli::init::InitArgs),
     /// A simulated cluster with the demo charts deployed, and the console on it
     Demo,
 }
@@ -83,17 +85,12 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Some(Command::Deploy(args)) => cli::deploy::run(config, &args).await,
         Some(Command::Status(args)) => cli::status::run(config, &args).await,
         Some(Command::History(args)) => cli::status::history(config, &args).await,
-        Some(Command::Promote(args)) => {
-            cli::promote::run(config, &args, cli::promote::Action::Promote).await
-        }
-        Some(Command::Abort(args)) => {
-            cli::promote::run(config, &args, cli::promote::Action::Abort).await
-        }
-        Some(Command::Rollback(args)) => {
-            cli::promote::run(config, &args, cli::promote::Action::Rollback).await
-        }
+        Some(Command::Promote(args)) => cli::promote::promote(config, &args).await,
+        Some(Command::Abort(args)) => cli::promote::abort(config, &args).await,
+        Some(Command::Rollback(args)) => cli::promote::rollback(config, &args).await,
         Some(Command::Test(args)) => cli::test::run(config, &args).await,
         Some(Command::Sim(args)) => cli::sim::run(&args).await,
+        Some(Command::Init(args)) => cli::init::run(config, &args).await,
         Some(Command::Demo) => helmdeck::demo::run().await,
         None => helmdeck::app::console(config).await,
     }

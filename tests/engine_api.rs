@@ -224,20 +224,17 @@ async fn a_cancelled_drive_stops_at_a_safe_point_and_releases_the_lease() {
     assert!(pods.get_opt("web-canary").await.expect("get").is_some());
 
     // Another drive picks it up where it stood.
-    let (rec, end) = release::promote(
-        &s,
-        &release::ActOptions {
-            full: true,
-            ..Default::default()
-        },
-        &|_| {},
-    )
-    .await
-    .map(|r| match r {
-        release::ActionResult::Drove(rec, end) => (rec, end),
-        other => panic!("{other:?}"),
-    })
-    .expect("promote");
+    let full = helmdeck::domain::act::Act::Promote {
+        full: true,
+        past_gate: None,
+    };
+    let (rec, end) = release::act(&s, full, &release::ActOptions::default(), &|_| {})
+        .await
+        .map(|r| match r {
+            release::ActionResult::Drove(rec, end) => (rec, end),
+            other => panic!("{other:?}"),
+        })
+        .expect("promote");
     assert_eq!(end, DriveEnd::Finished(Status::Healthy), "{:?}", rec.run);
 }
 

@@ -410,3 +410,60 @@ environments:
         support::stdout(&out)
     );
 }
+
+/// A chart from git whose Chart.yaml names a sibling folder with `file://`: the dependency
+/// is read from the same commit, whether the repository's `path` holds both charts or only
+/// the one that depends on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_dependencies_of_a_git_chart_come_from_the_same_commit() {
+    let repos = GitRepos::new();
+    let mut files = files_of(&support::charts_dir().join("worker"), "charts/common");
+    files.push((
+        "charts/shop/Chart.yaml".into(),
+        b"apiVersion: v2\nname: shop\nversion: 0.1.0\ndependencies:\n  - name: worker\n    version: \">=0.1.0\"\n    repository: file://../common\n    alias: jobs\n".to_vec(),
+    ));
+    files.push((
+        "charts/shop/templates/cm.yaml".into(),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop\ndata:\n  a: b\n".to_vec(),
+    ));
+    let commit = repos.commit("mono", "main", &files);
+    let daemon = Daemon::start(&repos.srv());
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = format!(
+        r#"repositories:
+  - {{ name: all, type: git, url: "{url}", ref: main, path: charts }}
+  - {{ name: one, type: git, url: "{url}", ref: main, path: charts/shop }}
+services:
+  - {{ name: a, release: shop, chart: {{ repository: all, name: shop }} }}
+  - {{ name: b, release: shop, chart: {{ repository: one, name: shop }} }}
+environments:
+  - {{ name: dev, cluster: {{ kubeconfig: ./kubeconfig, context: dev, namespace: demo }} }}
+"#,
+        url = daemon.url("mono"),
+    );
+    std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("config");
+    for service in ["a", "b"] {
+        let out = support::helmdeck(&["render", service, "--env", "dev"], dir.path(), &[]);
+        assert_eq!(
+            support::code(&out),
+            0,
+            "{service}: {}",
+            support::stderr(&out)
+        );
+        let text = support::stdout(&out);
+        assert!(text.contains("# Source: shop/templates/cm.yaml"), "{text}");
+        assert!(
+            text.contains("# Source: shop/charts/jobs/templates/"),
+            "{service}: the worker chart vendored under its alias: {text}"
+        );
+    }
+    let out = support::helmdeck(&["repo", "pull", "one/shop", "-o", "json"], dir.path(), &[]);
+    assert_eq!(support::code(&out), 0, "{}", support::stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&support::stdout(&out)).expect("json");
+    assert_eq!(v["revision"], serde_json::json!(commit));
+    assert_eq!(
+        v["dependencies"][0]["repository"],
+        serde_json::json!("file://../common")
+    );
+    assert_eq!(v["dependencies"][0]["alias"], serde_json::json!("jobs"));
+}

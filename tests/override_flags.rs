@@ -11,7 +11,6 @@ mod support;
 use helmdeck::domain::setvals::{parse_set_into, SetMode};
 use serde_json::{json, Map, Value};
 use std::path::Path;
-use std::process::Command;
 
 const TEMPLATE: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: values\ndata:\n  values.json: {{ toJson .Values | quote }}\n";
 
@@ -166,46 +165,12 @@ fn values_from_output(text: &str) -> Value {
     serde_json::from_str(json).expect("json")
 }
 
-/// The Python of the Helm engine the shim runs on, and the PYTHONPATH it needs (the
-/// engine sits in `.venv`, or in `.venv/pylib` where no venv could be made).
-fn engine_python() -> (std::path::PathBuf, String) {
-    let venv = support::root().join(".venv");
-    let (py, path) = if venv.join("bin/python").is_file() {
-        (venv.join("bin/python"), String::new())
-    } else {
-        ("python3".into(), venv.join("pylib").display().to_string())
-    };
-    let ok = Command::new(&py)
-        .env("PYTHONPATH", &path)
-        .args(["-c", "import helm_python"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "the Helm engine's SDK is not installed in .venv: run tools/install-helm-engine.sh"
-    );
-    (py, path)
-}
-
 /// What the engine's own `parse_set_*` makes of one expression (into an empty map), or
 /// its error. `--set-file` paths are read by the engine itself.
-fn engine_parse(
-    py: &(std::path::PathBuf, String),
-    function: &str,
-    expr: &str,
-) -> Result<Value, String> {
+fn engine_parse(function: &str, expr: &str) -> Result<Value, String> {
     let script = "import sys, json, helm_python as h\ntry:\n    print(json.dumps({'ok': getattr(h, sys.argv[1])(sys.argv[2])}))\nexcept h.HelmError as e:\n    print(json.dumps({'err': e.detail}))\n";
-    let out = Command::new(&py.0)
-        .env("PYTHONPATH", &py.1)
-        .args(["-c", script, function, expr])
-        .output()
-        .expect("runs python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = support::engine_call(script, &[function, expr]);
+    let v: Value = serde_json::from_str(&out).expect("json");
     match v.get("ok") {
         Some(ok) => Ok(ok.clone()),
         None => Err(v["err"].as_str().unwrap_or_default().to_string()),
@@ -232,7 +197,6 @@ fn ours(kind: &str, expr: &str) -> Result<Value, String> {
 
 #[test]
 fn every_override_flag_and_their_precedence_match_helm() {
-    let py = engine_python();
     let mut failures = Vec::new();
     for c in CASES {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -258,7 +222,7 @@ fn every_override_flag_and_their_precedence_match_helm() {
                     "--set-file" => "parse_set_file",
                     _ => "parse_set_literal",
                 };
-                let helm = engine_parse(&py, function, &expr).map(|v| normalize(&v));
+                let helm = engine_parse(function, &expr).map(|v| normalize(&v));
                 let mine = ours(flag, &expr).map(|v| normalize(&v));
                 if helm != mine {
                     failures.push(format!(

@@ -3,6 +3,7 @@
 
 mod tui_fixtures;
 
+use helmdeck::domain::act::{Act, Deploy};
 use helmdeck::domain::run::{Status, StrategyKind};
 use helmdeck::tui::msg::RunEnd;
 use helmdeck::tui::state::{
@@ -39,6 +40,24 @@ fn paused_drive_end(at_ms: u64) -> Msg {
             at_ms,
         }),
     }
+}
+
+/// The deploy an effect starts: (service, environment, what it asks for).
+fn deploy_of(e: &Effect) -> Option<(&str, &str, &Deploy)> {
+    match e {
+        Effect::Act {
+            service,
+            env,
+            act: Act::Deploy(d),
+            ..
+        } => Some((service, env, d)),
+        _ => None,
+    }
+}
+
+/// The `--set` expressions of a deploy.
+fn sets_of(d: &Deploy) -> Vec<&str> {
+    d.overrides.sets.iter().map(|s| s.expr.as_str()).collect()
 }
 
 fn fresh() -> State {
@@ -226,23 +245,10 @@ fn launch_sends_the_strategy_and_the_overrides_and_opens_the_rollout() {
     key(&mut s, Key::plain(KeyCode::Tab)); // --set
     typed(&mut s, "image.tag=1.3.0-crash replicaCount=3");
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
-    let launch = fx.iter().find_map(|e| match e {
-        Effect::Launch {
-            service,
-            env,
-            strategy,
-            sets,
-            ..
-        } => Some((service, env, *strategy, sets)),
-        _ => None,
-    });
-    let (service, env, strategy, sets) = launch.expect("launch effect");
-    assert_eq!((service.as_str(), env.as_str()), ("web", "staging"));
-    assert_eq!(strategy, StrategyKind::Canary);
-    assert_eq!(
-        sets,
-        &vec!["image.tag=1.3.0-crash".to_string(), "replicaCount=3".into()]
-    );
+    let (service, env, d) = fx.iter().find_map(deploy_of).expect("launch effect");
+    assert_eq!((service, env), ("web", "staging"));
+    assert_eq!(d.strategy, Some(StrategyKind::Canary));
+    assert_eq!(sets_of(d), ["image.tag=1.3.0-crash", "replicaCount=3"]);
     assert!(s.popup.is_none() && s.showing_rollout());
     assert!(s.rollout.as_ref().is_some_and(|r| r.driving));
 }
@@ -312,7 +318,7 @@ fn a_protected_environment_needs_its_name_typed() {
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     assert!(fx
         .iter()
-        .any(|e| matches!(e, Effect::Launch { env, .. } if env == "production")));
+        .any(|e| deploy_of(e).is_some_and(|(_, env, _)| env == "production")));
 }
 
 #[test]
@@ -345,10 +351,7 @@ fn edited_canary_steps_go_to_the_run_and_bad_ones_keep_the_dialog_open() {
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     let steps = fx
         .iter()
-        .find_map(|e| match e {
-            Effect::Launch { steps, .. } => Some(steps.clone()),
-            _ => None,
-        })
+        .find_map(|e| deploy_of(e).map(|(_, _, d)| d.steps.clone()))
         .expect("launch effect");
     let got = steps.canary_steps.expect("steps overridden");
     assert_eq!(
@@ -365,18 +368,19 @@ fn unchanged_steps_are_not_an_override_and_bluegreen_toggles_auto_promote() {
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
     assert!(fx
         .iter()
-        .any(|e| matches!(e, Effect::Launch { steps, .. } if steps.is_empty())));
+        .any(|e| deploy_of(e).is_some_and(|(_, _, d)| d.steps.is_empty())));
     let mut s = fx::browse();
     ch(&mut s, 'd');
     key(&mut s, Key::plain(KeyCode::Right)); // canary → bluegreen
     key(&mut s, Key::plain(KeyCode::Tab)); // auto-promote
     ch(&mut s, ' ');
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
-    assert!(fx.iter().any(|e| matches!(
-        e,
-        Effect::Launch { strategy: StrategyKind::Bluegreen, steps, .. }
-            if steps.auto_promote == Some(true) && steps.canary_steps.is_none()
-    )));
+    assert!(fx
+        .iter()
+        .filter_map(deploy_of)
+        .any(|(_, _, d)| d.strategy == Some(StrategyKind::Bluegreen)
+            && d.steps.auto_promote == Some(true)
+            && d.steps.canary_steps.is_none()));
 }
 
 #[test]
@@ -412,7 +416,7 @@ fn promote_asks_first_and_n_changes_nothing() {
     ch(&mut s, 'P');
     let fx = ch(&mut s, 'y');
     assert!(
-        matches!(fx.as_slice(), [Effect::Promote { gen: 20, service, .. }] if service == "web")
+        matches!(fx.as_slice(), [Effect::Act { gen: 20, service, act: Act::Promote { .. }, .. }] if service == "web")
     );
     assert!(s.rollout.as_ref().is_some_and(|r| r.driving));
 }
@@ -490,7 +494,13 @@ fn abort_and_rollback_name_what_happens() {
     key(&mut s, Key::plain(KeyCode::Esc));
     ch(&mut s, 'R');
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
-    assert!(matches!(fx.as_slice(), [Effect::Rollback { .. }]));
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Act {
+            act: Act::Rollback { .. },
+            ..
+        }]
+    ));
 }
 
 #[test]
@@ -504,7 +514,7 @@ fn r_in_the_history_tab_rolls_back_to_the_revision_under_the_cursor() {
     let Some(Popup::Confirm(c)) = &s.popup else {
         panic!("confirmation expected");
     };
-    assert_eq!(c.to, Some(1));
+    assert_eq!(c.act, Act::Rollback { to: Some(1) });
     assert!(c.consequence.contains("r1"), "{}", c.consequence);
     let fx = ch(&mut s, 'y');
     assert!(
@@ -512,7 +522,10 @@ fn r_in_the_history_tab_rolls_back_to_the_revision_under_the_cursor() {
             fx.as_slice(),
             [
                 Effect::WatchRelease { .. },
-                Effect::Rollback { to: Some(1), .. }
+                Effect::Act {
+                    act: Act::Rollback { to: Some(1) },
+                    ..
+                }
             ]
         ),
         "{fx:?}"
@@ -647,7 +660,7 @@ fn the_palette_switches_environment_and_asks_before_rolling_back() {
     let Some(Popup::Confirm(c)) = &s.popup else {
         panic!("confirmation expected");
     };
-    assert_eq!(c.to, Some(3));
+    assert_eq!(c.act, Act::Rollback { to: Some(3) });
     ch(&mut s, ':'); // keys go to the confirmation, not a new palette
     assert!(s.shell.palette.is_none());
     key(&mut s, Key::plain(KeyCode::Esc));
@@ -757,7 +770,7 @@ fn promote_on_a_paused_gate_confirms_the_check_and_goes_past_it() {
     assert!(
         fx.iter().any(|e| matches!(
             e,
-            Effect::Promote { past_gate: Some(c), .. } if c == "smoke"
+            Effect::Act { act, .. } if act.past_gate() == Some("smoke")
         )),
         "{fx:?}"
     );
@@ -767,8 +780,11 @@ fn promote_on_a_paused_gate_confirms_the_check_and_goes_past_it() {
     let fx = ch(&mut s, 'y');
     assert!(fx.iter().any(|e| matches!(
         e,
-        Effect::Promote {
-            past_gate: None,
+        Effect::Act {
+            act: Act::Promote {
+                past_gate: None,
+                ..
+            },
             ..
         }
     )));
@@ -1052,9 +1068,9 @@ fn the_dialog_compares_its_own_overrides_once_typing_rests() {
     );
     // The deploy gets the overrides the line was computed for.
     let fx = key(&mut s, Key::plain(KeyCode::Enter));
-    assert!(fx.iter().any(
-        |e| matches!(e, Effect::Launch { sets, .. } if sets == &vec!["image.tag=1.3.0".to_string()])
-    ));
+    assert!(fx
+        .iter()
+        .any(|e| deploy_of(e).is_some_and(|(_, _, d)| sets_of(d) == ["image.tag=1.3.0"])));
 }
 
 #[test]

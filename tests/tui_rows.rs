@@ -65,6 +65,7 @@ fn record(run: Run) -> ReleaseRecord {
             version: "1.2.0".into(),
             digest: "sha256:0".into(),
             revision: None,
+            dependencies: Vec::new(),
         },
         values_layers: Vec::new(),
         manifests: helmdeck::domain::record::Manifests::new(&[]),

@@ -4,8 +4,8 @@
 mod tui_fixtures;
 
 use helmdeck::tui::state::{
-    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, Problem, ProblemKind,
-    RunAction, State, Tab,
+    ConfirmDialog, Focus, LaunchDialog, LaunchField, Loadable, Popup, Problem, ProblemKind, State,
+    Tab,
 };
 use helmdeck::tui::ui::draw;
 use helmdeck::tui::Theme;
@@ -203,12 +203,10 @@ fn launch_dialog_protected_environment() {
 fn confirm_promote() {
     let mut s = fx::rollout_paused();
     s.popup = Some(Popup::Confirm(ConfirmDialog {
-        action: RunAction::Promote,
+        act: helmdeck::domain::act::Act::promote(),
         service: "web".into(),
         env: "staging".into(),
         consequence: "r2 continues past its pause: the next canary step, then the new version on every primary pod; the canaries are deleted.".into(),
-        to: None,
-        past_gate: None,
     }));
     both_sizes!("confirm_promote", s);
 }
@@ -467,7 +465,7 @@ fn promote_past_a_failed_gate_names_the_check_and_its_last_measurement() {
     );
     assert!(matches!(
         &s.popup,
-        Some(Popup::Confirm(ConfirmDialog { past_gate: Some(c), .. })) if c == "smoke"
+        Some(Popup::Confirm(ConfirmDialog { act, .. })) if act.past_gate() == Some("smoke")
     ));
     both_sizes!("confirm_promote_past_gate", s);
 }

@@ -6,10 +6,11 @@
 //! Results still carry the generation of their request: a result that slipped out before
 //! its task was aborted is dropped by `update`.
 
-use super::jobs::{self, Act, LaunchRequest};
+use super::jobs;
+use crate::domain::act::Surface;
 use crate::engine::release::ActOptions;
 use crate::engine::sessions::Sessions;
-use crate::render::{Helm, Renderer};
+use crate::render::Renderer;
 use crate::tui::state::{Problem, ProblemKind};
 use crate::tui::{Effect, Msg};
 use std::collections::HashMap;
@@ -22,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 /// How long a preview or diff asked for right after another one waits before it starts:
 /// while the cursor moves, each request replaces the last one before it costs anything.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long a drive replaced by a new act of this console gets to reach a safe point.
+const DRIVE_STOP: Duration = Duration::from_secs(20);
 
 /// A kind of job; each holds at most one task.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -86,15 +90,7 @@ impl Executor {
 
     /// An executor on clients shared with others (the demo's first deploys, tests).
     pub fn with_sessions(sessions: Sessions, tx: mpsc::Sender<Msg>) -> Executor {
-        let cfg = sessions.config();
-        let configured = cfg.file.helm.binary.as_deref().map(|b| {
-            if b.contains('/') {
-                cfg.resolve_path(b).display().to_string()
-            } else {
-                b.to_string()
-            }
-        });
-        let renderer = Helm::locate(configured.as_deref())
+        let renderer = crate::engine::locate_helm(sessions.config())
             .map(Renderer::new)
             .map_err(|e| Problem::new(ProblemKind::Input, e.to_string(), e.hint()));
         Executor {
@@ -138,20 +134,35 @@ impl Executor {
 
     /// Puts a task in `slot`, aborting the one before it. A debounced slot asked again
     /// within the debounce waits it out first (and is itself aborted by the next request).
+    /// A drive is not aborted but stopped at its next safe point, and the new task starts
+    /// once it has (it records where the run stands and writes its audit line): two drives
+    /// of one release never overlap.
     fn spawn<F>(&mut self, slot: Slot, cancel: Option<CancellationToken>, job: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let now = Instant::now();
-        let wait = match self.slots.remove(&slot) {
-            Some(prev) => {
-                prev.stop();
-                (slot.debounced() && now.duration_since(prev.asked) < self.debounce)
-                    .then_some(self.debounce)
+        let mut wait = None;
+        let mut before = None;
+        if let Some(prev) = self.slots.remove(&slot) {
+            match &prev.cancel {
+                Some(c) if !prev.task.is_finished() => {
+                    c.cancel();
+                    before = Some(prev.task);
+                }
+                _ => {
+                    prev.stop();
+                    wait = (slot.debounced() && now.duration_since(prev.asked) < self.debounce)
+                        .then_some(self.debounce);
+                }
             }
-            None => None,
-        };
+        }
         let task = tokio::spawn(async move {
+            if let Some(mut t) = before {
+                if tokio::time::timeout(DRIVE_STOP, &mut t).await.is_err() {
+                    t.abort();
+                }
+            }
             if let Some(w) = wait {
                 tokio::time::sleep(w).await;
             }
@@ -266,31 +277,36 @@ impl Executor {
                     jobs::watch(&sessions, &service, &env, gen, &tx).await;
                 });
             }
-            Effect::Launch {
+            Effect::Act {
                 gen,
                 service,
                 env,
-                strategy,
-                sets,
-                steps,
+                act,
             } => {
+                // A drive of this console on the same release stops first: this one drives
+                // on (steps are idempotent, so a drive stopped between two requests loses
+                // nothing).
                 let slot = Slot::Drive(service.clone(), env.clone());
                 let cancel = CancellationToken::new();
                 let token = cancel.clone();
                 self.spawn(slot, Some(cancel), async move {
                     let result = match renderer {
                         Ok(r) => {
-                            let what = LaunchRequest {
-                                strategy,
-                                sets,
-                                steps,
-                                cancel: token,
+                            let opts = ActOptions {
+                                wait: false,
+                                cancel: Some(token.clone()),
+                                surface: Surface::Console,
+                                renderer: Some(r),
                             };
-                            jobs::launch(&sessions, &r, &service, &env, what, gen, &tx).await
+                            jobs::act(&sessions, act, &service, &env, &opts, gen, &tx).await
                         }
                         Err(e) => Err(e),
                     };
-                    let _ = tx.send(Msg::RunEnded { gen, result }).await;
+                    // A drive stopped for the next act of this console (or for quitting)
+                    // did not end the run: the next one reports.
+                    if !token.is_cancelled() {
+                        let _ = tx.send(Msg::RunEnded { gen, result }).await;
+                    }
                 });
             }
             Effect::StopLogs => self.stop(&Slot::Logs),
@@ -314,44 +330,6 @@ impl Executor {
                         .await;
                 });
             }
-            Effect::Promote {
-                gen,
-                service,
-                env,
-                past_gate,
-            } => {
-                let opts = ActOptions {
-                    past_gate,
-                    ..Default::default()
-                };
-                self.act(Act::Promote, opts, gen, service, env)
-            }
-            Effect::Rollback {
-                gen,
-                service,
-                env,
-                to,
-            } => self.act(Act::Rollback(to), ActOptions::default(), gen, service, env),
-            Effect::Abort { gen, service, env } => {
-                self.act(Act::Abort, ActOptions::default(), gen, service, env)
-            }
         }
-    }
-
-    /// A run action; a drive of this console on the same release stops first (the action
-    /// drives on).
-    fn act(&mut self, act: Act, opts: ActOptions, gen: u64, service: String, env: String) {
-        let sessions = self.sessions.clone();
-        let tx = self.tx.clone();
-        let slot = Slot::Drive(service.clone(), env.clone());
-        let cancel = CancellationToken::new();
-        let opts = ActOptions {
-            cancel: Some(cancel.clone()),
-            ..opts
-        };
-        self.spawn(slot, Some(cancel), async move {
-            let result = jobs::act(&sessions, act, &service, &env, opts, gen, &tx).await;
-            let _ = tx.send(Msg::RunEnded { gen, result }).await;
-        });
     }
 }

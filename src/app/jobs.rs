@@ -6,13 +6,12 @@
 use crate::cli::Failure;
 use crate::cluster::watch::NamespaceWatch;
 use crate::cluster::{lease, records};
+use crate::domain::act::Act;
 use crate::domain::mask::Redactor;
-use crate::domain::run::{StepOverrides, StrategyKind};
-use crate::domain::values::SetOverride;
 use crate::engine::drive::{DriveEnd, Progress};
 use crate::engine::inspect::{self, Against};
 use crate::engine::prepare::{self, Overrides};
-use crate::engine::release::{self, ActOptions, ActionResult, DeployOptions};
+use crate::engine::release::{self, ActOptions, ActionResult};
 use crate::engine::sessions::Sessions;
 use crate::engine::{EngineError, Session};
 use crate::render::Renderer;
@@ -27,7 +26,6 @@ use futures::{StreamExt, TryStreamExt};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// Releases whose status is read at once when the release list loads: enough to load 200
 /// services in a blink, few enough that an API server's flow control (429) stays quiet.
@@ -149,22 +147,10 @@ pub async fn changes(
     sets: Vec<String>,
 ) -> Result<crate::domain::diff::DiffCounts, Problem> {
     let s = open(sessions, service, env).await?;
-    let (d, _, _) = inspect::diff_with_values(&s, renderer, &set_overrides(sets), Against::Live)
+    let (d, _, _) = inspect::diff_with_values(&s, renderer, &Overrides::sets(sets), Against::Live)
         .await
         .map_err(|e| engine_problem(sessions, env, e, None))?;
     Ok(d.counts)
-}
-
-/// The launch dialog's override expressions (`a=1`, `--set-json b=[1]`) as the engine
-/// takes them.
-fn set_overrides(sets: Vec<String>) -> Overrides {
-    Overrides {
-        files: Vec::new(),
-        sets: sets
-            .into_iter()
-            .map(|word| SetOverride::from_word(&word))
-            .collect(),
-    }
 }
 
 /// The History tab: the release's kept revisions.
@@ -451,83 +437,15 @@ fn progress_sink(
     }
 }
 
-/// What the launch dialog asked for.
-pub struct LaunchRequest {
-    pub strategy: StrategyKind,
-    pub sets: Vec<String>,
-    pub steps: StepOverrides,
-    pub cancel: CancellationToken,
-}
-
-/// Starts a run from the launch dialog and drives it until it ends or pauses.
-pub async fn launch(
-    sessions: &Sessions,
-    renderer: &Renderer,
-    service: &str,
-    env: &str,
-    what: LaunchRequest,
-    gen: u64,
-    tx: &mpsc::Sender<Msg>,
-) -> Result<RunEnd, Problem> {
-    let s = open(sessions, service, env).await?;
-    let red = crate::engine::environment_redactor(&s)
-        .await
-        .unwrap_or_default();
-    let LaunchRequest {
-        strategy,
-        sets,
-        steps,
-        cancel,
-    } = what;
-    let opts = DeployOptions {
-        strategy: Some(strategy),
-        steps,
-        cancel: Some(cancel),
-        overrides: set_overrides(sets),
-        wait: false,
-        resume: false,
-    };
-    let sink = progress_sink(tx.clone(), gen, red.clone());
-    match release::deploy(&s, renderer, &opts, &sink).await {
-        Ok((rec, end)) => {
-            crate::cli::audit(
-                &s,
-                "deploy (console)",
-                Some(rec.revision),
-                format!("{:?}", rec.run.status),
-            );
-            Ok(rows::run_end(
-                &rec,
-                end == DriveEnd::Paused,
-                crate::engine::now_ms(),
-            ))
-        }
-        Err(e) => {
-            crate::cli::audit(&s, "deploy (console)", None, format!("error: {e}"));
-            Err(engine_problem(sessions, env, e, Some(&red)))
-        }
-    }
-}
-
-/// Which run action a task performs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Act {
-    /// Past a pause, or past a paused gate when the operator confirmed its check (in
-    /// [`ActOptions::past_gate`]).
-    Promote,
-    /// Of the active run, or to a past revision.
-    Rollback(Option<u32>),
-    Abort,
-}
-
-/// Promote, rollback or abort, driven here until the run ends or pauses (or asked of the
-/// process that drives it).
+/// Deploy, promote, roll back or abort through the engine's one action path (which
+/// writes the audit line, surface `console`), driven here until the run ends or pauses —
+/// or asked of the process that drives it.
 pub async fn act(
     sessions: &Sessions,
     act: Act,
     service: &str,
     env: &str,
-    opts: ActOptions,
+    opts: &ActOptions,
     gen: u64,
     tx: &mpsc::Sender<Msg>,
 ) -> Result<RunEnd, Problem> {
@@ -536,46 +454,33 @@ pub async fn act(
         .await
         .unwrap_or_default();
     let sink = progress_sink(tx.clone(), gen, red.clone());
-    let (name, result) = match act {
-        Act::Promote => (
-            "promote (console)",
-            release::promote(&s, &opts, &sink).await,
-        ),
-        Act::Rollback(to) => (
-            "rollback (console)",
-            release::rollback(&s, to, &opts, &sink).await,
-        ),
-        Act::Abort => ("abort (console)", release::abort(&s, &opts, &sink).await),
-    };
-    match result {
-        Ok(ActionResult::Drove(rec, end)) => {
-            crate::cli::audit(
-                &s,
-                name,
-                Some(rec.revision),
-                format!("{:?}", rec.run.status),
-            );
-            Ok(rows::run_end(
-                &rec,
-                end == DriveEnd::Paused,
-                crate::engine::now_ms(),
-            ))
-        }
-        Ok(ActionResult::Requested { holder, revision }) => {
-            crate::cli::audit(&s, name, Some(revision), format!("requested from {holder}"));
-            Ok(RunEnd {
-                revision: Some(revision),
-                status: None,
-                strategy: None,
-                paused: false,
-                note: format!("asked {holder}, which drives the run, to do it"),
-                at_ms: crate::engine::now_ms(),
-            })
-        }
-        Err(e) => {
-            crate::cli::audit(&s, name, None, format!("error: {e}"));
-            Err(engine_problem(sessions, env, e, Some(&red)))
-        }
+    match release::act(&s, act, opts, &sink).await {
+        Ok(ActionResult::Drove(rec, end)) => Ok(rows::run_end(
+            &rec,
+            end == DriveEnd::Paused,
+            crate::engine::now_ms(),
+        )),
+        Ok(ActionResult::Requested { holder, revision }) => Ok(RunEnd {
+            revision: Some(revision),
+            status: None,
+            strategy: None,
+            paused: false,
+            note: format!("asked {holder}, which drives the run, to do it"),
+            at_ms: crate::engine::now_ms(),
+        }),
+        Ok(ActionResult::Tested(r)) => Ok(RunEnd {
+            revision: Some(r.revision),
+            status: None,
+            strategy: None,
+            paused: false,
+            note: match (&r.reason, r.passed) {
+                (_, true) => format!("the tests of r{} passed", r.revision),
+                (Some(why), false) => format!("the tests of r{} failed: {why}", r.revision),
+                (None, false) => format!("the tests of r{} failed", r.revision),
+            },
+            at_ms: crate::engine::now_ms(),
+        }),
+        Err(e) => Err(engine_problem(sessions, env, e, Some(&red))),
     }
 }
 

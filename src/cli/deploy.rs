@@ -1,12 +1,8 @@
 //! `helmdeck deploy`: starts a run of a service in an environment (or resumes the active
 //! one) and drives it until it ends, or reaches a manual pause (exit 10) unless `--wait`.
 
-use super::{
-    audit, exit_for, open_session, progress_printer, CmdResult, Exit, Failure, OutputFormat,
-    ReleaseArgs,
-};
-use crate::domain::run::Status;
-use crate::engine::release::{self, DeployOptions};
+use super::{open_session, CmdResult, Failure, OutputFormat, ReleaseArgs};
+use crate::domain::act::{Act, Deploy};
 use std::io::{BufRead, IsTerminal, Write};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -76,36 +72,11 @@ pub async fn run(config: Option<&std::path::Path>, args: &DeployArgs) -> CmdResu
     if s.env.policy.protected && !args.yes && !args.resume {
         confirm(&s.env.name)?;
     }
-    let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
-    let renderer = crate::render::Renderer::new(helm);
-    let overrides = args.overrides.overrides();
-    let opts = DeployOptions {
+    let act = Act::Deploy(Deploy {
         strategy: args.strategy.map(Into::into),
-        overrides,
-        wait: args.wait,
+        overrides: args.overrides.overrides(),
         resume: args.resume,
         ..Default::default()
-    };
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let result = release::deploy(&s, &renderer, &opts, &printer).await;
-    let (rec, end) = match result {
-        Ok(r) => r,
-        Err(e) => {
-            audit(&s, "deploy", None, format!("error: {e}"));
-            return Err(e.into());
-        }
-    };
-    audit(
-        &s,
-        if args.resume {
-            "deploy --resume"
-        } else {
-            "deploy"
-        },
-        Some(rec.revision),
-        format!("{:?}", rec.run.status),
-    );
-    let exit = exit_for(end, &[Status::Healthy]);
-    super::status::print_outcome(&rec, end, args.output);
-    Ok(if exit == Exit::Done { Exit::Done } else { exit })
+    });
+    super::act(&s, act, args.wait, args.output).await
 }

@@ -107,7 +107,7 @@ async fn against_cluster(
         },
     )
     .await?;
-    let helm = crate::render::Helm::locate(s.cfg.file.helm.binary.as_deref())?;
+    let helm = crate::engine::locate_helm(&s.cfg)?;
     let against = match args.revision {
         Some(n) => crate::engine::inspect::Against::Revision(n),
         None => crate::engine::inspect::Against::Live,

@@ -3,6 +3,7 @@
 
 pub mod deploy;
 pub mod diff;
+pub mod init;
 pub mod promote;
 pub mod render;
 pub mod repo;
@@ -229,14 +230,7 @@ pub async fn prepare_target(
         crate::engine::prepare::prepare(&cfg, &service, &env, &overrides, &progress).await;
     bar.finish();
     let prepared = prepared?;
-    let configured = cfg.file.helm.binary.as_deref().map(|b| {
-        if b.contains('/') {
-            cfg.resolve_path(b).display().to_string()
-        } else {
-            b.to_string()
-        }
-    });
-    let helm = crate::render::Helm::locate(configured.as_deref())?;
+    let helm = crate::engine::locate_helm(&cfg)?;
     Ok((prepared, helm))
 }
 
@@ -388,17 +382,41 @@ pub fn exit_for(
     }
 }
 
-/// Appends the audit line of an action.
-pub fn audit(s: &crate::engine::Session, action: &str, revision: Option<u32>, outcome: String) {
-    crate::engine::audit::append(&crate::engine::audit::AuditEntry {
-        time: crate::engine::now_rfc3339(),
-        operator: &s.operator.user_host,
-        action,
-        service: &s.service.name,
-        environment: &s.env.name,
-        release: s.release(),
-        namespace: &s.cluster.namespace,
-        revision,
-        outcome,
-    });
+/// Acts on the session's release through the engine's one action path (which writes the
+/// audit line), printing progress to stderr and what came of it to stdout; the exit code
+/// says whether the act did what it meant.
+pub async fn act(
+    s: &crate::engine::Session,
+    act: crate::domain::act::Act,
+    wait: bool,
+    output: OutputFormat,
+) -> CmdResult {
+    use crate::engine::release::{self, ActOptions, ActionResult};
+    let printer = progress_printer(crate::domain::mask::Redactor::default());
+    let opts = ActOptions {
+        wait,
+        ..Default::default()
+    };
+    let intended = act.intended();
+    let command = act.command();
+    match release::act(s, act, &opts, &printer).await? {
+        ActionResult::Requested { holder, revision } => {
+            println!(
+                "{command} requested: {holder} is driving revision {revision} and will act on it"
+            );
+            Ok(Exit::Done)
+        }
+        ActionResult::Drove(rec, end) => {
+            status::print_outcome(&rec, end, output);
+            Ok(exit_for(end, intended))
+        }
+        ActionResult::Tested(report) => {
+            test::print_report(&report, output);
+            Ok(if report.passed {
+                Exit::Done
+            } else {
+                Exit::Failed
+            })
+        }
+    }
 }

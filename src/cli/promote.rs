@@ -2,11 +2,8 @@
 //! `--to N`, re-apply a past revision). When another terminal of the same operator drives
 //! the run, the request is left in the release record for it.
 
-use super::{
-    audit, exit_for, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs,
-};
-use crate::domain::run::Status;
-use crate::engine::release::{self, ActionResult};
+use super::{open_session, CmdResult, OutputFormat, ReleaseArgs};
+use crate::domain::act::Act;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ActArgs {
@@ -28,68 +25,26 @@ pub struct ActArgs {
     pub output: OutputFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Promote,
-    Abort,
-    Rollback,
+/// `helmdeck promote`.
+pub async fn promote(config: Option<&std::path::Path>, args: &ActArgs) -> CmdResult {
+    let act = Act::Promote {
+        full: args.full,
+        past_gate: args.past_gate.clone(),
+    };
+    run(config, args, act).await
 }
 
-pub async fn run(config: Option<&std::path::Path>, args: &ActArgs, action: Action) -> CmdResult {
+/// `helmdeck abort`.
+pub async fn abort(config: Option<&std::path::Path>, args: &ActArgs) -> CmdResult {
+    run(config, args, Act::Abort).await
+}
+
+/// `helmdeck rollback`.
+pub async fn rollback(config: Option<&std::path::Path>, args: &ActArgs) -> CmdResult {
+    run(config, args, Act::Rollback { to: args.to }).await
+}
+
+async fn run(config: Option<&std::path::Path>, args: &ActArgs, act: Act) -> CmdResult {
     let s = open_session(config, &args.release).await?;
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let opts = release::ActOptions {
-        full: args.full,
-        wait: args.wait,
-        past_gate: args.past_gate.clone(),
-        ..Default::default()
-    };
-    let (name, result, intended) = match action {
-        Action::Promote => (
-            "promote",
-            release::promote(&s, &opts, &printer).await,
-            vec![Status::Healthy],
-        ),
-        Action::Abort => (
-            "abort",
-            release::abort(&s, &opts, &printer).await,
-            vec![Status::Aborted],
-        ),
-        Action::Rollback => (
-            "rollback",
-            release::rollback(&s, args.to, &opts, &printer).await,
-            vec![Status::RolledBack, Status::Healthy],
-        ),
-    };
-    let past = args
-        .past_gate
-        .as_ref()
-        .map(|c| format!("promote --past-gate {c}"));
-    let name = match (action, &past) {
-        (Action::Promote, Some(p)) => p.as_str(),
-        _ => name,
-    };
-    match result {
-        Err(e) => {
-            audit(&s, name, None, format!("error: {e}"));
-            Err(e.into())
-        }
-        Ok(ActionResult::Requested { holder, revision }) => {
-            audit(&s, name, Some(revision), format!("requested from {holder}"));
-            println!(
-                "{name} requested: {holder} is driving revision {revision} and will act on it"
-            );
-            Ok(Exit::Done)
-        }
-        Ok(ActionResult::Drove(rec, end)) => {
-            audit(
-                &s,
-                name,
-                Some(rec.revision),
-                format!("{:?}", rec.run.status),
-            );
-            super::status::print_outcome(&rec, end, args.output);
-            Ok(exit_for(end, &intended))
-        }
-    }
+    super::act(&s, act, args.wait, args.output).await
 }

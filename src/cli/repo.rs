@@ -227,6 +227,15 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
             let fetched = src.fetch(chart, constraint, &progress).await;
             bar.finish();
             let fetched = fetched?;
+            let origin = sources::deps::Origin {
+                config: Some(&cfg),
+                repository: Some(r),
+            };
+            let bar = DownloadBar::new();
+            let progress = |d: u64, t: Option<u64>| bar.update(d, t);
+            let fetched = sources::deps::vendor(&origin, fetched, &progress).await;
+            bar.finish();
+            let fetched = fetched?;
             warn_all(&fetched.warnings, &Redactor::default());
             match output {
                 OutputFormat::Json => {
@@ -235,15 +244,32 @@ pub async fn run(config: Option<&std::path::Path>, cmd: &RepoCommand) -> CmdResu
                 OutputFormat::Yaml => print(&crate::domain::yaml::to_string(
                     &serde_json::to_value(&fetched).unwrap_or_default(),
                 )),
-                OutputFormat::Text => print(&format!(
-                    "pulled {} {} from {} ({}{})\n{}\n",
-                    fetched.name,
-                    fetched.version,
-                    fetched.repository,
-                    fetched.digest,
-                    if fetched.from_cache { ", cached" } else { "" },
-                    fetched.path.display()
-                )),
+                OutputFormat::Text => {
+                    let mut text = format!(
+                        "pulled {} {} from {} ({}{})\n{}\n",
+                        fetched.name,
+                        fetched.version,
+                        fetched.repository,
+                        fetched.digest,
+                        if fetched.from_cache { ", cached" } else { "" },
+                        fetched.path.display()
+                    );
+                    for d in &fetched.dependencies {
+                        text.push_str(&format!(
+                            "  dependency {}{} {} from {} ({})\n",
+                            d.name,
+                            if d.alias.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (as {})", d.alias)
+                            },
+                            d.version,
+                            d.repository,
+                            d.digest
+                        ));
+                    }
+                    print(&text)
+                }
             }
             Ok(Exit::Done)
         }

@@ -1,8 +1,9 @@
 //! `helmdeck test`: runs the live revision's `test` hooks like `helm test` (exit 0 when every
 //! test passed, 1 when one failed, with its pod's log tail).
 
-use super::{audit, open_session, progress_printer, CmdResult, Exit, OutputFormat, ReleaseArgs};
-use crate::engine::lifecycle;
+use super::{open_session, CmdResult, OutputFormat, ReleaseArgs};
+use crate::domain::act::Act;
+use crate::engine::lifecycle::TestReport;
 use std::io::Write;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -15,20 +16,17 @@ pub struct TestArgs {
 
 pub async fn run(config: Option<&std::path::Path>, args: &TestArgs) -> CmdResult {
     let s = open_session(config, &args.release).await?;
-    let printer = progress_printer(crate::domain::mask::Redactor::default());
-    let report = match lifecycle::test(&s, &printer).await {
-        Ok(r) => r,
-        Err(e) => {
-            audit(&s, "test", None, format!("error: {e}"));
-            return Err(e.into());
-        }
-    };
+    super::act(&s, Act::Test, false, args.output).await
+}
+
+/// The report of a test run: each test's line and its log tail (text), or the report as
+/// data.
+pub fn print_report(report: &TestReport, output: OutputFormat) {
     let outcome = if report.passed { "passed" } else { "failed" };
-    audit(&s, "test", Some(report.revision), outcome.to_string());
-    let text = match args.output {
-        OutputFormat::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    let text = match output {
+        OutputFormat::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
         OutputFormat::Yaml => {
-            crate::domain::yaml::to_string(&serde_json::to_value(&report).unwrap_or_default())
+            crate::domain::yaml::to_string(&serde_json::to_value(report).unwrap_or_default())
         }
         OutputFormat::Text => {
             let mut t = format!(
@@ -51,9 +49,4 @@ pub async fn run(config: Option<&std::path::Path>, args: &TestArgs) -> CmdResult
         }
     };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    Ok(if report.passed {
-        Exit::Done
-    } else {
-        Exit::Failed
-    })
 }

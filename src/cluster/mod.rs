@@ -3,8 +3,10 @@
 //! watches of workloads and pods, pod logs. API 429/5xx answers are retried with capped
 //! exponential back-off; errors say what failed and what to do. Never imports the TUI.
 
+pub mod capabilities;
 pub mod events;
 pub mod fence;
+pub mod helm_releases;
 pub mod lease;
 pub mod objwatch;
 pub mod records;

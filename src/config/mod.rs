@@ -3,6 +3,7 @@
 
 pub mod schema;
 pub mod secrets;
+pub mod starter;
 mod validate;
 
 pub use schema::*;

@@ -1,7 +1,9 @@
 //! Pure logic: no I/O, no tokio, kube or ratatui. Values layering and provenance, the
 //! manifest model, diff and masking, chart version constraints, YAML in and out.
 
+pub mod act;
 pub mod chartver;
+pub mod deps;
 pub mod diff;
 pub mod duration;
 pub mod gate;

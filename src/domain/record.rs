@@ -32,6 +32,9 @@ pub struct ChartInfo {
     /// The commit the chart was read from (git repositories).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Its dependencies (name, version, digest, where from), vendored or carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<crate::domain::deps::Vendored>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -475,6 +478,7 @@ mod tests {
                 version: "1.2.0".into(),
                 digest: "sha256:00".into(),
                 revision: None,
+                dependencies: Vec::new(),
             },
             values_layers: vec![],
             manifests: Manifests::new(&[

@@ -16,6 +16,10 @@ pub const LABEL_RELEASE: &str = "helmdeck.io/release";
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "helmdeck";
 pub const ANNOTATION_REVISION: &str = "helmdeck.io/revision";
+/// Keeps a ConfigMap's or Secret's own name (no content suffix). helmdeck sets it on config
+/// a template renders with `lookup`, which finds last revision's object by that name (a
+/// generated password kept across deploys); a chart may set it too.
+pub const ANNOTATION_KEEP_NAME: &str = "helmdeck.io/keep-name";
 
 /// A blue/green slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -288,7 +292,26 @@ fn service_copy(svc: &Object, suffix: &str, role: &str, key: &str, value: &str) 
 
 /// Config kinds whose names get versioned.
 fn is_config(o: &Object) -> bool {
-    o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret")
+    let keep = o
+        .body
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(ANNOTATION_KEEP_NAME))
+        .and_then(Value::as_str)
+        == Some("true");
+    o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret") && !keep
+}
+
+/// Marks the ConfigMaps and Secrets that `templates` (those calling `lookup`) render so that
+/// they keep their names.
+pub fn keep_lookup_names(objs: &mut [Object], templates: &[String]) {
+    for o in objs.iter_mut() {
+        let from_lookup = o.source.as_ref().is_some_and(|s| templates.contains(s));
+        if from_lookup && o.group().is_empty() && (o.kind == "ConfigMap" || o.kind == "Secret") {
+            if let Some(a) = meta_map(&mut o.body, "annotations") {
+                a.insert(ANNOTATION_KEEP_NAME.into(), Value::String("true".into()));
+            }
+        }
+    }
 }
 
 /// Every ConfigMap / Secret name a pod template refers to, as (kind, name).

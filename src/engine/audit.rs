@@ -9,7 +9,12 @@ use std::path::PathBuf;
 pub struct AuditEntry<'a> {
     pub time: String,
     pub operator: &'a str,
+    /// `cli`, `console` or `agent`.
+    pub surface: &'a str,
+    /// As a command line says it: `promote --past-gate smoke`, `rollback --to 3`.
     pub action: &'a str,
+    /// The check of the paused gate a promote went past.
+    pub past_gate: Option<&'a str>,
     pub service: &'a str,
     pub environment: &'a str,
     pub release: &'a str,

@@ -47,10 +47,11 @@ pub async fn diff_with_values(
         crate::sources::no_progress(),
     )
     .await?;
-    let rendered = renderer
+    let mut rendered = renderer
         .render(&prepared.render_request())
         .await
         .map_err(prepare::PrepareError::from)?;
+    strategy::keep_lookup_names(&mut rendered.manifests.objects, &prepared.lookup_templates);
     // The chart's `crds/` are installed once and left alone (Helm's rule): they take part
     // only when the environment upgrades them.
     let crds: &[Object] = if s.env.policy.crds == crate::config::CrdPolicy::Upgrade {

@@ -113,6 +113,19 @@ pub fn cluster_target(cfg: &Config, e: &Environment) -> ClusterTarget {
     }
 }
 
+/// The configured Helm (`helm.binary`, a path relative to helmdeck.yaml or a name on
+/// PATH), else `$HELMDECK_HELM`, else `helm` on PATH.
+pub fn locate_helm(cfg: &Config) -> Result<crate::render::Helm, crate::render::RenderError> {
+    let configured = cfg.file.helm.binary.as_deref().map(|b| {
+        if b.contains('/') {
+            cfg.resolve_path(b).display().to_string()
+        } else {
+            b.to_string()
+        }
+    });
+    crate::render::Helm::locate(configured.as_deref())
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -8,18 +8,13 @@ use crate::domain::values::{
     self, Effective, GitOrigin, Layer, LayerKind, SetOverride, ValuesError,
 };
 use crate::domain::yaml;
-use crate::render::{RenderError, RenderRequest};
+use crate::render::{Capabilities, LookupTarget, RenderError, RenderRequest};
 use crate::sources::chart::{self, ChartFiles};
 use crate::sources::{self, FetchedChart, Progress, SourceError};
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One-off overrides given at launch (`-f` and Helm's `--set*` flags), applied last.
-#[derive(Debug, Clone, Default)]
-pub struct Overrides {
-    pub files: Vec<PathBuf>,
-    pub sets: Vec<SetOverride>,
-}
+pub use crate::domain::act::Overrides;
 
 impl Overrides {
     /// The overrides with the text of every file a `--set-file` names (relative paths from
@@ -58,6 +53,13 @@ pub struct Prepared {
     pub effective: Effective,
     pub redactor: Redactor,
     pub warnings: Vec<String>,
+    /// The environment's cluster as `.Capabilities` sees it (None: not reached, or an
+    /// ad-hoc chart with no cluster).
+    pub capabilities: Option<Capabilities>,
+    /// Set when the chart calls `lookup` and the cluster answered: Helm renders against it.
+    pub lookup: Option<LookupTarget>,
+    /// The templates that call `lookup`.
+    pub lookup_templates: Vec<String>,
 }
 
 impl Prepared {
@@ -71,6 +73,8 @@ impl Prepared {
             values: self.effective.user_values.clone(),
             include_crds: true,
             is_upgrade: false,
+            capabilities: self.capabilities.clone(),
+            lookup: self.lookup.clone(),
         }
     }
 }
@@ -278,6 +282,7 @@ fn build(
     warnings.extend(fetched.warnings.iter().cloned());
     warnings.extend(effective.warnings.iter().cloned());
     let redactor = Redactor::new(effective.secret_strings());
+    let lookup_templates = chart::lookup_templates(&fetched.path)?;
     Ok(Prepared {
         release,
         namespace,
@@ -286,6 +291,9 @@ fn build(
         effective,
         redactor,
         warnings,
+        capabilities: None,
+        lookup: None,
+        lookup_templates,
     })
 }
 
@@ -307,6 +315,11 @@ pub async fn prepare(
         .as_deref()
         .filter(|c| !c.trim().is_empty());
     let fetched = source.fetch(&svc.chart.name, constraint, progress).await?;
+    let origin = sources::deps::Origin {
+        config: Some(cfg),
+        repository: Some(repo),
+    };
+    let fetched = sources::deps::vendor(&origin, fetched, progress).await?;
 
     let mut warnings = Vec::new();
     let mut user = config_values(
@@ -348,14 +361,57 @@ pub async fn prepare(
         l.secret = true;
         user.push(l);
     }
-    build(
+    let mut prepared = build(
         svc.release_name().to_string(),
         environment.cluster.namespace.clone(),
         fetched,
         user,
         overrides,
         warnings,
-    )
+    )?;
+    attach_cluster(&mut prepared, &super::cluster_target(cfg, environment), env).await;
+    Ok(prepared)
+}
+
+/// How long rendering waits for the cluster's version and API list before it renders with
+/// Helm's defaults.
+const DISCOVERY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Renders for the environment's cluster: its version and API versions become
+/// `.Capabilities` (`--kube-version`, `--api-versions`), and a chart that calls `lookup`
+/// is rendered against it (Helm's `--dry-run=server`). Without an answer, Helm's defaults,
+/// said in a warning.
+async fn attach_cluster(p: &mut Prepared, target: &crate::cluster::ClusterTarget, env: &str) {
+    let read = tokio::time::timeout(DISCOVERY_WAIT, async {
+        let cluster = crate::cluster::connect(target).await?;
+        crate::cluster::capabilities::read(&cluster).await
+    })
+    .await;
+    let why = match read {
+        Ok(Ok((kube_version, api_versions))) => {
+            p.capabilities = Some(Capabilities {
+                kube_version,
+                api_versions,
+            });
+            if !p.lookup_templates.is_empty() {
+                p.lookup = Some(LookupTarget {
+                    kubeconfig: target.kubeconfig.clone(),
+                    context: target.context.clone(),
+                });
+            }
+            return;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer in {} s", DISCOVERY_WAIT.as_secs()),
+    };
+    p.warnings.push(format!(
+        "the cluster of environment `{env}` was not reached ({why}): .Capabilities are Helm's defaults"
+    ));
+    if let Some(t) = p.lookup_templates.first() {
+        p.warnings.push(format!(
+            "{t} calls `lookup`, which finds nothing without the cluster: what it keeps from the live objects (a generated password, a certificate) comes out new in this render"
+        ));
+    }
 }
 
 /// Prepares a chart given by path, without a configuration (`render --chart PATH`).
@@ -382,7 +438,13 @@ pub async fn prepare_adhoc(
         from_cache: false,
         warnings: Vec::new(),
         revision: None,
+        dependencies: Vec::new(),
     };
+    let origin = sources::deps::Origin {
+        config: None,
+        repository: None,
+    };
+    let fetched = sources::deps::vendor(&origin, fetched, sources::no_progress()).await?;
     build(
         release.to_string(),
         namespace.to_string(),

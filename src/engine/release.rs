@@ -1,7 +1,9 @@
-//! The release commands, shared by the CLI and the console: deploy (a new run, or
-//! `--resume`), promote, abort, rollback, status and history. Each takes the operator lease
-//! before it changes anything and releases it when it stops driving.
+//! The release commands, shared by the CLI, the console and the agent: [`act`] — deploy (a
+//! new run, or `--resume`), promote, abort, rollback — which also writes the audit line,
+//! and the read-only status and history. Acting takes the operator lease before it changes
+//! anything and releases it when it stops driving.
 
+use super::audit::{self, AuditEntry};
 use super::drive::{self, DriveEnd, DriveOptions, Progress};
 use super::prepare::{self, Overrides};
 use super::{now_ms, now_rfc3339, EngineError, Session};
@@ -9,6 +11,7 @@ use crate::cluster::fence::TermState;
 use crate::cluster::requests::{self, Ask};
 use crate::cluster::{lease, records, ClusterError};
 use crate::config::{CanaryStep, StrategyKind};
+use crate::domain::act::{Act, Surface};
 use crate::domain::record::{ChartInfo, HelmParts, Manifests, ReleaseRecord};
 use crate::domain::run::{
     plan, CanaryAmount, Event, Lifecycle, PlanInput, PlannedCanaryStep, Run, Status, StepOverrides,
@@ -197,7 +200,93 @@ async fn run_now(s: &Session, fence: &crate::cluster::fence::Fence) -> Option<St
     Some(records::run_now(&rec))
 }
 
-/// Starts a new run of the service in the environment (or resumes the active one).
+/// Acts on the release as the operator asked: deploys, promotes, rolls back or aborts, and
+/// drives the run until it ends or pauses (through pauses with `wait`); or, when another
+/// process of the same operator drives the run, leaves the request for it. Every act —
+/// whatever the face that asked (`opts.surface`), whatever came of it — appends its line to
+/// the audit log.
+pub async fn act(
+    s: &Session,
+    act: Act,
+    opts: &ActOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<ActionResult, EngineError> {
+    let result = match &act {
+        Act::Deploy(d) => {
+            let renderer = match &opts.renderer {
+                Some(r) => r.clone(),
+                None => {
+                    Renderer::new(super::locate_helm(&s.cfg).map_err(prepare::PrepareError::from)?)
+                }
+            };
+            let deploy_opts = DeployOptions {
+                strategy: d.strategy,
+                overrides: d.overrides.clone(),
+                wait: opts.wait,
+                resume: d.resume,
+                steps: d.steps.clone(),
+                cancel: opts.cancel.clone(),
+            };
+            deploy(s, &renderer, &deploy_opts, progress)
+                .await
+                .map(|(rec, end)| ActionResult::Drove(Box::new(rec), end))
+        }
+        Act::Promote { full, past_gate } => {
+            on_run(
+                s,
+                Event::Promote { full: *full },
+                past_gate.as_deref(),
+                opts,
+                progress,
+            )
+            .await
+        }
+        Act::Abort => on_run(s, Event::Abort, None, opts, progress).await,
+        Act::Rollback { to } => rollback(s, *to, opts, progress).await,
+        Act::Test => super::lifecycle::test(s, progress)
+            .await
+            .map(|r| ActionResult::Tested(Box::new(r))),
+    };
+    write_audit(s, &act, opts.surface, &result);
+    result
+}
+
+/// The audit line of an act: who, from where, what (as a command line would say it, the
+/// gate gone past named on its own too), on which release and revision, and what came of it.
+fn write_audit(
+    s: &Session,
+    act: &Act,
+    surface: Surface,
+    result: &Result<ActionResult, EngineError>,
+) {
+    let (revision, outcome) = match result {
+        Ok(ActionResult::Drove(rec, _)) => (Some(rec.revision), format!("{:?}", rec.run.status)),
+        Ok(ActionResult::Requested { holder, revision }) => {
+            (Some(*revision), format!("requested from {holder}"))
+        }
+        Ok(ActionResult::Tested(r)) => (
+            Some(r.revision),
+            if r.passed { "passed" } else { "failed" }.to_string(),
+        ),
+        Err(e) => (None, format!("error: {e}")),
+    };
+    audit::append(&AuditEntry {
+        time: now_rfc3339(),
+        operator: &s.operator.user_host,
+        surface: surface.as_str(),
+        action: &act.command(),
+        past_gate: act.past_gate(),
+        service: &s.service.name,
+        environment: &s.env.name,
+        release: s.release(),
+        namespace: &s.cluster.namespace,
+        revision,
+        outcome,
+    });
+}
+
+/// Starts a new run of the service in the environment (or resumes the active one): the
+/// drive of [`Act::Deploy`], without the audit line (tests and [`act`] call it).
 pub async fn deploy(
     s: &Session,
     renderer: &Renderer,
@@ -261,10 +350,14 @@ pub async fn deploy(
         let next_revision = recs.iter().map(|r| r.revision).max().unwrap_or(0) + 1;
         drop(recs);
         req.is_upgrade = live_revision_no.is_some();
-        let rendered = renderer
+        let mut rendered = renderer
             .render(&req)
             .await
             .map_err(prepare::PrepareError::from)?;
+        crate::domain::strategy::keep_lookup_names(
+            &mut rendered.manifests.objects,
+            &prepared.lookup_templates,
+        );
         let (hooks, skipped) = crate::domain::hooks::parse(&rendered.manifests.hooks);
         for h in &skipped {
             progress(Progress::Warning(h.to_string()));
@@ -337,6 +430,7 @@ pub async fn deploy(
                 version: prepared.chart.version.clone(),
                 digest: prepared.chart.digest.clone(),
                 revision: prepared.chart.revision.clone(),
+                dependencies: prepared.chart.dependencies.clone(),
             },
             values_layers: prepared.effective.layers.clone(),
             manifests: {
@@ -406,7 +500,7 @@ pub async fn deploy(
     .await
 }
 
-/// What `promote`, `abort` and `rollback` did.
+/// What [`act`] did.
 #[derive(Debug, Clone)]
 pub enum ActionResult {
     /// This process drove the run to here.
@@ -414,6 +508,8 @@ pub enum ActionResult {
     /// Another process of the same operator drives the run; the request was left in the
     /// record for it.
     Requested { holder: String, revision: u32 },
+    /// The live revision's tests ran.
+    Tested(Box<super::lifecycle::TestReport>),
 }
 
 /// Leaves a request for the run when another live process of this operator drives it
@@ -445,18 +541,18 @@ async fn request_from_driver(s: &Session, ask: Ask) -> Result<Option<ActionResul
     Ok(Some(ActionResult::Requested { holder, revision }))
 }
 
-/// How `promote`, `abort` and `rollback` act.
+/// How [`act`] acts, whatever the act.
 #[derive(Debug, Clone, Default)]
 pub struct ActOptions {
-    /// promote: skip every remaining step to promotion.
-    pub full: bool,
     /// Keep driving through manual pauses.
     pub wait: bool,
     /// Stops driving at the next safe point (see [`DeployOptions::cancel`]).
     pub cancel: Option<CancellationToken>,
-    /// promote: the name of the check a run paused at a gate stopped on; promoting past a
-    /// failed or inconclusive gate needs it, as a confirmation.
-    pub past_gate: Option<String>,
+    /// Who asked, for the audit line.
+    pub surface: Surface,
+    /// The renderer a deploy renders with (its cache shared with the caller's previews);
+    /// None: the configured Helm.
+    pub renderer: Option<Renderer>,
 }
 
 /// Refuses to promote past a paused gate unless the operator named its check.
@@ -482,9 +578,12 @@ pub(super) fn confirm_past_gate(
     ))
 }
 
-async fn act(
+/// Promote, abort or rollback of the active run (`past_gate`: the check a promote past a
+/// paused gate names).
+async fn on_run(
     s: &Session,
     event: Event,
+    past_gate: Option<&str>,
     opts: &ActOptions,
     progress: &(dyn Fn(Progress) + Send + Sync),
 ) -> Result<ActionResult, EngineError> {
@@ -495,13 +594,13 @@ async fn act(
     if promoting {
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         if let Some(a) = active(&recs) {
-            confirm_past_gate(a, opts.past_gate.as_deref())?;
+            confirm_past_gate(a, past_gate)?;
         }
     }
     let ask = match &event {
         Event::Promote { full } => Some(Ask::Promote {
             full: *full,
-            past_gate: opts.past_gate.clone(),
+            past_gate: past_gate.map(str::to_string),
         }),
         Event::Abort => Some(Ask::Abort),
         Event::Rollback => Some(Ask::Rollback),
@@ -527,7 +626,7 @@ async fn act(
         let mut rec = a.clone();
         let ctx = drive::reverse_input(s, &rec);
         if promoting {
-            confirm_past_gate(&rec, opts.past_gate.as_deref())?;
+            confirm_past_gate(&rec, past_gate)?;
         }
         rec.run.apply(event, &ctx, now_ms())?;
         rec.updated = now_rfc3339();
@@ -538,27 +637,9 @@ async fn act(
     .await
 }
 
-/// Promotes the active run past its pause (or, with `full`, to promotion).
-pub async fn promote(
-    s: &Session,
-    opts: &ActOptions,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<ActionResult, EngineError> {
-    act(s, Event::Promote { full: opts.full }, opts, progress).await
-}
-
-/// Aborts the active run: the new version out, the old one untouched.
-pub async fn abort(
-    s: &Session,
-    opts: &ActOptions,
-    progress: &(dyn Fn(Progress) + Send + Sync),
-) -> Result<ActionResult, EngineError> {
-    act(s, Event::Abort, opts, progress).await
-}
-
 /// Rolls back the active run, or (with no active run, or with `to`) re-applies a past
 /// revision exactly as a new revision.
-pub async fn rollback(
+async fn rollback(
     s: &Session,
     to: Option<u32>,
     opts: &ActOptions,
@@ -568,7 +649,7 @@ pub async fn rollback(
     if to.is_none() {
         let (recs, _) = records::list(&s.cluster, s.release()).await?;
         if active(&recs).is_some() {
-            return act(s, Event::Rollback, opts, progress).await;
+            return on_run(s, Event::Rollback, None, opts, progress).await;
         }
     }
     with_lease(s, progress, async |s: Session| {

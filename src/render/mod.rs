@@ -117,6 +117,22 @@ impl Helm {
         if req.is_upgrade {
             cmd.arg("--is-upgrade");
         }
+        if let Some(c) = &req.capabilities {
+            cmd.arg("--kube-version").arg(&c.kube_version);
+            if !c.api_versions.is_empty() {
+                cmd.arg("--api-versions").arg(c.api_versions.join(","));
+            }
+        }
+        if let Some(l) = &req.lookup {
+            // Helm's server-side dry-run for `template`: `lookup` reads the live cluster.
+            cmd.arg("--dry-run=server");
+            if let Some(k) = &l.kubeconfig {
+                cmd.arg("--kubeconfig").arg(k);
+            }
+            if let Some(c) = &l.context {
+                cmd.arg("--kube-context").arg(c);
+            }
+        }
         cmd.stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -237,6 +253,28 @@ pub struct RenderRequest {
     pub values: Value,
     pub include_crds: bool,
     pub is_upgrade: bool,
+    /// The target cluster's version and API versions, so `.Capabilities` is the cluster's
+    /// (None: Helm's defaults, when no cluster is known or it cannot be reached).
+    pub capabilities: Option<Capabilities>,
+    /// For a chart whose templates call `lookup`: the cluster the template engine reads
+    /// (Helm's `--dry-run=server`). None renders client-only, where `lookup` finds nothing.
+    pub lookup: Option<LookupTarget>,
+}
+
+/// What `.Capabilities` says of a cluster (from its `/version` and discovery).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Capabilities {
+    pub kube_version: String,
+    /// `group/version` and `group/version/Kind`, as Helm's `GetVersionSet` lists them.
+    pub api_versions: Vec<String>,
+}
+
+/// The cluster Helm reads for `lookup`: a kubeconfig and context, as the environment names
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupTarget {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
 }
 
 impl RenderRequest {
@@ -252,6 +290,7 @@ impl RenderRequest {
             h.update(part);
         }
         h.update(serde_json::to_vec(&self.values).unwrap_or_default());
+        h.update(serde_json::to_vec(&self.capabilities).unwrap_or_default());
         hex::encode(h.finalize())
     }
 }
@@ -283,7 +322,12 @@ impl Renderer {
 
     pub async fn render(&self, req: &RenderRequest) -> Result<Rendered, RenderError> {
         let key = req.cache_key();
-        let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
+        // What `lookup` reads can change under the same inputs: never from the cache.
+        let cached = if req.lookup.is_some() {
+            None
+        } else {
+            self.cache.lock().ok().and_then(|c| c.get(&key).cloned())
+        };
         let (text, from_cache) = match cached {
             Some(t) => (t, true),
             None => {

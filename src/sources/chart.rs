@@ -54,7 +54,7 @@ impl ChartFiles {
 }
 
 /// All files of a chart, relative to the chart's root.
-type FileMap = BTreeMap<String, Vec<u8>>;
+pub type FileMap = BTreeMap<String, Vec<u8>>;
 
 /// Loads a chart from a folder or a `.tgz`.
 pub fn load(path: &Path) -> Result<ChartFiles, SourceError> {
@@ -69,7 +69,8 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> SourceError {
     }
 }
 
-fn read_files(path: &Path) -> Result<FileMap, SourceError> {
+/// Every file of a chart folder or package (a package's top folder stripped).
+pub fn read_files(path: &Path) -> Result<FileMap, SourceError> {
     if path.is_dir() {
         let mut files = FileMap::new();
         walk(path, path, &mut files)?;
@@ -244,6 +245,95 @@ fn from_files(files: &FileMap, shown: &str) -> Result<ChartFiles, SourceError> {
         values_label,
         subcharts,
     })
+}
+
+/// The templates (of the chart and the charts it carries) that call Helm's `lookup`, as
+/// their `# Source:` lines name them (`chart/templates/file`, `chart/charts/sub/templates/file`).
+pub fn lookup_templates(path: &Path) -> Result<Vec<String>, SourceError> {
+    let files = read_files(path)?;
+    let name = from_files(&files, &path.display().to_string())?.name;
+    Ok(lookup_in(&files, &name))
+}
+
+fn lookup_in(files: &FileMap, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, bytes) in files {
+        if let Some(rest) = p.strip_prefix("charts/") {
+            if rest.ends_with(".tgz") && !rest.contains('/') {
+                if let Ok(inner) = read_archive(bytes, rest) {
+                    // Helm names a packaged subchart's templates by the chart's name.
+                    let sub = from_files(&inner, rest)
+                        .map(|c| c.name)
+                        .unwrap_or_else(|_| rest.trim_end_matches(".tgz").to_string());
+                    out.extend(lookup_in(&inner, &format!("{prefix}/charts/{sub}")));
+                }
+                continue;
+            }
+        }
+        let in_templates = p.starts_with("templates/") || p.contains("/templates/");
+        if in_templates && calls_lookup(&String::from_utf8_lossy(bytes)) {
+            out.push(format!("{prefix}/{p}"));
+        }
+    }
+    out
+}
+
+/// `lookup` used as a template function (`{{ lookup …`, `(lookup …`, `| lookup`), not as
+/// part of another name.
+fn calls_lookup(text: &str) -> bool {
+    text.match_indices("lookup").any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + "lookup".len()..].chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '$' || c == '"')
+            && after.is_some_and(char::is_whitespace)
+    })
+}
+
+/// The charts a chart carries in `charts/` (folders and packages): name, version and the
+/// digest of the package or folder.
+pub fn subcharts_in(
+    files: &FileMap,
+    shown: &str,
+) -> Result<Vec<(String, String, String)>, SourceError> {
+    let mut out = Vec::new();
+    let mut dirs: BTreeMap<String, FileMap> = BTreeMap::new();
+    for (p, bytes) in files.range("charts/".to_string()..) {
+        let Some(rest) = p.strip_prefix("charts/") else {
+            break;
+        };
+        match rest.split_once('/') {
+            Some((dir, inner)) => {
+                dirs.entry(dir.to_string())
+                    .or_default()
+                    .insert(inner.to_string(), bytes.clone());
+            }
+            None if rest.ends_with(".tgz") => {
+                let inner = read_archive(bytes, &format!("{shown}/charts/{rest}"))?;
+                let c = from_files(&inner, &format!("{shown}/charts/{rest}"))?;
+                let digest = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
+                out.push((c.name, c.version, digest));
+            }
+            None => {}
+        }
+    }
+    for (dir, inner) in dirs {
+        if inner.contains_key("Chart.yaml") {
+            let c = from_files(&inner, &format!("{shown}/charts/{dir}"))?;
+            let mut h = Sha256::new();
+            for (p, b) in &inner {
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p.as_bytes());
+                h.update((b.len() as u64).to_le_bytes());
+                h.update(b);
+            }
+            out.push((
+                c.name,
+                c.version,
+                format!("sha256:{}", hex::encode(h.finalize())),
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// `sha256:<hex>` of a package file, or of a folder's files (paths and contents, sorted).

@@ -753,7 +753,7 @@ pub fn tree_path(path: &str) -> String {
 }
 
 /// http://127.0.0.1…, http://localhost…, http://[::1]…
-fn is_loopback(url: &str) -> bool {
+pub(crate) fn is_loopback(url: &str) -> bool {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let host = rest.split(['/', '?']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or(host);

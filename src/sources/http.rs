@@ -439,6 +439,7 @@ impl HttpSource {
             from_cache,
             warnings: Vec::new(),
             revision: None,
+            dependencies: Vec::new(),
         }
     }
 }

@@ -26,6 +26,22 @@ impl LocalSource {
         }
     }
 
+    /// The chart at `path` (a folder or a package), as this source would give it.
+    pub fn chart_at(&self, path: &Path) -> Result<FetchedChart, SourceError> {
+        let (name, version, _, _) = chart::read_meta(path)?;
+        Ok(FetchedChart {
+            repository: self.name.clone(),
+            name,
+            version,
+            digest: chart::digest(path)?,
+            path: path.to_path_buf(),
+            from_cache: false,
+            warnings: Vec::new(),
+            revision: None,
+            dependencies: Vec::new(),
+        })
+    }
+
     /// Every chart in the folder, with the path it lives at.
     fn scan(&self) -> Result<(SourceIndex, ChartPaths), SourceError> {
         let mut index = SourceIndex::default();
@@ -116,6 +132,7 @@ impl ChartSource for LocalSource {
                 from_cache: false,
                 warnings: index.warnings,
                 revision: None,
+                dependencies: Vec::new(),
             })
         })
     }

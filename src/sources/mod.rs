@@ -4,6 +4,7 @@
 //! Never imports the TUI; progress is reported through a plain callback.
 
 pub mod chart;
+pub mod deps;
 pub mod fetch;
 pub mod gcs;
 pub mod git;
@@ -53,6 +54,9 @@ pub struct FetchedChart {
     /// The commit the chart was read from, for git repositories.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
+    /// Its dependencies: vendored from their repositories, or carried in `charts/`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<crate::domain::deps::Vendored>,
 }
 
 /// Bytes done and bytes expected (when known), for progress bars.
@@ -143,6 +147,28 @@ pub enum SourceError {
         /// "folder" (charts) or "file" (values).
         what: String,
     },
+    #[error("dependency `{dependency}` of chart `{chart}` (repository `{repository}`): {source}")]
+    Dependency {
+        chart: String,
+        dependency: String,
+        repository: String,
+        source: Box<SourceError>,
+    },
+    #[error("chart `{chart}`: {message}")]
+    BadDependency { chart: String, message: String },
+    #[error("Chart.lock of chart `{chart}` is out of sync with its Chart.yaml (the lock's digest is {lock_digest}; Chart.yaml's dependencies give {digest})")]
+    LockOutOfSync {
+        chart: String,
+        lock_digest: String,
+        digest: String,
+    },
+    #[error("dependency `{dependency}` of chart `{chart}` names repository `{repository}`, which helmdeck.yaml does not define")]
+    UnknownDependencyRepository {
+        chart: String,
+        dependency: String,
+        repository: String,
+        known: Vec<String>,
+    },
     #[error("git repository `{repo}` refused access to {url}")]
     GitAuthRefused { repo: String, url: String },
     #[error("git repository `{repo}` at {url}: {message}")]
@@ -168,11 +194,19 @@ fn summarize(v: &[String]) -> String {
 impl SourceError {
     /// True when the failure is the network's, not the input's (exit code 3).
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, SourceError::Unreachable { .. })
+        match self {
+            SourceError::Dependency { source, .. } => source.is_unreachable(),
+            other => matches!(other, SourceError::Unreachable { .. }),
+        }
     }
 
     pub fn hint(&self) -> String {
         match self {
+            SourceError::Dependency { source, .. } => source.hint(),
+            SourceError::BadDependency { .. } => "fix the chart's `dependencies:` in Chart.yaml (name, version, repository: https://…, oci://…, @name or file://…)".into(),
+            SourceError::LockOutOfSync { .. } => "run `helm dependency update` in the chart's folder to write a matching Chart.lock (or delete Chart.lock to resolve Chart.yaml's version ranges)".into(),
+            SourceError::UnknownDependencyRepository { known, .. } if known.is_empty() => "add a repository of that name to helmdeck.yaml, or write the repository's URL in Chart.yaml".into(),
+            SourceError::UnknownDependencyRepository { known, .. } => format!("add a repository of that name to helmdeck.yaml (defined: {}), or write its URL in Chart.yaml", known.join(", ")),
             SourceError::ChartNotFound { available, .. } => {
                 let names: Vec<&str> = available.iter().map(String::as_str).collect();
                 match crate::config::suggest(

@@ -582,6 +582,7 @@ impl OciSource {
             from_cache,
             warnings: Vec::new(),
             revision: None,
+            dependencies: Vec::new(),
         };
         if let Some(path) = cached_package(&self.packages, &digest) {
             return Ok(fetched(path, true));

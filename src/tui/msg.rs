@@ -6,7 +6,8 @@ use super::state::{
     Connection, DiffView, EventKind, HistoryEntry, KubeEvent, Preview, Problem, ReleaseRow,
     RolloutSnapshot,
 };
-use crate::domain::run::{Status, StepOverrides, StrategyKind};
+use crate::domain::act::Act;
+use crate::domain::run::{Status, StrategyKind};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -114,7 +115,7 @@ pub enum Effect {
         against: Option<u32>,
     },
     /// What deploying with `sets` would change against the live cluster (the launch
-    /// dialog's Changes line); `sets` as `Effect::Launch` would carry them.
+    /// dialog's Changes line); `sets` as the deploy would get them.
     LoadChanges {
         gen: u64,
         service: String,
@@ -136,14 +137,13 @@ pub enum Effect {
         service: String,
         env: String,
     },
-    Launch {
+    /// Deploy, promote, roll back or abort: a drive of this console (one per release; a
+    /// new one for the same release replaces it).
+    Act {
         gen: u64,
         service: String,
         env: String,
-        strategy: StrategyKind,
-        sets: Vec<String>,
-        /// Canary steps / blue-green auto-promotion for this run (empty: as configured).
-        steps: StepOverrides,
+        act: Act,
     },
     /// Follow the log of `pod` (replacing any followed log).
     FollowLogs {
@@ -153,24 +153,5 @@ pub enum Effect {
         pod: String,
     },
     StopLogs,
-    Promote {
-        gen: u64,
-        service: String,
-        env: String,
-        /// The check of the paused gate the operator confirmed promoting past.
-        past_gate: Option<String>,
-    },
-    Rollback {
-        gen: u64,
-        service: String,
-        env: String,
-        /// Re-apply this past revision (`rollback --to N`).
-        to: Option<u32>,
-    },
-    Abort {
-        gen: u64,
-        service: String,
-        env: String,
-    },
     Quit,
 }

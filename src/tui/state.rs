@@ -1,6 +1,7 @@
 //! What the screen shows: plain data, filled by `update` from messages, read by `ui`.
 //! Fixture states for tests are built from these types directly.
 
+use crate::domain::act::Act;
 use crate::domain::diff::{DiffCounts, LineTag};
 use crate::domain::gate::GateRecord;
 use crate::domain::run::{CanaryStep, Outcome, Reverse, Status, StrategyKind};
@@ -403,35 +404,16 @@ pub enum LaunchField {
     Confirm,
 }
 
-/// What a confirmation would start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunAction {
-    Promote,
-    Rollback,
-    Abort,
-}
-
-impl RunAction {
-    pub fn verb(self) -> &'static str {
-        match self {
-            RunAction::Promote => "promote",
-            RunAction::Rollback => "roll back",
-            RunAction::Abort => "abort",
-        }
-    }
-}
-
+/// A one-key confirmation of an act on a release.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfirmDialog {
-    pub action: RunAction,
+    /// What `y` starts: a promote (past a paused gate when it names the gate's check), a
+    /// rollback (to a revision chosen in the History tab), an abort.
+    pub act: Act,
     pub service: String,
     pub env: String,
     /// What will happen, in one or two sentences.
     pub consequence: String,
-    /// Rollback to this revision (chosen in the History tab) rather than of the active run.
-    pub to: Option<u32>,
-    /// Promote past the paused gate whose failed (or inconclusive) check this names.
-    pub past_gate: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -144,6 +144,46 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The Python of the Helm engine (helm-python-sdk) and the PYTHONPATH it needs: `.venv`,
+/// or `.venv/pylib` where no venv could be made. Fails when the engine is not installed.
+pub fn engine_python() -> (PathBuf, String) {
+    let venv = root().join(".venv");
+    let (py, path) = if venv.join("bin/python").is_file() {
+        (venv.join("bin/python"), String::new())
+    } else {
+        ("python3".into(), venv.join("pylib").display().to_string())
+    };
+    let ok = Command::new(&py)
+        .env("PYTHONPATH", &path)
+        .args(["-c", "import helm_python"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the Helm engine's SDK is not installed in .venv: run tools/install-helm-engine.sh"
+    );
+    (py, path)
+}
+
+/// Runs `script` with the Helm engine's SDK importable (`sys.argv[1..]` = `args`); returns
+/// its stdout and fails the test with its stderr when it fails.
+pub fn engine_call(script: &str, args: &[&str]) -> String {
+    let (py, path) = engine_python();
+    let out = Command::new(py)
+        .env("PYTHONPATH", path)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("runs the engine's python");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs Helm directly.
 pub fn helm_template(args: &[&str]) -> String {
     let out = Command::new(helm())

@@ -6,6 +6,7 @@ use super::super::state::{
     Focus, LaunchDialog, Loadable, ManifestRow, Popup, Section, State, StatusLine, Tab,
 };
 use super::rollout;
+use crate::domain::act::Act;
 use tui_input::Input;
 
 const PAGE: usize = 10;
@@ -276,9 +277,9 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
         },
         Action::OpenLaunch => open_launch(state),
         Action::OpenRollout => rollout::open(state),
-        Action::Promote => rollout::ask(state, super::super::state::RunAction::Promote),
-        Action::Rollback => rollout::ask(state, super::super::state::RunAction::Rollback),
-        Action::Abort => rollout::ask(state, super::super::state::RunAction::Abort),
+        Action::Promote => rollout::ask(state, Act::promote()),
+        Action::Rollback => rollout::ask(state, Act::Rollback { to: None }),
+        Action::Abort => rollout::ask(state, Act::Abort),
         Action::ToggleDiffBase => {
             state.browse.diff_against_revision = !state.browse.diff_against_revision;
             state.browse.diff = Loadable::Idle;

@@ -10,6 +10,7 @@ use super::super::state::{
     Debounce, EventKind, LaunchField, Loadable, Popup, Problem, ProblemKind, State, StatusLine,
 };
 use super::rollout;
+use crate::domain::act::{Act, Deploy, Overrides};
 use crate::domain::run::{StepOverrides, StrategyKind};
 
 /// How long the `--set` text rests before the Changes line is recomputed: one render
@@ -157,13 +158,16 @@ fn launch(state: &mut State) -> Vec<Effect> {
         text: format!("deploying {service} to {env}…"),
         error: false,
     });
-    out.push(Effect::Launch {
+    out.push(Effect::Act {
         gen,
         service,
         env,
-        strategy,
-        sets,
-        steps,
+        act: Act::Deploy(Deploy {
+            strategy: Some(strategy),
+            overrides: Overrides::sets(sets),
+            steps,
+            resume: false,
+        }),
     });
     out
 }

@@ -4,10 +4,9 @@
 use super::super::action::Action;
 use super::super::keymap::{Key, KeyCode};
 use super::super::msg::Effect;
-use super::super::state::{
-    ConfirmDialog, Focus, Popup, RunAction, Screen, Section, State, StatusLine,
-};
+use super::super::state::{ConfirmDialog, Focus, Popup, Screen, Section, State, StatusLine};
 use super::{browse, rollout};
+use crate::domain::act::Act;
 
 pub(super) fn on_key(state: &mut State, key: Key) -> Vec<Effect> {
     let Some(input) = state.shell.palette.as_mut() else {
@@ -45,9 +44,9 @@ pub fn run(state: &mut State, line: &str) -> Vec<Effect> {
         ("", _) => Vec::new(),
         ("q" | "quit" | "q!", _) => super::quit(state),
         ("deploy" | "d", _) => browse::open_launch(state),
-        ("promote", _) => rollout::ask(state, RunAction::Promote),
-        ("abort", _) => rollout::ask(state, RunAction::Abort),
-        ("rollback", None) => rollout::ask(state, RunAction::Rollback),
+        ("promote", _) => rollout::ask(state, Act::promote()),
+        ("abort", _) => rollout::ask(state, Act::Abort),
+        ("rollback", None) => rollout::ask(state, Act::Rollback { to: None }),
         ("rollback", Some(n)) => {
             let n = n.trim_start_matches('r');
             let Ok(rev) = n.parse::<u32>() else {
@@ -57,14 +56,12 @@ pub fn run(state: &mut State, line: &str) -> Vec<Effect> {
                 return Vec::new();
             };
             state.popup = Some(Popup::Confirm(ConfirmDialog {
-                action: RunAction::Rollback,
+                act: Act::Rollback { to: Some(rev) },
                 service: svc.name.clone(),
                 env: env.name.clone(),
                 consequence: format!(
                     "revision r{rev} is re-applied exactly as it was, as a new revision (rolling)."
                 ),
-                to: Some(rev),
-                past_gate: None,
             }));
             Vec::new()
         }

@@ -3,10 +3,11 @@
 use super::super::action::Action;
 use super::super::msg::{Effect, RunEnd};
 use super::super::state::{
-    ConfirmDialog, EventKind, Focus, Popup, Rollout, RolloutSnapshot, RunAction, Screen, State,
-    StatusLine, Tab,
+    ConfirmDialog, EventKind, Focus, Popup, Rollout, RolloutSnapshot, Screen, State, StatusLine,
+    Tab,
 };
 use super::browse;
+use crate::domain::act::Act;
 use crate::domain::run::{Status, StrategyKind};
 
 const PAGE: usize = 10;
@@ -105,7 +106,7 @@ fn run_of(state: &State) -> (Option<Status>, Option<StrategyKind>, Option<u32>) 
 }
 
 fn consequence(
-    action: RunAction,
+    act: &Act,
     status: Option<Status>,
     strategy: Option<StrategyKind>,
     rev: Option<u32>,
@@ -114,12 +115,12 @@ fn consequence(
     let r = rev
         .map(|n| format!("r{n}"))
         .unwrap_or_else(|| "the run".into());
-    match (action, active) {
-        (RunAction::Promote, false) | (RunAction::Abort, false) => Err(format!(
+    match (act, active) {
+        (Act::Promote { .. } | Act::Abort, false) => Err(format!(
             "nothing to {}: no active run (deploy one with `d`)",
-            action.verb()
+            act.verb()
         )),
-        (RunAction::Promote, true) => Ok(match strategy {
+        (Act::Promote { .. }, true) => Ok(match strategy {
             Some(StrategyKind::Canary) => format!(
                 "{r} continues past its pause: the next canary step, then the new version on every primary pod; the canaries are deleted."
             ),
@@ -128,54 +129,58 @@ fn consequence(
             ),
             _ => format!("{r} continues past its pause."),
         }),
-        (RunAction::Abort, true) => Ok(format!(
+        (Act::Abort, true) => Ok(format!(
             "{r} stops: canaries are deleted, the primaries (or the live slot) keep serving the previous revision."
         )),
-        (RunAction::Rollback, true) => Ok(format!(
+        (Act::Rollback { .. }, true) => Ok(format!(
             "{r} goes back: canaries deleted, or the previous revision re-applied if already promoted."
         )),
-        (RunAction::Rollback, false) => Ok(
+        (Act::Rollback { .. }, false) => Ok(
             "the last healthy revision before the live one is re-applied as a new revision (rolling)."
                 .into(),
+        ),
+        (Act::Deploy(_), _) => Ok(format!("a new run of {r}'s service starts.")),
+        (Act::Test, _) => Ok(
+            "the live revision's test hooks run (helm test); nothing else changes.".into(),
         ),
     }
 }
 
-/// Asks for a one-key confirmation of `action` on the selected release.
-pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
+/// Asks for a one-key confirmation of `act` on the selected release. A rollback asked in
+/// the History tab goes to the revision under the cursor; a promote of a run paused at a
+/// gate goes past the gate, naming its check.
+pub(crate) fn ask(state: &mut State, act: Act) -> Vec<Effect> {
     let (Some(svc), Some(env)) = (state.selected_service(), state.selected_env()) else {
         return Vec::new();
     };
     let (service, env) = (svc.name.clone(), env.name.clone());
+    let promote = matches!(act, Act::Promote { .. });
     // While this console drives a step other than a pause, promote has nothing to act on
     // yet; in a timed pause it skips the rest of the wait.
-    if state.rollout.as_ref().is_some_and(|r| {
-        r.driving
-            && r.service == service
-            && r.env == env
-            // In a timed pause by the drive's own ticks, or by the record.
-            && r.pause.is_none()
-            && r.snapshot
-                .run
-                .as_ref()
-                .is_none_or(|run| run.pause_until_ms.is_none())
-    }) && action == RunAction::Promote
+    if promote
+        && state.rollout.as_ref().is_some_and(|r| {
+            r.driving
+                && r.service == service
+                && r.env == env
+                // In a timed pause by the drive's own ticks, or by the record.
+                && r.pause.is_none()
+                && r.snapshot
+                    .run
+                    .as_ref()
+                    .is_none_or(|run| run.pause_until_ms.is_none())
+        })
     {
-        state.shell.status = Some(StatusLine {
-            text: format!("{service} in {env} is still moving; promote when it pauses"),
-            error: true,
-        });
+        state.shell.complain(format!(
+            "{service} in {env} is still moving; promote when it pauses"
+        ));
         return Vec::new();
     }
     let (status, strategy, rev) = run_of(state);
-    // In the History tab, R rolls back to the revision under the cursor.
-    let to = match (
-        action,
-        state.showing_rollout(),
-        state.browse.tab,
-        state.browse.focus,
-    ) {
-        (RunAction::Rollback, false, Tab::History, Focus::Main) => state
+    let in_history = !state.showing_rollout()
+        && state.browse.tab == Tab::History
+        && state.browse.focus == Focus::Main;
+    let to = match &act {
+        Act::Rollback { to: None } if in_history => state
             .browse
             .history
             .value()
@@ -183,33 +188,36 @@ pub(crate) fn ask(state: &mut State, action: RunAction) -> Vec<Effect> {
             .map(|e| (e.revision, e.chart.clone())),
         _ => None,
     };
-    let gate = (action == RunAction::Promote)
-        .then(|| paused_gate(state))
-        .flatten();
-    let result = match (&to, &gate) {
-        (Some((n, chart)), _) => Ok(format!(
-            "revision r{n} ({chart}) is re-applied exactly as it was, as a new revision (rolling)."
-        )),
-        (None, Some((_, text))) => Ok(text.clone()),
-        (None, None) => consequence(action, status, strategy, rev),
+    let gate = promote.then(|| paused_gate(state)).flatten();
+    let (act, result) = match (to, gate) {
+        (Some((n, chart)), _) => (
+            Act::Rollback { to: Some(n) },
+            Ok(format!(
+                "revision r{n} ({chart}) is re-applied exactly as it was, as a new revision (rolling)."
+            )),
+        ),
+        (None, Some((check, text))) => (
+            Act::Promote {
+                full: false,
+                past_gate: Some(check),
+            },
+            Ok(text),
+        ),
+        (None, None) => {
+            let c = consequence(&act, status, strategy, rev);
+            (act, c)
+        }
     };
     match result {
         Ok(consequence) => {
             state.popup = Some(Popup::Confirm(ConfirmDialog {
-                action,
+                act,
                 service,
                 env,
                 consequence,
-                to: to.map(|t| t.0),
-                past_gate: gate.map(|g| g.0),
             }));
         }
-        Err(e) => {
-            state.shell.status = Some(StatusLine {
-                text: e,
-                error: true,
-            });
-        }
+        Err(e) => state.shell.complain(e),
     }
     Vec::new()
 }
@@ -227,49 +235,35 @@ pub(super) fn on_confirm(state: &mut State, action: Action) -> Vec<Effect> {
             };
             r.driving = true;
             let gen = r.gen;
-            let (service, env) = (c.service.clone(), c.env.clone());
+            let ConfirmDialog {
+                act,
+                service,
+                env,
+                consequence,
+            } = c;
             super::push_event(
                 state,
                 gen,
                 EventKind::Info,
-                format!("{}: {}", c.action.verb(), c.consequence),
+                format!("{}: {consequence}", act.verb()),
             );
-            state.shell.status = Some(StatusLine {
-                text: format!("{} {service} in {env}…", c.action.verb()),
-                error: false,
-            });
-            out.push(match c.action {
-                RunAction::Promote => Effect::Promote {
-                    gen,
-                    service,
-                    env,
-                    past_gate: c.past_gate.clone(),
-                },
-                RunAction::Rollback => Effect::Rollback {
-                    gen,
-                    service,
-                    env,
-                    to: c.to,
-                },
-                RunAction::Abort => Effect::Abort { gen, service, env },
+            state
+                .shell
+                .say(format!("{} {service} in {env}…", act.verb()));
+            out.push(Effect::Act {
+                gen,
+                service,
+                env,
+                act,
             });
             out
         }
         _ => {
-            state.shell.status = Some(StatusLine {
-                text: format!("not {}: nothing changed", past(c.action)),
-                error: false,
-            });
+            state
+                .shell
+                .say(format!("not {}: nothing changed", c.act.done()));
             Vec::new()
         }
-    }
-}
-
-fn past(a: RunAction) -> &'static str {
-    match a {
-        RunAction::Promote => "promoted",
-        RunAction::Rollback => "rolled back",
-        RunAction::Abort => "aborted",
     }
 }
 
@@ -296,9 +290,9 @@ pub(super) fn on_action(state: &mut State, action: Action) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Action::Promote => ask(state, RunAction::Promote),
-        Action::Rollback => ask(state, RunAction::Rollback),
-        Action::Abort => ask(state, RunAction::Abort),
+        Action::Promote => ask(state, Act::promote()),
+        Action::Rollback => ask(state, Act::Rollback { to: None }),
+        Action::Abort => ask(state, Act::Abort),
         Action::Logs => toggle_logs(state),
         Action::ClusterEvents => {
             if let Some(r) = state.rollout.as_mut() {

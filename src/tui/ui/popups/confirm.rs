@@ -14,16 +14,16 @@ pub fn draw(c: &ConfirmDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
     let text_w = w.saturating_sub(2).max(1) as usize;
     let h = (c.consequence.chars().count() / text_w + 1 + 5).min(area.height as usize) as u16;
     let rect = centered(area, w, h.max(8));
-    let title = match &c.past_gate {
+    let title = match c.act.past_gate() {
         Some(check) => format!(" Promote {} past `{check}`? ", c.service),
-        None => format!(" {} {} in {}? ", capital(c.action.verb()), c.service, c.env),
+        None => format!(" {} {} in {}? ", capital(c.act.verb()), c.service, c.env),
     };
     let lines = vec![
         Line::from(c.consequence.clone()),
         Line::from(""),
         Line::from(vec![
             Span::styled("y", theme.key()),
-            Span::raw(format!(" {}   ", c.action.verb())),
+            Span::raw(format!(" {}   ", c.act.verb())),
             Span::styled("n/esc", theme.key()),
             Span::raw(" keep things as they are"),
         ]),
