@@ -18,7 +18,8 @@ fn sources(c: &mut Criterion) {
     let big = remote::big_package("big", "1.0.0", 1 << 20);
     eprintln!("cold-pull chart: {} bytes packaged", big.len());
     packages.push(("big".into(), "1.0.0".into(), big));
-    let servers = rt.block_on(remote::AllServers::start(&packages));
+    let env = support::env_lock_blocking();
+    let servers = rt.block_on(remote::AllServers::start(&env, &packages));
     let configs = servers.repositories();
     let open = remote::open;
 

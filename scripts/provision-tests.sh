@@ -3,26 +3,55 @@
 
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 
+# Programs from Debian's packages. As root: apt-get install. Without root: `apt-get download`
+# the package (and the libraries it needs) and unpack it with `dpkg -x` into
+# <repo>/.helmdeck-tools, whose bin/ goes first on PATH; when even that cannot be done, say
+# so and what to run: the tests that need the program then fail naming it (never skip).
+_tools="$_root/.helmdeck-tools"
+_local_install() { # NAME PACKAGE [LIBRARY-PACKAGE…]: unpack without root, link bin/NAME
+    local name="$1" deb
+    shift
+    command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 || return 1
+    mkdir -p "$_tools/debs" "$_tools/root" "$_tools/bin" || return 1
+    (cd "$_tools/debs" && apt-get download -qq "$@" >/dev/null 2>&1) || return 1
+    for deb in "$_tools"/debs/*.deb; do
+        dpkg -x "$deb" "$_tools/root" || return 1
+    done
+    [ -x "$_tools/root/usr/bin/$name" ] || return 1
+    # A wrapper, so that libraries unpacked beside it are found.
+    printf '#!/bin/sh\nLD_LIBRARY_PATH="%s/root/usr/lib/x86_64-linux-gnu:%s/root/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s/root/usr/bin/%s" "$@"\n' \
+        "$_tools" "$_tools" "$_tools" "$name" >"$_tools/bin/$name"
+    chmod +x "$_tools/bin/$name"
+}
+_tools_on_path() {
+    if [ -d "$_tools/bin" ]; then
+        case ":$PATH:" in *":$_tools/bin:"*) ;; *) export PATH="$_tools/bin:$PATH" ;; esac
+    fi
+}
+_tools_on_path
+_need_program() { # NAME WHY PACKAGE [LIBRARY-PACKAGE…]
+    local name="$1" why="$2"
+    shift 2
+    command -v "$name" >/dev/null 2>&1 && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "provision: installing $name (Debian $1) for $why" >&2
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+    elif _local_install "$name" "$@"; then
+        _tools_on_path
+        echo "provision: $name unpacked from Debian's $1 into $_tools (no root)" >&2
+    else
+        echo "provision: $name is missing and cannot be installed without root here; install it (Debian: $1) — $why fail without it" >&2
+    fi
+}
+
 # kubectl: the tests drive the simulated cluster with a real kubectl too. Machines of this
 # project ship one; elsewhere Debian's kubernetes-client provides it.
-if ! command -v kubectl >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "provision: installing kubectl (Debian kubernetes-client)" >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null
-    else
-        echo "provision: kubectl is missing; install it (Debian: kubernetes-client) to run the cluster tests" >&2
-    fi
-fi
+_need_program kubectl "the kubectl tests (sim_kubectl, engine_e2e, …)" kubernetes-client
+# tmux: the console's end-to-end tests run the real binary in tmux.
+_need_program tmux "the tmux tests (tui_tmux)" tmux libevent-core-2.1-7 libutempter0 libtinfo6
 
 # Prometheus: the verification-gate tests run a real one on loopback (Debian's package).
-if ! command -v prometheus >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "provision: installing prometheus (Debian package)" >&2
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-    else
-        echo "provision: prometheus is missing; install it (Debian: prometheus) to run the gate tests" >&2
-    fi
-fi
+_need_program prometheus "the Prometheus gate tests (gates_prometheus)" prometheus
 
 # Servers for the OCI, S3 and GCS source tests.
 source "$_root/scripts/provision-servers.sh"

@@ -85,6 +85,7 @@ async fn until(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_promote_past_a_gate_writes_the_clis_audit_line_but_for_the_surface() {
+    let _env = support::env_lock().await;
     std::env::set_var("HELMDECK_HELM", support::helm());
 
     // From the CLI.

@@ -40,7 +40,7 @@ async fn setup(
     std::fs::write(dir.path().join("helmdeck.yaml"), cfg).expect("write");
     let config = helmdeck::config::Config::load(&dir.path().join("helmdeck.yaml")).expect("config");
     let kc = dir.path().join("kubeconfig");
-    let out = std::process::Command::new("kubectl")
+    let out = std::process::Command::new(support::kubectl_bin())
         .args(["create", "namespace", "bench"])
         .env("KUBECONFIG", &kc)
         .output()

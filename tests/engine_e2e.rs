@@ -53,7 +53,11 @@ environments:
         scenario,
         &[("helmdeck.yaml", &cfg), ("web.yaml", WEB_VALUES)],
         "e2e",
-        &[("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911")],
+        // Debug logs: the most a log holds, so the secret scan of the logs has text to read.
+        &[
+            ("E2E_DB_PASSWORD", "e2e-secret-db-pw-9911"),
+            ("HELMDECK_LOG", "debug"),
+        ],
     )
     .await;
     env.kubectl(&["create", "namespace", "e2e"]).await;
@@ -508,16 +512,29 @@ async fn history_rollback_to_and_an_empty_diff_afterwards_without_leaking_secret
         assert!(!all
             .contains(&base64::engine::general_purpose::STANDARD.encode("e2e-secret-db-pw-9911")));
     }
-    let log_dir = env.path().join("data");
-    if let Ok(entries) = std::fs::read_dir(&log_dir) {
-        for e in entries.flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            assert!(
-                !text.contains("e2e-secret-db-pw-9911"),
-                "secret in {}",
-                e.path().display()
-            );
-        }
+    // The data directory: the daily logs under data/logs/ (which must exist and hold
+    // something: a check of no file proves nothing) and the audit log beside them.
+    let data = env.path().join("data");
+    let files = support::files_under(&data);
+    let logs: Vec<_> = files
+        .iter()
+        .filter(|f| f.starts_with(data.join("logs")))
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0)),
+        "no log written under {} (files: {files:?})",
+        data.join("logs").display()
+    );
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode("e2e-secret-db-pw-9911");
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).expect("read")).into_owned();
+        assert!(
+            !text.contains("e2e-secret-db-pw-9911") && !text.contains(&b64),
+            "secret in {}",
+            f.display()
+        );
     }
 }
 

@@ -32,13 +32,9 @@ fn repo_config(url: &str, endpoint: Option<String>) -> Repository {
     }
 }
 
-/// The process environment is shared by the tests of this file, which `cargo test` runs on
-/// several threads: each test that sets Google's variables holds this lock while it runs.
-static GOOGLE_ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Takes the environment lock, then points Google's credential lookup at `home` only.
-async fn isolate_google(home: &std::path::Path) -> tokio::sync::MutexGuard<'static, ()> {
-    let guard = GOOGLE_ENV.lock().await;
+async fn isolate_google(home: &std::path::Path) -> support::EnvGuard {
+    let guard = support::env_lock().await;
     std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
     std::env::remove_var("STORAGE_EMULATOR_HOST");
     std::env::set_var("CLOUDSDK_CONFIG", home);
@@ -51,7 +47,7 @@ async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_serve
     let mut server = emulator();
     publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
-    let _env = isolate_google(home.path()).await;
+    let _env: support::EnvGuard = isolate_google(home.path()).await;
     // The emulator found the way Google's tools find it.
     std::env::set_var(
         "STORAGE_EMULATOR_HOST",
@@ -74,7 +70,7 @@ async fn missing_buckets_indexes_and_packages_have_their_own_errors() {
     let server = emulator();
     publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
-    let _env = isolate_google(home.path()).await;
+    let _env: support::EnvGuard = isolate_google(home.path()).await;
     let cache = tempfile::tempdir().expect("tempdir");
     let open = |url: &str| {
         gcs::source(
@@ -200,7 +196,7 @@ async fn service_account_credentials_are_exchanged_for_a_token_or_refused() {
     let server = emulator();
     publish(&server, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
-    let _env = isolate_google(home.path()).await;
+    let _env: support::EnvGuard = isolate_google(home.path()).await;
     let state = Arc::new(Mutex::new(TokenEndpoint::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

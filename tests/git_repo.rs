@@ -252,6 +252,7 @@ async fn missing_refs_and_paths_give_specific_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_like_token_auth_is_sent_and_a_wrong_token_is_refused() {
+    let _env = support::env_lock().await;
     let repos = GitRepos::new();
     let commit = chart_repo(&repos);
     let server = HttpGit::start(&repos.srv(), Some("t0ken-right"));

@@ -266,7 +266,7 @@ mod cluster {
         .expect("sim");
         let kc = s.dir.path().join("kubeconfig");
         let ns = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("kubectl")
+            std::process::Command::new(support::kubectl_bin())
                 .args(["create", "namespace", "gitops"])
                 .env("KUBECONFIG", &kc)
                 .output()
@@ -292,7 +292,7 @@ mod cluster {
         // The record keeps the chart's commit and each git layer's repository/ref/commit/path.
         let kc = s.dir.path().join("kubeconfig");
         let secret = tokio::task::spawn_blocking(move || {
-            std::process::Command::new("kubectl")
+            std::process::Command::new(support::kubectl_bin())
                 .args([
                     "-n",
                     "gitops",

@@ -312,6 +312,7 @@ async fn a_digest_mismatch_is_refused_and_nothing_is_cached() {
 
 #[tokio::test]
 async fn basic_and_bearer_authentication_from_environment_variables() {
+    let _env = support::env_lock().await;
     let server = Server::start(false).await;
     server.repo.lock().expect("lock").basic = Some(("deploy".into(), "s3cret".into()));
     let cache = tempfile::tempdir().expect("tempdir");

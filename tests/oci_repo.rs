@@ -77,7 +77,7 @@ fn repo_config(port: u16, auth: Option<RepoAuth>) -> Repository {
     }
 }
 
-fn env_auth() -> Option<RepoAuth> {
+fn env_auth(_env: &support::EnvGuard) -> Option<RepoAuth> {
     std::env::set_var("OCI_TEST_USER", USER);
     std::env::set_var("OCI_TEST_PASS", PASS);
     Some(RepoAuth {
@@ -89,11 +89,12 @@ fn env_auth() -> Option<RepoAuth> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_offline() {
+    let env = support::env_lock().await;
     let mut server = oci::registry(true);
     publish(&server).await;
     let cache = tempfile::tempdir().expect("tempdir");
     let src = OciSource::new(
-        &repo_config(server.port, env_auth()),
+        &repo_config(server.port, env_auth(&env)),
         cache.path().to_path_buf(),
     )
     .expect("source");
@@ -132,7 +133,7 @@ async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_off
     server.stop();
     let empty = tempfile::tempdir().expect("tempdir");
     let cold = OciSource::new(
-        &repo_config(server.port, env_auth()),
+        &repo_config(server.port, env_auth(&env)),
         empty.path().to_path_buf(),
     )
     .expect("source");
@@ -148,6 +149,7 @@ async fn a_pushed_chart_is_listed_resolved_pulled_verified_cached_and_served_off
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_refused_missing_or_found_in_docker_and_helm_config() {
+    let _env = support::env_lock().await;
     let server = oci::registry(true);
     publish(&server).await;
     let cache = tempfile::tempdir().expect("tempdir");
@@ -383,6 +385,7 @@ async fn gate_registry(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_token_flow_is_answered_with_basic_credentials() {
+    let env = support::env_lock().await;
     let registry = oci::registry(false);
     oci::publish(&registry, "charts", &remote::demo_packages()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -409,7 +412,7 @@ async fn the_registry_token_flow_is_answered_with_basic_credentials() {
     let cache = tempfile::tempdir().expect("tempdir");
 
     let src = OciSource::new(
-        &repo_config(addr.port(), env_auth()),
+        &repo_config(addr.port(), env_auth(&env)),
         cache.path().to_path_buf(),
     )
     .expect("source");

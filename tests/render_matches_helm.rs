@@ -115,6 +115,7 @@ async fn every_demo_chart_renders_as_helm_renders_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_service_and_environment_renders_as_helm_with_the_same_layers() {
+    let _env = support::env_lock().await;
     std::env::set_var("DEMO_DB_PASSWORD", "demo-db-pass-123");
     let cfg = helmdeck::config::Config::load(&support::demo_config()).expect("demo config");
     let renderer = Renderer::new(Helm {

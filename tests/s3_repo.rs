@@ -9,7 +9,7 @@ mod support;
 use helmdeck::config::{RepoAuth, RepoType, Repository};
 use helmdeck::sources::s3;
 use helmdeck::sources::{no_progress, ChartSource, SourceError};
-use remote::s3::{moto, publish, put, BUCKET};
+use remote::s3::{anonymous_only, moto, publish, put, BUCKET};
 
 fn repo_config(port: u16, url: &str, auth: Option<RepoAuth>) -> Repository {
     Repository {
@@ -26,7 +26,7 @@ fn repo_config(port: u16, url: &str, auth: Option<RepoAuth>) -> Repository {
 }
 
 /// Nothing from the machine's own AWS setup leaks into a test.
-fn isolate_aws(home: &std::path::Path) {
+fn isolate_aws(_env: &support::EnvGuard, home: &std::path::Path) {
     for v in [
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
@@ -44,10 +44,11 @@ fn isolate_aws(home: &std::path::Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_served_offline() {
+    let env = support::env_lock().await;
     let mut moto = moto(true).await;
     publish(&moto, &remote::demo_packages()).await;
     let home = tempfile::tempdir().expect("tempdir");
-    isolate_aws(home.path());
+    isolate_aws(&env, home.path());
     std::env::set_var("AWS_ACCESS_KEY_ID", &moto.keys.access_key);
     std::env::set_var("AWS_SECRET_ACCESS_KEY", &moto.keys.secret_key);
     let url = format!("s3://{BUCKET}/stable");
@@ -72,6 +73,7 @@ async fn a_bucket_repository_is_listed_resolved_pulled_verified_cached_and_serve
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_keys_missing_buckets_and_missing_objects_have_their_own_errors() {
+    let env = support::env_lock().await;
     let moto = moto(true).await;
     publish(&moto, &remote::demo_packages()).await;
     // The index names a package that is not in the bucket.
@@ -85,7 +87,7 @@ async fn wrong_keys_missing_buckets_and_missing_objects_have_their_own_errors() 
     .await;
 
     let home = tempfile::tempdir().expect("tempdir");
-    isolate_aws(home.path());
+    isolate_aws(&env, home.path());
     let port = moto.server.port;
     let cache = tempfile::tempdir().expect("tempdir");
     let open = |url: &str, auth: Option<RepoAuth>| {
@@ -159,15 +161,20 @@ async fn wrong_keys_missing_buckets_and_missing_objects_have_their_own_errors() 
     assert!(matches!(e, SourceError::BadCredentials { .. }), "{e:?}");
 }
 
+/// Without credentials, requests go unsigned: checked against a front that refuses any
+/// signed request, as S3 refuses a key it does not know (moto without IAM would accept a
+/// signature from any key, so it could not tell).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_credentials_requests_go_unsigned() {
+    let env = support::env_lock().await;
     let moto = moto(false).await;
     publish(&moto, &remote::demo_packages()).await;
+    let front = anonymous_only(&moto).await;
     let home = tempfile::tempdir().expect("tempdir");
-    isolate_aws(home.path());
+    isolate_aws(&env, home.path());
     let cache = tempfile::tempdir().expect("tempdir");
     let src = s3::source(
-        &repo_config(moto.server.port, &format!("s3://{BUCKET}/stable/"), None),
+        &repo_config(front.port, &format!("s3://{BUCKET}/stable/"), None),
         cache.path().to_path_buf(),
     )
     .expect("source");
@@ -176,6 +183,37 @@ async fn without_credentials_requests_go_unsigned() {
         .await
         .expect("anonymous");
     assert_eq!(fetched.version, "0.4.0");
+    let seen = front.seen.lock().expect("log").clone();
+    assert!(
+        seen.iter().any(|(p, _)| p.ends_with("index.yaml"))
+            && seen.iter().any(|(p, _)| p.ends_with(".tgz")),
+        "the index and the package went through the front: {seen:?}"
+    );
+    assert!(seen.iter().all(|(_, signed)| !signed), "{seen:?}");
+
+    // The front does refuse signatures: with keys it does not know, the same pull fails.
+    std::env::set_var("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "not-a-known-secret");
+    let cold = tempfile::tempdir().expect("tempdir");
+    let signed = s3::source(
+        &repo_config(front.port, &format!("s3://{BUCKET}/stable/"), None),
+        cold.path().to_path_buf(),
+    )
+    .expect("source");
+    let e = signed
+        .fetch("worker", None, no_progress())
+        .await
+        .expect_err("a signed request is refused");
+    assert!(
+        matches!(e, SourceError::AuthRefused { status: 403, .. }),
+        "{e:?}"
+    );
+    assert!(front
+        .seen
+        .lock()
+        .expect("log")
+        .iter()
+        .any(|(_, signed)| *signed));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

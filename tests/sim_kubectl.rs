@@ -1,6 +1,9 @@
-//! The simulated cluster through the real kubectl (skipped when kubectl is not installed):
+//! The simulated cluster through the real kubectl (installed by scripts/provision-tests.sh;
+//! missing, these tests fail):
 //! get, get -w, apply --server-side, client-side apply, rollout status (healthy and past
 //! its progress deadline), scale, rollout restart, logs -f, delete with cascading, CRDs.
+
+mod support;
 
 use helmdeck::sim::{start, Scenario, SimHandle, SimOptions};
 use std::io::Write;
@@ -12,16 +15,6 @@ struct Ctl {
     kubeconfig: PathBuf,
     cache: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-fn have_kubectl() -> bool {
-    Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 async fn sim(scenario: Option<&str>, speed: f64) -> (SimHandle, Ctl) {
@@ -73,7 +66,7 @@ fn run(
     stdin: Option<&str>,
     timeout: Duration,
 ) -> (i32, String, String) {
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(support::kubectl_bin())
         .args(args)
         .arg("--cache-dir")
         .arg(cache)
@@ -139,10 +132,6 @@ const S: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_deploys_scales_restarts_and_deletes() {
-    if !have_kubectl() {
-        eprintln!("kubectl not installed: skipped");
-        return;
-    }
     let (sim, ctl) = sim(None, 50.0).await;
     let app = APP.replace("IMAGE", "ghcr.io/acme/web:1.0");
     let (code, out, err) =
@@ -263,10 +252,6 @@ async fn kubectl_deploys_scales_restarts_and_deletes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_rollout_status_reports_exceeded_deadline() {
-    if !have_kubectl() {
-        eprintln!("kubectl not installed: skipped");
-        return;
-    }
     let (sim, ctl) = sim(
         Some("faults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 3s\n"),
         20.0,
@@ -319,10 +304,6 @@ async fn kubectl_rollout_status_reports_exceeded_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_client_side_apply_crds_and_namespaces() {
-    if !have_kubectl() {
-        eprintln!("kubectl not installed: skipped");
-        return;
-    }
     let (sim, ctl) = sim(None, 50.0).await;
     // Client-side apply validates (server-side field validation via OpenAPI v3) and patches.
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, namespace: team}\ndata: {a: \"1\"}\n";
@@ -467,10 +448,6 @@ async fn kubectl_client_side_apply_crds_and_namespaces() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_set_image_undo_pause_resume() {
-    if !have_kubectl() {
-        eprintln!("kubectl not installed: skipped");
-        return;
-    }
     let (sim, ctl) = sim(None, 50.0).await;
     let app = APP.replace("IMAGE", "web:1");
     let (code, _, err) = kubectl(&ctl, &["apply", "--server-side", "-f", "-"], Some(&app), S).await;

@@ -27,7 +27,8 @@ async fn a_pull_needs_at_most_twice_the_chart_size_above_the_baseline() {
         remote::big_package("big", "1.0.0", 32 << 20),
     ));
     let size = packages.last().map(|p| p.2.len() as u64).unwrap_or(0);
-    let servers = remote::AllServers::start(&packages).await;
+    let env = support::env_lock().await;
+    let servers = remote::AllServers::start(&env, &packages).await;
     drop(packages);
     for r in &servers.repositories() {
         let cache = tempfile::tempdir().expect("tempdir");

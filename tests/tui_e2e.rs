@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 const SCENARIO: &str = "speed: 20\nseed: 11\npod_start: { min: 1s, max: 2s }\nfaults:\n  - match: { image: \"*:*-crash\" }\n    fault: crashloop\n    after: 1s\n";
 
 struct Console {
+    /// The console reads HELMDECK_HELM/HELMDECK_DATA_DIR and the demo secret from the
+    /// process environment, which `start` sets: held for the console's life.
+    _env: support::EnvGuard,
     _sim: sim::SimHandle,
     _dir: tempfile::TempDir,
     cfg: Config,
@@ -26,6 +29,7 @@ struct Console {
 impl Console {
     /// A simulated cluster with `services` deployed to staging, and the console on it.
     async fn start(services: &[&str]) -> Console {
+        let env = support::env_lock().await;
         let dir = tempfile::tempdir().expect("tempdir");
         std::env::set_var("HELMDECK_HELM", support::helm());
         std::env::set_var(
@@ -40,8 +44,14 @@ impl Console {
             .iter()
             .map(|s| (s.to_string(), "staging".to_string()))
             .collect();
+        // Every wait in this file has a deadline: a hang fails with what it waited for.
         let sessions = helmdeck::engine::sessions::Sessions::new(cfg.clone());
-        let failures = helmdeck::demo::deploy_all(&sessions, &targets, &tx).await;
+        let failures = tokio::time::timeout(
+            Duration::from_secs(180),
+            helmdeck::demo::deploy_all(&sessions, &targets, &tx),
+        )
+        .await
+        .expect("the first deploys finish within 180 s");
         let mut rx = rx;
         if failures > 0 {
             let mut notes = Vec::new();
@@ -57,6 +67,7 @@ impl Console {
             exec.run(e);
         }
         Console {
+            _env: env,
             _sim: handle,
             _dir: dir,
             cfg,
@@ -76,23 +87,41 @@ impl Console {
         }
     }
 
+    /// Presses `key` until `cond` holds, at most `max` times (then fails with the screen).
+    fn press_until(&mut self, key: Key, max: usize, what: &str, cond: impl Fn(&State) -> bool) {
+        for _ in 0..max {
+            if cond(&self.state) {
+                return;
+            }
+            self.key(key);
+        }
+        assert!(
+            cond(&self.state),
+            "{what}: not reached after {max} key presses:\n{}",
+            self.screen()
+        );
+    }
+
     /// Moves the rollout's pod selection down to a canary pod.
     fn select_canary_pod(&mut self) {
-        while self
+        let pods = self
             .state
             .rollout
             .as_ref()
-            .and_then(|r| r.snapshot.pods.get(r.pod_selected))
-            .is_none_or(|p| p.track != helmdeck::domain::strategy::Track::Canary)
-        {
-            self.key(Key::char('j'));
-        }
+            .map_or(0, |r| r.snapshot.pods.len());
+        self.press_until(Key::char('j'), pods + 1, "a canary pod selected", |s| {
+            s.rollout
+                .as_ref()
+                .and_then(|r| r.snapshot.pods.get(r.pod_selected))
+                .is_some_and(|p| p.track == helmdeck::domain::strategy::Track::Canary)
+        });
     }
 
     fn select(&mut self, service: &str) {
-        while self.state.selected_service().map(|s| s.name.as_str()) != Some(service) {
-            self.key(Key::char('j'));
-        }
+        let services = self.cfg.file.services.len();
+        self.press_until(Key::char('j'), services + 1, service, |s| {
+            s.selected_service().map(|s| s.name.as_str()) == Some(service)
+        });
     }
 
     /// Feeds messages to `update` until `cond` holds; panics with the events after `secs`.
@@ -127,10 +156,18 @@ impl Console {
     }
 
     async fn service_slot(&self, name: &str) -> Option<String> {
-        let s = helmdeck::engine::Session::open(&self.cfg, name, "staging")
+        let limit = Duration::from_secs(30);
+        let s = tokio::time::timeout(
+            limit,
+            helmdeck::engine::Session::open(&self.cfg, name, "staging"),
+        )
+        .await
+        .expect("a session within 30 s")
+        .ok()?;
+        let svc = tokio::time::timeout(limit, s.cluster.get("v1", "Service", None, name))
             .await
-            .ok()?;
-        let svc = s.cluster.get("v1", "Service", None, name).await.ok()??;
+            .expect("the Service within 30 s")
+            .ok()??;
         svc.pointer("/spec/selector/helmdeck.io~1slot")
             .and_then(|v| v.as_str())
             .map(str::to_string)
@@ -450,9 +487,9 @@ async fn the_launch_dialog_counts_what_its_set_overrides_would_change() {
     let none = (0, 0, 0);
     assert_eq!(c.changes().await, none, "deployed as configured");
     assert!(c.screen().contains("nothing differs from the live cluster"));
-    while c.launch_dialog().field != helmdeck::tui::state::LaunchField::Sets {
-        c.key(Key::plain(KeyCode::Tab));
-    }
+    c.press_until(Key::plain(KeyCode::Tab), 20, "the --set field", |s| {
+        matches!(&s.popup, Some(Popup::Launch(d)) if d.field == helmdeck::tui::state::LaunchField::Sets)
+    });
     c.chars("image.tag=1.4.2");
     assert!(c.screen().contains("comparing with the live cluster…"));
     let (changed, added, removed) = c.changes_after_typing().await;

@@ -470,7 +470,12 @@ fn promote_waits_for_a_pause_but_can_cut_a_timed_pause_short() {
         .status
         .as_ref()
         .is_some_and(|l| l.text.contains("still moving")));
-    if let Some(run) = s.rollout.as_mut().and_then(|r| r.snapshot.run.as_mut()) {
+    {
+        let run = s
+            .rollout
+            .as_mut()
+            .and_then(|r| r.snapshot.run.as_mut())
+            .expect("the fixture has a run");
         run.status = Status::Progressing;
         run.pause_until_ms = Some(fx::NOW + 20_000);
     }
@@ -839,9 +844,11 @@ fn pause_ticks_count_down_and_a_new_step_clears_them() {
 fn promote_right_after_the_drive_pauses_trusts_the_drive_over_an_older_record() {
     // The watch read the record before the new run existed: r1, Healthy.
     let mut s = fx::rollout_paused();
-    if let Some(r) = s.rollout.as_mut() {
+    {
+        let r = s.rollout.as_mut().expect("the fixture has a rollout");
         r.driving = true;
-        if let Some(run) = r.snapshot.run.as_mut() {
+        {
+            let run = r.snapshot.run.as_mut().expect("the fixture has a run");
             run.revision = 1;
             run.status = Status::Healthy;
         }
@@ -863,9 +870,11 @@ fn promote_in_a_timed_pause_known_from_the_drives_ticks() {
     // The record still shows the step before the pause; the drive already ticks it.
     let mut s = fx::rollout_paused();
     let gen = s.rollout.as_ref().map(|r| r.gen).unwrap_or_default();
-    if let Some(r) = s.rollout.as_mut() {
+    {
+        let r = s.rollout.as_mut().expect("the fixture has a rollout");
         r.driving = true;
-        if let Some(run) = r.snapshot.run.as_mut() {
+        {
+            let run = r.snapshot.run.as_mut().expect("the fixture has a run");
             run.status = Status::Progressing;
         }
     }

@@ -114,7 +114,10 @@ fn launch(protected: bool) -> State {
 /// The dialog with a `--set` that is not key=value: the Changes line says why.
 fn launch_bad_set() -> State {
     let mut s = launch(false);
-    if let Some(Popup::Launch(d)) = s.popup.as_mut() {
+    {
+        let Some(Popup::Launch(d)) = s.popup.as_mut() else {
+            panic!("the fixture has the launch dialog")
+        };
         d.sets = tui_input::Input::new("image.tag".into());
         d.changes_sets.clear();
         d.changes = Loadable::Failed {
@@ -137,7 +140,10 @@ fn launch_dialog() {
 #[test]
 fn launch_dialog_editing_steps_with_an_error() {
     let mut s = launch(false);
-    if let Some(Popup::Launch(d)) = s.popup.as_mut() {
+    {
+        let Some(Popup::Launch(d)) = s.popup.as_mut() else {
+            panic!("the fixture has the launch dialog")
+        };
         d.field = LaunchField::Steps;
         d.steps = tui_input::Input::new("2 pods, pause 5m, 150%, pause".into());
         d.error = d.parsed_steps().err();
@@ -225,7 +231,8 @@ fn rollout_auto_rollback() {
 #[test]
 fn rollout_following_logs() {
     let mut s = fx::rollout_auto_rollback();
-    if let Some(r) = s.rollout.as_mut() {
+    {
+        let r = s.rollout.as_mut().expect("the fixture has a rollout");
         r.logs = Some(helmdeck::tui::state::LogPane {
             pod: "checkout-canary-74d5d8458d-85766".into(),
             gen: 30,
@@ -296,7 +303,8 @@ fn palette() {
 #[test]
 fn ten_thousand_pods_draw_the_selected_window() {
     let mut s = fx::rollout_paused();
-    if let Some(r) = s.rollout.as_mut() {
+    {
+        let r = s.rollout.as_mut().expect("the fixture has a rollout");
         let template = r.snapshot.pods[0].clone();
         r.snapshot.pods = (0..10_000)
             .map(|i| helmdeck::tui::state::PodRow {
@@ -318,13 +326,14 @@ fn ten_thousand_pods_draw_the_selected_window() {
 /// `HELMDECK_SCREENSHOTS=screenshots cargo test --test tui_snapshots screenshots`
 /// writes `preview.svg`, `values.svg`, `diff.svg`, `launch.svg`, `rollout.svg`,
 /// `auto-rollback.svg` and `gate.svg`
-/// there (nothing is written without the variable).
+/// there. Without the variable they are written to a temporary folder and checked (each
+/// a whole SVG with the screen's text), so the test always checks the drawing.
 #[test]
 fn screenshots() {
-    let Some(dir) = std::env::var_os("HELMDECK_SCREENSHOTS").filter(|d| !d.is_empty()) else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let dir = std::env::var_os("HELMDECK_SCREENSHOTS")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| scratch.path().to_path_buf(), std::path::PathBuf::from);
     std::fs::create_dir_all(&dir).expect("screenshot folder");
     let mut values = fx::browse();
     values.browse.tab = Tab::Values;
@@ -341,9 +350,18 @@ fn screenshots() {
         ("gate", fx::rollout_paused_at_gate()),
     ] {
         let t = terminal(&state, 120, 36, Theme::colored());
-        std::fs::write(dir.join(format!("{name}.svg")), svg(t.backend().buffer()))
-            .expect("writes the screenshot");
+        let image = svg(t.backend().buffer());
+        assert!(
+            image.starts_with("<svg") && image.trim_end().ends_with("</svg>"),
+            "{name}: not an SVG document"
+        );
+        assert!(
+            image.contains("helmdeck"),
+            "{name}: no screen text in the image"
+        );
+        std::fs::write(dir.join(format!("{name}.svg")), image).expect("writes the screenshot");
     }
+    assert!(std::fs::read_dir(&dir).expect("written").count() >= 7);
 }
 
 fn hex(c: Color, default: &str) -> String {
@@ -455,7 +473,8 @@ fn promote_past_a_failed_gate_names_the_check_and_its_last_measurement() {
 #[test]
 fn rollout_in_a_timed_pause_shows_elapsed_and_time_left() {
     let mut s = fx::rollout_paused();
-    if let Some(r) = s.rollout.as_mut() {
+    {
+        let r = s.rollout.as_mut().expect("the fixture has a rollout");
         r.driving = true;
         r.pause = Some(helmdeck::tui::state::PauseClock {
             index: 5,
@@ -515,7 +534,8 @@ fn rss_with_ten_thousand_pods() {
     let mut t = Terminal::new(TestBackend::new(160, 48)).expect("terminal");
     let theme = Theme::colored();
     for round in 0..200u32 {
-        if let Some(r) = s.rollout.as_mut() {
+        {
+            let r = s.rollout.as_mut().expect("the fixture has a rollout");
             let template = r.snapshot.pods[0].clone();
             r.snapshot.pods = (0..10_000)
                 .map(|i| helmdeck::tui::state::PodRow {

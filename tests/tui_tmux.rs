@@ -11,7 +11,7 @@ struct Session(String);
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = Command::new(support::tmux_bin())
             .args(["kill-session", "-t", &self.0])
             .output();
     }
@@ -19,7 +19,7 @@ impl Drop for Session {
 
 impl Session {
     fn capture(&self) -> String {
-        Command::new("tmux")
+        Command::new(support::tmux_bin())
             .args(["capture-pane", "-p", "-t", &self.0])
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -29,7 +29,7 @@ impl Session {
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", &self.0];
         args.extend_from_slice(keys);
-        let ok = Command::new("tmux")
+        let ok = Command::new(support::tmux_bin())
             .args(&args)
             .status()
             .is_ok_and(|s| s.success());
@@ -54,10 +54,6 @@ impl Session {
 
 #[test]
 fn demo_canary_to_the_pause_promote_healthy_and_quit() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
     let data = tempfile::tempdir().expect("tempdir");
     let name = format!("helmdeck-test-{}", std::process::id());
     let cmd = format!(
@@ -66,7 +62,7 @@ fn demo_canary_to_the_pause_promote_healthy_and_quit() {
         data.path().display(),
         support::bin().display()
     );
-    let started = Command::new("tmux")
+    let started = Command::new(support::tmux_bin())
         .args([
             "new-session",
             "-d",
@@ -112,10 +108,6 @@ fn demo_canary_to_the_pause_promote_healthy_and_quit() {
 #[test]
 #[ignore = "a measurement: run with --ignored --nocapture"]
 fn first_frame_time_of_the_demo() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
     let data = tempfile::tempdir().expect("tempdir");
     for round in 0..3 {
         let name = format!("helmdeck-ff-{}-{round}", std::process::id());
@@ -126,7 +118,7 @@ fn first_frame_time_of_the_demo() {
             support::bin().display()
         );
         // An idle tmux session first, so that its own start is not counted.
-        let ok = Command::new("tmux")
+        let ok = Command::new(support::tmux_bin())
             .args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "40"])
             .current_dir(support::root())
             .status()

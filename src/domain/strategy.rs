@@ -175,7 +175,14 @@ pub fn suffixed(base: &str, suffix: &str) -> String {
         return format!("{base}{suffix}");
     }
     let h = hex::encode(&Sha256::digest(base.as_bytes())[..4]);
-    let keep = MAX - suffix.len() - h.len() - 1;
+    let mut keep = MAX
+        .saturating_sub(suffix.len() + h.len() + 1)
+        .min(base.len());
+    // Cut on a character boundary: a name is text, and slicing inside a multi-byte
+    // character panics.
+    while !base.is_char_boundary(keep) {
+        keep -= 1;
+    }
     format!("{}-{h}{suffix}", &base[..keep])
 }
 
@@ -885,5 +892,10 @@ mod tests {
             suffixed(&long, "-canary"),
             suffixed(&"y".repeat(260), "-canary")
         );
+        // A long name of multi-byte characters is cut between characters, not inside one
+        // (found by tests/properties.rs: it panicked).
+        let wide = "é".repeat(200);
+        let n = suffixed(&wide, "-canary");
+        assert!(n.len() <= 253 && n.ends_with("-canary"), "{n}");
     }
 }

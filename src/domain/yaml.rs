@@ -149,11 +149,40 @@ fn syntax(e: ScanError) -> YamlError {
     }
 }
 
+/// Deepest nesting of maps and lists a document may have. Real files stay under 30; the
+/// limit keeps a hostile or broken file from overflowing the stack of whoever walks the tree
+/// (the loader, the emitter, values merge, diff, and dropping the tree all recurse): 128
+/// levels fit a tokio worker's 2 MiB stack even in debug builds (block lists 300 deep did
+/// not). saphyr-parser refuses flow collections past 256 levels on its own.
+pub const MAX_DEPTH: usize = 128;
+
+/// go-yaml's defence against alias bombs ("billion laughs", CVE-2019-11253), which Helm
+/// inherits: once more than 100 nodes came from aliases and more than 1,000 were read, the
+/// share of nodes that came from aliases may not pass 99 % (up to 400,000 nodes), falling
+/// to 10 % at 4,000,000.
+fn allowed_alias_ratio(decoded: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
 struct Loader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values and how many nodes each holds.
+    anchors: HashMap<usize, (Value, usize)>,
     peeked: Option<(Event<'a>, Span)>,
     duplicates: Vec<(String, Pos)>,
+    depth: usize,
+    /// Nodes produced so far, counting every node an alias copies.
+    decoded: usize,
+    /// Of those, the nodes that came from aliases.
+    aliased: usize,
 }
 
 impl<'a> Loader<'a> {
@@ -183,21 +212,96 @@ impl<'a> Loader<'a> {
         ptr: &str,
         positions: &mut HashMap<String, Pos>,
     ) -> Result<Value, YamlError> {
+        let container = matches!(ev, Event::SequenceStart(..) | Event::MappingStart(..));
+        if container {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(YamlError::Syntax {
+                    pos: pos_of(&span),
+                    message: format!("maps and lists nest deeper than {MAX_DEPTH} levels"),
+                });
+            }
+        }
+        let before = self.decoded;
+        self.decoded += 1;
+        let anchor = match &ev {
+            Event::Scalar(_, _, a, _) | Event::SequenceStart(a, _) | Event::MappingStart(a, _) => {
+                *a
+            }
+            _ => 0,
+        };
+        let v = self.node_inner(ev, span, ptr, positions)?;
+        if container {
+            self.depth -= 1;
+        }
+        if anchor > 0 {
+            self.anchors
+                .insert(anchor, (v.clone(), self.decoded - before));
+        }
+        Ok(v)
+    }
+
+    fn node_inner(
+        &mut self,
+        ev: Event<'a>,
+        span: Span,
+        ptr: &str,
+        positions: &mut HashMap<String, Pos>,
+    ) -> Result<Value, YamlError> {
         match ev {
-            Event::Scalar(text, style, anchor, tag) => {
+            Event::Scalar(text, style, _, tag) => {
                 let tag_suffix = tag.as_ref().map(|t| t.suffix.clone());
+                let plain = tag_suffix.is_none() && style == ScalarStyle::Plain;
+                if (plain || tag_suffix.as_deref() == Some("float")) && is_special_float(&text) {
+                    return Err(YamlError::Syntax {
+                        pos: pos_of(&span),
+                        message: format!(
+                            "`{text}` is an infinite or not-a-number float, which JSON (and so \
+                             Helm and Kubernetes) cannot hold; quote it (\"{text}\") to mean the text"
+                        ),
+                    });
+                }
                 let v = resolve_scalar(&text, style, tag_suffix.as_deref());
-                if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
+                // An explicit type the text does not have is an error, as in go-yaml
+                // ("cannot decode !!str `x` as a !!int").
+                let fits = match tag_suffix.as_deref() {
+                    Some("int") => v.as_i64().is_some() || v.as_u64().is_some(),
+                    Some("float") => v.is_number(),
+                    Some("bool") => v.is_boolean(),
+                    Some("null") => resolve_plain(&text).is_null(),
+                    _ => true,
+                };
+                if !fits {
+                    let tag = tag_suffix.unwrap_or_default();
+                    return Err(YamlError::Syntax {
+                        pos: pos_of(&span),
+                        message: format!("cannot read `{text}` as a !!{tag}"),
+                    });
                 }
                 Ok(v)
             }
-            Event::Alias(id) => self
-                .anchors
-                .get(&id)
-                .cloned()
-                .ok_or(YamlError::UnknownAnchor { pos: pos_of(&span) }),
-            Event::SequenceStart(anchor, _) => {
+            Event::Alias(id) => {
+                let (v, size) = self
+                    .anchors
+                    .get(&id)
+                    .ok_or(YamlError::UnknownAnchor { pos: pos_of(&span) })?;
+                // The alias itself was counted as one node by `node`.
+                self.decoded += size - 1;
+                self.aliased += size;
+                if self.aliased > 100
+                    && self.decoded > 1000
+                    && self.aliased as f64 / self.decoded as f64 > allowed_alias_ratio(self.decoded)
+                {
+                    return Err(YamlError::Syntax {
+                        pos: pos_of(&span),
+                        message: "document contains excessive aliasing (anchors expanding to \
+                                  more nodes than Helm accepts)"
+                            .into(),
+                    });
+                }
+                Ok(v.clone())
+            }
+            Event::SequenceStart(..) => {
                 let mut items = Vec::new();
                 loop {
                     let (ev, sp) = self.expect()?;
@@ -209,13 +313,9 @@ impl<'a> Loader<'a> {
                     let v = self.node(ev, sp, &child, positions)?;
                     items.push(v);
                 }
-                let v = Value::Array(items);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
-                }
-                Ok(v)
+                Ok(Value::Array(items))
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(..) => {
                 let mut map = Map::new();
                 let mut merged: Vec<Map<String, Value>> = Vec::new();
                 loop {
@@ -230,20 +330,30 @@ impl<'a> Loader<'a> {
                                 None
                             } else {
                                 let tag_suffix = tag.as_ref().map(|t| t.suffix.clone());
-                                Some(key_string(resolve_scalar(
-                                    text,
-                                    *style,
-                                    tag_suffix.as_deref(),
-                                )))
+                                let special = tag_suffix.is_none()
+                                    && *style == ScalarStyle::Plain
+                                    && is_special_float(text);
+                                let key = if special {
+                                    Some(special_float_key(text))
+                                } else {
+                                    key_string(resolve_scalar(text, *style, tag_suffix.as_deref()))
+                                };
+                                Some(key.ok_or(YamlError::Syntax {
+                                    pos: pos_of(&ksp),
+                                    message: NULL_KEY.into(),
+                                })?)
                             }
                         }
-                        Event::Alias(id) => match self.anchors.get(id) {
+                        Event::Alias(id) => match self.anchors.get(id).map(|(v, _)| v) {
                             Some(
                                 v @ (Value::Null
                                 | Value::Bool(_)
                                 | Value::Number(_)
                                 | Value::String(_)),
-                            ) => Some(key_string(v.clone())),
+                            ) => Some(key_string(v.clone()).ok_or(YamlError::Syntax {
+                                pos: pos_of(&ksp),
+                                message: NULL_KEY.into(),
+                            })?),
                             Some(_) => return Err(YamlError::ComplexKey { pos: pos_of(&ksp) }),
                             None => return Err(YamlError::UnknownAnchor { pos: pos_of(&ksp) }),
                         },
@@ -283,11 +393,7 @@ impl<'a> Loader<'a> {
                         map.entry(k).or_insert(v);
                     }
                 }
-                let v = Value::Object(map);
-                if anchor > 0 {
-                    self.anchors.insert(anchor, v.clone());
-                }
-                Ok(v)
+                Ok(Value::Object(map))
             }
             other => Err(YamlError::Syntax {
                 pos: pos_of(&span),
@@ -297,11 +403,80 @@ impl<'a> Loader<'a> {
     }
 }
 
-fn key_string(v: Value) -> String {
+const NULL_KEY: &str = "a map key is null (`~`, `null` or nothing), which Helm refuses; \
+                        quote it (\"null\") to mean the text";
+
+/// The text a non-string key becomes, as sigs.k8s.io/yaml (Helm, kubectl) turns YAML keys
+/// into JSON ones: integers in decimal, floats by Go's `FormatFloat(f, 'g', -1, 32)`,
+/// booleans `true`/`false`. A null key is refused (None), as there.
+fn key_string(v: Value) -> Option<String> {
     match v {
-        Value::String(s) => s,
-        Value::Null => "null".into(),
-        other => other.to_string(),
+        Value::String(s) => Some(s),
+        Value::Null => None,
+        Value::Number(n) if n.is_f64() => Some(go_float_key(n.as_f64().unwrap_or_default())),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `.inf`, `-.Inf`, `.NaN`… as a key: sigs.k8s.io/yaml writes `.inf`, `-.inf`, `.nan`.
+fn special_float_key(text: &str) -> String {
+    if text.contains(['n', 'N']) && text.to_ascii_lowercase().ends_with("nan") {
+        ".nan".into()
+    } else if text.starts_with('-') {
+        "-.inf".into()
+    } else {
+        ".inf".into()
+    }
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 32)`: the shortest digits that read back as the
+/// same float32; `%e` form (`1e+06`) when the exponent is below -4 or at least 6, else `%f`.
+fn go_float_key(f: f64) -> String {
+    let f = f as f32;
+    if f.is_infinite() {
+        return if f < 0.0 {
+            "-.inf".into()
+        } else {
+            ".inf".into()
+        };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: `-d.ddde-x`.
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let sign = if mantissa.starts_with('-') { "-" } else { "" };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..6).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}e{esign}{:02}", exp.abs());
+    }
+    let point = exp + 1;
+    if point <= 0 {
+        format!(
+            "{sign}0.{}{digits}",
+            "0".repeat(point.unsigned_abs() as usize)
+        )
+    } else if point as usize >= digits.len() {
+        format!(
+            "{sign}{digits}{}",
+            "0".repeat(point as usize - digits.len())
+        )
+    } else {
+        let (int, frac) = digits.split_at(point as usize);
+        format!("{sign}{int}.{frac}")
     }
 }
 
@@ -313,6 +488,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Doc>, YamlError> {
         anchors: HashMap::new(),
         peeked: None,
         duplicates: Vec::new(),
+        depth: 0,
+        decoded: 0,
+        aliased: 0,
     };
     let mut docs = Vec::new();
     while let Some((ev, span)) = loader.next()? {
@@ -387,6 +565,26 @@ pub fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Valu
         return Value::String(text.to_string());
     }
     resolve_plain(text)
+}
+
+/// `.inf`, `-.Inf`, `.NaN`…: floats for go-yaml (and so for Helm), which no JSON number
+/// can hold.
+pub fn is_special_float(text: &str) -> bool {
+    matches!(
+        text,
+        ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
+            | ".nan"
+            | ".NaN"
+            | ".NAN"
+    )
 }
 
 /// Resolution of an untagged plain scalar.
@@ -626,14 +824,43 @@ fn literal_ok(s: &str) -> bool {
     !s.starts_with(' ')
         && !s.starts_with('\n')
         && !s.ends_with("\n\n")
-        && !s
-            .chars()
-            .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{feff}')
+        && !s.chars().any(|c| c != '\n' && c != '\t' && needs_escape(c))
         && !s.split('\n').any(|l| l.ends_with(' ') || l.ends_with('\t'))
 }
 
+/// A YAML double-quoted scalar: `"` and `\\` escaped, and every character a YAML reader
+/// would not take as it is — controls, YAML 1.1's line breaks (NEL, LS, PS), the BOM and
+/// the non-characters U+FFFE/U+FFFF — written as an escape.
 fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = if (c as u32) <= 0xFFFF {
+                    write!(out, "\\u{:04X}", c as u32)
+                } else {
+                    write!(out, "\\U{:08X}", c as u32)
+                };
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Outside YAML's printable set (`c-printable`), or a line break in YAML 1.1.
+fn needs_escape(c: char) -> bool {
+    let u = c as u32;
+    c.is_control()
+        || matches!(u, 0x85 | 0x2028 | 0x2029 | 0xFEFF | 0xFFFE | 0xFFFF)
+        || (0xD800..=0xDFFF).contains(&u)
 }
 
 /// True when `s` can be written unquoted and reads back as the same string.
@@ -648,7 +875,11 @@ pub fn plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || c == '\u{feff}') {
+    if s.chars().any(needs_escape) {
+        return false;
+    }
+    // `...` at the start of a line ends the document; `.inf`/`.nan` read as floats.
+    if s.starts_with("...") || is_special_float(s) {
         return false;
     }
     if s.contains(['{', '}', '[', ']', ',']) {
@@ -754,6 +985,91 @@ mod tests {
         assert_eq!(
             to_string(&v),
             "spec:\n  containers:\n  - name: web\n    ports:\n    - containerPort: 80\n"
+        );
+    }
+
+    #[test]
+    fn emitter_quotes_what_other_readers_take_for_something_else() {
+        // Found by tests/properties.rs: `...` ends a document; `.inf` is a float to Helm;
+        // NEL, LS, PS are line breaks to YAML 1.1 readers; U+FFFE is not printable.
+        for s in [
+            "...", "... x", ".inf", "-.Inf", ".NaN", "a\u{85}b", "\u{2028}", "\u{fffe}",
+        ] {
+            let v = json!(s);
+            let text = to_string(&v);
+            assert!(text.starts_with('"'), "{text}");
+            assert_eq!(one(&text), v, "{text}");
+            let v = json!({ s: [s] });
+            assert_eq!(one(&to_string(&v)), v);
+        }
+        assert_eq!(to_string(&json!("a\u{85}")), "\"a\\u0085\"\n");
+    }
+
+    #[test]
+    fn infinite_and_nan_floats_and_null_keys_are_refused_as_helm_does() {
+        let e = parse_document("a:\n  b: .inf\n").unwrap_err();
+        assert_eq!(e.pos(), Pos { line: 2, col: 6 });
+        assert!(e.to_string().contains("quote it"), "{e}");
+        assert!(parse_document("~: x\n").is_err());
+        assert!(parse_document("? \n: x\n").is_err());
+        // Quoted, they are text; as keys, Helm's spelling.
+        assert_eq!(
+            one("a: '.inf'\n.Inf: 1\n-.INF: 2\n.NaN: 3\n"),
+            json!({"a": ".inf", ".inf": 1, "-.inf": 2, ".nan": 3})
+        );
+    }
+
+    #[test]
+    fn number_keys_are_spelled_like_helm() {
+        // sigs.k8s.io/yaml: ints in decimal, floats as Go's FormatFloat(f, 'g', -1, 32).
+        let v = one("1: a\n1.0: b\n1e3: c\n0777: d\n1e6: e\n0.0001: f\n0.00001: g\n3.14159265358979: h\n99999999999999999999: i\n-2.5: j\n");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("map")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "1",
+                "1000",
+                "511",
+                "1e+06",
+                "0.0001",
+                "1e-05",
+                "3.1415927",
+                "1e+20",
+                "-2.5"
+            ],
+            "{v}"
+        );
+    }
+
+    #[test]
+    fn deep_nesting_and_alias_bombs_are_refused() {
+        let deep = "- ".repeat(MAX_DEPTH + 1) + "x\n";
+        let e = parse_document(&deep).unwrap_err();
+        assert!(e.to_string().contains("nest deeper"), "{e}");
+        assert!(parse_document(&("- ".repeat(MAX_DEPTH - 1) + "x\n")).is_ok());
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let e = parse_document(&bomb).unwrap_err();
+        assert!(e.to_string().contains("excessive aliasing"), "{e}");
+    }
+
+    #[test]
+    fn json_floats_read_to_the_exact_float() {
+        // serde_json's default parser lands one ulp off here (found by tests/yaml_vs_helm.rs);
+        // the float_roundtrip feature reads it exactly, as Go and Rust's str::parse do.
+        let v = parse_value("{\"x\": 1.8502386672046086e+298}").expect("json");
+        assert_eq!(v["x"].as_f64(), Some(1.8502386672046086e298));
+        assert_eq!(
+            one("x: 1.8502386672046086e+298\n")["x"].as_f64(),
+            Some(1.8502386672046086e298)
         );
     }
 

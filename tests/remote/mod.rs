@@ -380,7 +380,10 @@ pub struct AllServers {
 impl AllServers {
     /// Starts and fills them; the cloud credentials of this machine are kept out (every
     /// source goes anonymous, as against public buckets).
-    pub async fn start(packages: &[(String, String, Vec<u8>)]) -> AllServers {
+    pub async fn start(
+        _env: &support::EnvGuard,
+        packages: &[(String, String, Vec<u8>)],
+    ) -> AllServers {
         std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
         std::env::set_var("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
         std::env::set_var("AWS_CONFIG_FILE", "/nonexistent");

@@ -179,3 +179,58 @@ pub async fn publish(moto: &Moto, packages: &[(String, String, Vec<u8>)]) {
     )
     .await;
 }
+
+/// A front to `moto` that, like S3 for a key it does not know, refuses every signed request
+/// (`403 InvalidAccessKeyId`) and passes unsigned ones through; it records each request as
+/// (path, signed).
+pub struct AnonymousOnly {
+    pub port: u16,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for AnonymousOnly {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn anonymous_only(upstream: &Moto) -> AnonymousOnly {
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let base = upstream.server.url();
+    let log = seen.clone();
+    let client = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
+        let (log, client, base) = (log.clone(), client.clone(), base.clone());
+        async move {
+            let query = uri.query().unwrap_or("");
+            let signed = headers.contains_key("authorization")
+                || headers.contains_key("x-amz-security-token")
+                || query.contains("X-Amz-Signature");
+            log.lock().expect("log").push((uri.path().to_string(), signed));
+            if signed {
+                let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>";
+                return (StatusCode::FORBIDDEN, body).into_response();
+            }
+            let target = format!("{base}{}", uri.path_and_query().map_or("/", |p| p.as_str()));
+            match client.get(&target).send().await {
+                Ok(resp) => {
+                    let status = StatusCode::from_u16(resp.status().as_u16())
+                        .unwrap_or(StatusCode::BAD_GATEWAY);
+                    (status, resp.bytes().await.unwrap_or_default()).into_response()
+                }
+                Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    AnonymousOnly { port, seen, task }
+}

@@ -43,6 +43,35 @@ pub fn helm() -> PathBuf {
     local
 }
 
+/// A program the tests need, from PATH or from where scripts/provision-tests.sh unpacks it
+/// without root (`.helmdeck-tools/bin`). Missing, the test fails saying how to install it:
+/// a test that needs a program never passes without it.
+pub fn program(name: &str, package: &str) -> PathBuf {
+    if let Some(paths) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&paths) {
+            let c = d.join(name);
+            if c.is_file() {
+                return c;
+            }
+        }
+    }
+    let local = root().join(".helmdeck-tools/bin").join(name);
+    assert!(
+        local.is_file(),
+        "{name} is not installed: run `source scripts/provision-tests.sh` (it installs Debian's \
+         {package}, or unpacks it into .helmdeck-tools without root), as scripts/test does"
+    );
+    local
+}
+
+pub fn kubectl_bin() -> PathBuf {
+    program("kubectl", "kubernetes-client")
+}
+
+pub fn tmux_bin() -> PathBuf {
+    program("tmux", "tmux")
+}
+
 /// The binary under test; `$HELMDECK_TEST_BIN` wins (a private copy, when several
 /// worktrees share one target directory and overwrite each other's `helmdeck`).
 pub fn bin() -> PathBuf {
@@ -67,6 +96,43 @@ pub fn helmdeck(args: &[&str], cwd: &Path, envs: &[(&str, &str)]) -> Output {
     }
     let out = cmd.output().expect("runs helmdeck");
     drop(cache);
+    out
+}
+
+/// The one lock of every test that changes the process environment (`set_var`,
+/// `remove_var`): `cargo test` runs a binary's tests on threads of one process, where a
+/// variable one test sets is what another reads (and libc's getenv races a concurrent
+/// setenv). Take it first and keep the guard until the test ends; a helper that changes
+/// the environment takes an `&EnvGuard` to show its caller holds it. (nextest runs each
+/// test in its own process; the lock keeps `cargo test` honest too.)
+static ENV_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub type EnvGuard = tokio::sync::MutexGuard<'static, ()>;
+
+pub async fn env_lock() -> EnvGuard {
+    ENV_LOCK.lock().await
+}
+
+/// [`env_lock`] for tests that are not async.
+pub fn env_lock_blocking() -> EnvGuard {
+    ENV_LOCK.blocking_lock()
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
     out
 }
 
@@ -197,7 +263,7 @@ pub async fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let kc = kubeconfig.to_path_buf();
     tokio::task::spawn_blocking(move || {
-        let out = Command::new("kubectl")
+        let out = Command::new(kubectl_bin())
             .args(&args)
             .env("KUBECONFIG", &kc)
             .output()
@@ -256,7 +322,7 @@ pub async fn start_sim(dir: &Path, scenario: &str) -> (sim::SimHandle, PathBuf) 
 
 /// Runs kubectl against `kubeconfig` on this thread and asserts that it succeeded.
 pub fn kubectl_ok(kubeconfig: &Path, args: &[&str]) {
-    let out = Command::new("kubectl")
+    let out = Command::new(kubectl_bin())
         .args(args)
         .env("KUBECONFIG", kubeconfig)
         .output()
