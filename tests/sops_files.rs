@@ -10,10 +10,6 @@ use helmdeck::domain::sops::Format;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
-
-/// The tests change process environment variables (where age keys are looked for).
-static ENV: Mutex<()> = Mutex::new(());
 
 fn sops() -> PathBuf {
     let p = std::env::var_os("HELMDECK_TEST_SOPS")
@@ -91,7 +87,8 @@ fn sops_decrypt(dir: &Path, name: &str, enc: &str, env: &[(&str, &str)]) -> Valu
 /// Runs `f` with the key environment set to exactly `env` (HOME and XDG_CONFIG_HOME pointing
 /// at `home`, so that no key of the machine's user is found).
 fn with_keys<T>(home: &Path, env: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
-    let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    // The tests change process environment variables (where age keys are looked for).
+    let _g = support::env_lock_blocking();
     let vars = [
         "HOME",
         "XDG_CONFIG_HOME",
@@ -106,7 +103,7 @@ fn with_keys<T>(home: &Path, env: &[(&str, &str)], f: impl FnOnce() -> T) -> T {
     ];
     let saved: Vec<(&str, Option<std::ffi::OsString>)> =
         vars.iter().map(|v| (*v, std::env::var_os(v))).collect();
-    // SAFETY: every test that touches these variables holds ENV.
+    // SAFETY: every test that touches these variables holds the environment lock.
     unsafe {
         for v in vars {
             if v != "PATH" {
