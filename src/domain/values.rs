@@ -613,6 +613,14 @@ fn merge_maps(
                 .entry(k.clone())
                 .or_insert_with(|| OriginTree::Map(HashMap::new()));
             merge_maps(existing, child, sv, layer_idx);
+            // An empty map given again stays a leaf: the later layer set it (found by
+            // tests/properties.rs: it had no origin, and `--explain` showed no layer).
+            if existing.as_object().is_some_and(Map::is_empty) {
+                *child = OriginTree::Whole {
+                    layer: layer_idx,
+                    base: 0,
+                };
+            }
         } else {
             omap.insert(
                 k.clone(),
@@ -900,6 +908,19 @@ mod tests {
 
     fn set(expr: &str) -> SetOverride {
         SetOverride::new(SetKind::Typed, expr)
+    }
+
+    #[test]
+    fn an_empty_map_given_by_two_layers_is_explained_by_the_later() {
+        let e = merge(
+            &[
+                layer(LayerKind::Service, "svc.yaml", "a: {}\n"),
+                layer(LayerKind::Environment, "env.yaml", "a: {}\n"),
+            ],
+            &[],
+        )
+        .expect("merge");
+        assert_eq!(e.origin("/a").map(|o| o.layer), Some(1));
     }
 
     #[test]
